@@ -1,0 +1,63 @@
+/**
+ * Builds the Vigil application (CDS service + optional sandbox EHR) without listening, so tests
+ * and src/server.ts start it the same way.
+ */
+import express, { type Express } from 'express';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { requestContext } from './http/request-context.js';
+import { jsonErrorHandler } from './http/error-handler.js';
+import { NotFoundError } from './errors.js';
+import { createCdsHooksRouter } from './cds-hooks/router.js';
+import { createServices } from './cds-hooks/services/index.js';
+import { openFeedbackStore } from './storage/feedback-store.js';
+import { createSandbox } from './sandbox/index.js';
+
+export interface Vigil {
+  app: Express;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export interface VigilOptions {
+  logger?: Logger;
+}
+
+export async function createVigil(config: Config, options: VigilOptions = {}): Promise<Vigil> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestContext(logger));
+
+  const closers: Array<() => Promise<void> | void> = [];
+
+  const feedbackStore = openFeedbackStore(config.dataDir);
+  closers.push(() => feedbackStore.close());
+
+  const services = createServices();
+  app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  if (config.sandbox) {
+    const sandbox = await createSandbox({ config, logger });
+    app.use('/sandbox', sandbox.router);
+    closers.push(() => sandbox.close());
+    app.get('/', (_req, res) => res.redirect('/sandbox'));
+    logger.info({ patients: sandbox.patientCount }, 'sandbox EHR mounted at /sandbox');
+  }
+
+  app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));
+  app.use(jsonErrorHandler(logger));
+
+  return {
+    app,
+    logger,
+    async close() {
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Every environment variable Vigil reads, its default and its meaning, in one place.
+ * The README's configuration table mirrors this file; keep them in step.
+ */
+import path from 'node:path';
+
+export interface Config {
+  /** PORT — HTTP port for the CDS service, the sandbox EHR and the explanation view. Default 8080. */
+  port: number;
+  /** HOST — interface to bind. Default 0.0.0.0. */
+  host: string;
+  /**
+   * PUBLIC_BASE_URL — the absolute URL at which EHRs reach this service (used for card links, the
+   * sandbox's fhirServer and JWT audiences). Default: derived per request from its Host header,
+   * which is right for a single host; set it behind a proxy or load balancer.
+   */
+  publicBaseUrl: string | undefined;
+  /** SANDBOX — "on" mounts the embedded sandbox EHR under /sandbox; "off" for production. Default on. */
+  sandbox: boolean;
+  /** DATA_DIR — directory for durable state (SQLite files). Default ./var. */
+  dataDir: string;
+  /** LOG_LEVEL — pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
+  logLevel: string;
+  /**
+   * CDS_CLIENTS_FILE — JSON file listing trusted CDS clients (issuer, JWKS URL or inline JWKS,
+   * allowed services). Default: none (only the sandbox, when enabled, is trusted).
+   */
+  cdsClientsFile: string | undefined;
+  /** PREFETCH_TIMEOUT_MS — time-out for each FHIR read made when a prefetch key is missing. Default 5000. */
+  prefetchTimeoutMs: number;
+  /** HOOK_DEADLINE_MS — overall budget for answering one hook call. Default 10000. */
+  hookDeadlineMs: number;
+  /** BODY_LIMIT — maximum JSON request body size. Default 5mb (prefetch bundles can be large). */
+  bodyLimit: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function intFrom(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`Environment variable ${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function flagFrom(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
+  if (['off', 'false', '0', 'no'].includes(raw)) return false;
+  throw new Error(`Environment variable ${name} must be on or off, got "${env[name]}"`);
+}
+
+/** Reads the configuration from an environment (process.env by default). Throws on malformed values. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = intFrom(env, 'PORT', 8080);
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : undefined,
+    sandbox: flagFrom(env, 'SANDBOX', true),
+    dataDir: path.resolve(env.DATA_DIR || 'var'),
+    logLevel: env.LOG_LEVEL || 'info',
+    cdsClientsFile: env.CDS_CLIENTS_FILE || undefined,
+    prefetchTimeoutMs: intFrom(env, 'PREFETCH_TIMEOUT_MS', 5000),
+    hookDeadlineMs: intFrom(env, 'HOOK_DEADLINE_MS', 10000),
+    bodyLimit: env.BODY_LIMIT || '5mb',
+  };
+}

@@ -1,0 +1,37 @@
+/** Entry point: `npm start`. Loads configuration, builds the app and listens. */
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from './config.js';
+import { createVigil } from './app.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const vigil = await createVigil(config);
+  const server = vigil.app.listen(config.port, config.host, () => {
+    const { port } = server.address() as AddressInfo;
+    vigil.logger.info({ port, sandbox: config.sandbox }, `Vigil listening on http://localhost:${port}`);
+    if (config.sandbox) vigil.logger.info(`Sandbox EHR: http://localhost:${port}/sandbox`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    vigil.logger.info({ signal }, 'shutting down');
+    server.close(() => {
+      vigil.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    // In-flight hook calls get a grace period; then we exit regardless.
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  // Start-up failures are configuration or packaging problems; no patient data can be involved yet.
+  console.error('Vigil failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});
