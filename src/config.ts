@@ -32,6 +32,18 @@ export interface Config {
   hookDeadlineMs: number;
   /** BODY_LIMIT — maximum JSON request body size. Default 5mb (prefetch bundles can be large). */
   bodyLimit: string;
+  /**
+   * VIGIL_BACKEND — TensorFlow.js back end for the models: tensorflow-gpu, tensorflow (native CPU), wasm,
+   * cpu, or auto. Default auto = the first of that list that loads (src/models/backend); a forced back end
+   * that cannot load stops start-up instead of falling back.
+   */
+  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  /** MODELS_DIR — folder with one sub-folder of weights and metadata per model. Default ./models. */
+  modelsDir: string;
+  /** MODEL_MAX_BATCH — most concurrent predictions merged into one forward pass. Default 32. */
+  modelMaxBatch: number;
+  /** MODEL_MAX_WAIT_MS — longest a prediction waits for others to join its batch. Default 2. */
+  modelMaxWaitMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,6 +66,15 @@ function flagFrom(env: Env, name: string, fallback: boolean): boolean {
   throw new Error(`Environment variable ${name} must be on or off, got "${env[name]}"`);
 }
 
+const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+function backendFrom(env: Env): Config['backend'] {
+  const raw = env.VIGIL_BACKEND?.trim().toLowerCase() || 'auto';
+  const found = BACKENDS.find((b) => b === raw);
+  if (!found) throw new Error(`Environment variable VIGIL_BACKEND must be one of ${BACKENDS.join(', ')}, got "${raw}"`);
+  return found;
+}
+
 /** Reads the configuration from an environment (process.env by default). Throws on malformed values. */
 export function loadConfig(env: Env = process.env): Config {
   const port = intFrom(env, 'PORT', 8080);
@@ -68,5 +89,9 @@ export function loadConfig(env: Env = process.env): Config {
     prefetchTimeoutMs: intFrom(env, 'PREFETCH_TIMEOUT_MS', 5000),
     hookDeadlineMs: intFrom(env, 'HOOK_DEADLINE_MS', 10000),
     bodyLimit: env.BODY_LIMIT || '5mb',
+    backend: backendFrom(env),
+    modelsDir: path.resolve(env.MODELS_DIR || 'models'),
+    modelMaxBatch: Math.max(1, intFrom(env, 'MODEL_MAX_BATCH', 32)),
+    modelMaxWaitMs: intFrom(env, 'MODEL_MAX_WAIT_MS', 2),
   };
 }
