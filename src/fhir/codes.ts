@@ -32,3 +32,15 @@ export const VITALS = {
 } as const;
 
 export type VitalCode = (typeof VITALS)[keyof typeof VITALS];
+
+export const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+
+/** Orderables the sandbox EHR offers as draft orders on order-select / order-sign. */
+export const SANDBOX_ORDERABLES = {
+  /** SNOMED CT: Exercise tolerance test (procedure) — the cardiac stress test. */
+  exerciseToleranceTest: '165079009',
+  /** SNOMED CT: Electrocardiographic procedure (procedure). */
+  electrocardiogram: '29303009',
+  /** RxNorm SCD: aspirin 81 MG Delayed Release Oral Tablet. */
+  aspirin81: '308416',
+} as const;
