@@ -79,6 +79,12 @@ export class TooManyRequestsError extends VigilError {
   override readonly code = 'too_many_requests';
 }
 
+/** An upstream server we called on the caller's behalf (e.g. the EHR's FHIR server) failed or answered nonsense. */
+export class BadGatewayError extends VigilError {
+  override readonly status = 502;
+  override readonly code = 'bad_gateway';
+}
+
 /** A dependency (FHIR server, database, model) is down or timed out. */
 export class ServiceUnavailableError extends VigilError {
   override readonly status = 503;

@@ -41,6 +41,8 @@ export interface CdsHookRequest {
   fhirAuthorization?: FhirAuthorization;
   context: Record<string, unknown>;
   prefetch?: Record<string, FhirResource | null>;
+  /** §Extensions — pre-coordinated custom data; passed through untouched. */
+  extension?: Record<string, unknown>;
 }
 
 export type Indicator = 'info' | 'warning' | 'critical';
@@ -134,6 +136,8 @@ export interface HookInvocation {
   baseUrl: string;
   logger: Logger;
   now: Date;
+  /** Aborted when the hook deadline (HOOK_DEADLINE_MS) passes; long-running work should stop then. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -143,7 +147,10 @@ export interface HookInvocation {
  */
 export interface CdsService {
   definition: CdsServiceDefinition;
-  /** Prefetch keys without which the service cannot answer; if unobtainable the call gets 412. */
+  /**
+   * Prefetch keys without which the service cannot answer; if unobtainable the call gets 412. A key the
+   * EHR explicitly sent as null (its "no data", §Prefetch Template) still reaches the handler as null.
+   */
   requiredPrefetch?: string[];
   handle(invocation: HookInvocation): Promise<CdsResponse>;
 }

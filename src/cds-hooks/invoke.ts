@@ -1,0 +1,139 @@
+/**
+ * One CDS service call, end to end — CDS Hooks 2.0.1 §Calling a CDS Service and §CDS Service Response:
+ * validate the request → resolve prefetch (412 when required data cannot be had) → run the handler within
+ * the hook deadline → guard its cards. Kept out of the route handler so it is testable without HTTP.
+ *
+ * Deadline: the whole call gets HOOK_DEADLINE_MS. When it passes, FHIR reads are aborted and the EHR gets
+ * 503 Service Unavailable. The spec names no status for a slow service (it only says services SHOULD answer
+ * in ~500 ms and MAY use other 4xx/5xx); 503 tells the EHR "no decision support this time, through no
+ * fault of your request", unlike a 200 with no cards, which would claim there was nothing to say.
+ *
+ * Handler failures: a PreconditionFailedError (or a FHIR read failure) from the handler becomes 412, as
+ * the spec uses 412 for "unable to retrieve the necessary FHIR data … directly calling the FHIR server";
+ * other 4xx VigilErrors pass through; anything else is logged by class and message only and answered as a
+ * generic 500 so no internals reach the EHR.
+ */
+import type { Config } from '../config.js';
+import { PreconditionFailedError, ServiceUnavailableError, VigilError, isVigilError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { FhirReadError, createFhirReader, type FhirReaderFactory } from '../fhir/fhir-reader.js';
+import { ServiceOutputError, guardCdsResponse } from './cards.js';
+import { resolvePrefetch } from './prefetch-resolver.js';
+import type { CdsResponse, CdsService, HookInvocation } from './types.js';
+import { parseHookRequest } from './validation.js';
+
+export interface InvokeOptions {
+  config: Pick<Config, 'prefetchTimeoutMs' | 'hookDeadlineMs'>;
+  logger: Logger;
+  /** Absolute base URL of this service, for card links. */
+  baseUrl: string;
+  fhirReaderFactory?: FhirReaderFactory;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+class DeadlineExceeded extends Error {}
+
+/** Rejects with DeadlineExceeded when `signal` aborts first. */
+function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new DeadlineExceeded());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DeadlineExceeded());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function deadlineError(): ServiceUnavailableError {
+  return new ServiceUnavailableError('The CDS service did not answer within its deadline');
+}
+
+function handlerFailure(err: unknown, signal: AbortSignal, logger: Logger, serviceId: string): VigilError {
+  if (err instanceof DeadlineExceeded || signal.aborted) return deadlineError();
+  if (err instanceof FhirReadError) {
+    return new PreconditionFailedError('The CDS service could not obtain the FHIR data it needs', [
+      { field: 'fhirServer', message: err.upstreamStatus ? `FHIR server answered ${err.upstreamStatus}` : err.message },
+    ]);
+  }
+  if (isVigilError(err) && err.status < 500) return err;
+  const e = err instanceof Error ? err : undefined;
+  logger.error({ serviceId, errName: e?.name ?? typeof err, errMessage: e?.message }, 'CDS service handler failed');
+  return new VigilError('The CDS service failed to process this request');
+}
+
+/**
+ * Validates `body` for `service`, resolves its prefetch, runs it and returns guarded cards.
+ * @throws BadRequestError (400), PreconditionFailedError (412), ServiceUnavailableError (503) or a generic VigilError (500).
+ */
+export async function invokeService(service: CdsService, body: unknown, opts: InvokeOptions): Promise<CdsResponse> {
+  const { config, logger } = opts;
+  const serviceId = service.definition.id;
+  const request = parseHookRequest(body, service.definition.hook);
+  const started = performance.now();
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), config.hookDeadlineMs);
+  const { signal } = controller;
+  try {
+    const factory = opts.fhirReaderFactory ?? createFhirReader;
+    const fhir = request.fhirServer
+      ? factory(request.fhirServer, request.fhirAuthorization, { timeoutMs: config.prefetchTimeoutMs, signal })
+      : undefined;
+
+    let resolved;
+    try {
+      resolved = await beforeDeadline(resolvePrefetch({ service, request, reader: fhir, logger }), signal);
+    } catch (err) {
+      if (err instanceof DeadlineExceeded) throw deadlineError();
+      throw err;
+    }
+
+    const invocation: HookInvocation = {
+      request,
+      prefetch: resolved.prefetch,
+      baseUrl: opts.baseUrl,
+      logger: logger.child({ serviceId }),
+      now: opts.now?.() ?? new Date(),
+      signal,
+    };
+    if (fhir) invocation.fhir = fhir;
+
+    let raw: unknown;
+    try {
+      raw = await beforeDeadline(Promise.resolve().then(() => service.handle(invocation)), signal);
+    } catch (err) {
+      throw handlerFailure(err, signal, logger, serviceId);
+    }
+
+    let response: CdsResponse;
+    try {
+      response = guardCdsResponse(raw, { logger, serviceId });
+    } catch (err) {
+      if (!(err instanceof ServiceOutputError)) throw err;
+      logger.error({ serviceId, errName: err.name, errMessage: err.message }, 'CDS service returned an invalid response');
+      throw new VigilError('The CDS service failed to process this request');
+    }
+    logger.info(
+      {
+        serviceId,
+        hookInstance: request.hookInstance,
+        cards: response.cards.length,
+        prefetchSources: resolved.outcomes.map((o) => `${o.key}:${o.source}`),
+        ms: Math.round(performance.now() - started),
+      },
+      'hook answered',
+    );
+    return response;
+  } finally {
+    clearTimeout(timer);
+  }
+}
