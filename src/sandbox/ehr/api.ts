@@ -1,0 +1,93 @@
+/**
+ * The sandbox EHR's server-side JSON API used by its page. Handlers only translate HTTP to the pure
+ * builders in hook-request.ts; everything the page needs to call the CDS service the way a
+ * browser-based EHR would comes back from POST /hook-request.
+ */
+import express, { type Request, type Router } from 'express';
+import type { Config } from '../../config.js';
+import { NotFoundError } from '../../errors.js';
+import { baseUrlOf } from '../../http/base-url.js';
+import type { SandboxClientIdentity } from './client-identity.js';
+import { listDraftOrderChoices } from './draft-orders.js';
+import {
+  buildFeedbackCall,
+  buildHookCall,
+  parseHookRequestInput,
+  SANDBOX_HOOKS,
+  type FhirResourceSource,
+  type PrefetchTemplateFiller,
+} from './hook-request.js';
+import type { ServiceCatalog } from './service-catalog.js';
+
+/** What the page shows per patient (mirrors the loader's SandboxPatientSummary). */
+export interface PatientSummary {
+  id: string;
+  name: string;
+  gender: string;
+  birthDate: string;
+  age: number;
+  scenario: string;
+}
+
+export interface SandboxApiDeps {
+  config: Pick<Config, 'publicBaseUrl' | 'bodyLimit'>;
+  identity: SandboxClientIdentity;
+  source: FhirResourceSource;
+  fill: PrefetchTemplateFiller;
+  catalog: ServiceCatalog;
+  patients: () => readonly PatientSummary[];
+  now?: () => Date;
+}
+
+/** This server as seen from itself, for loopback calls that must not depend on proxies or PUBLIC_BASE_URL. */
+export function localOriginOf(req: Request): string {
+  const addr = req.socket.localAddress ?? '127.0.0.1';
+  const port = req.socket.localPort;
+  const unspecified = addr === '::' || addr === '0.0.0.0';
+  const host = unspecified ? '127.0.0.1' : addr.includes(':') ? `[${addr}]` : addr;
+  return `http://${host}:${port}`;
+}
+
+export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: deps.config.bodyLimit }));
+  const now = deps.now ?? (() => new Date());
+
+  router.get('/patients', (_req, res) => {
+    res.json({ patients: deps.patients() });
+  });
+
+  router.get('/services', async (req, res) => {
+    const services = await deps.catalog(localOriginOf(req));
+    res.json({ services: services.filter((s) => (SANDBOX_HOOKS as readonly string[]).includes(s.hook)) });
+  });
+
+  router.get('/draft-orders', (_req, res) => {
+    res.json({ draftOrders: listDraftOrderChoices() });
+  });
+
+  router.post('/hook-request', async (req, res) => {
+    const input = parseHookRequestInput(req.body);
+    const services = await deps.catalog(localOriginOf(req));
+    const service = services.find((s) => s.id === input.serviceId);
+    if (!service) throw new NotFoundError(`No CDS service "${input.serviceId}"`, [{ field: 'serviceId', message: 'not in discovery' }]);
+    // The patient must exist on our FHIR server; a real EHR cannot open a chart that is not there.
+    await deps.source.get(`Patient/${input.patientId}`, { baseUrl: 'urn:sandbox' });
+    const call = await buildHookCall(input, { baseUrl: baseUrlOf(req, deps.config.publicBaseUrl), service }, {
+      identity: deps.identity,
+      source: deps.source,
+      fill: deps.fill,
+      now: now(),
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(call);
+  });
+
+  router.post('/feedback-request', async (req, res) => {
+    const call = await buildFeedbackCall(req.body, baseUrlOf(req, deps.config.publicBaseUrl), { identity: deps.identity, now: now() });
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(call);
+  });
+
+  return router;
+}
