@@ -44,3 +44,42 @@ export const SANDBOX_ORDERABLES = {
   /** RxNorm SCD: aspirin 81 MG Delayed Release Oral Tablet. */
   aspirin81: '308416',
 } as const;
+
+export const ICD10CM = 'http://hl7.org/fhir/sid/icd-10-cm';
+
+/** Codes NEWS2 reads beyond the vital-signs profile codes (src/cds-hooks/services/news2). */
+export const NEWS2_CODES = {
+  /** LOINC: Blood pressure systolic and diastolic — the older BP panel code (Synthea writes it). */
+  bloodPressurePanelLegacy: '55284-4',
+  /** LOINC: Oral temperature (a child of 8310-5 that some EHRs send instead). */
+  oralTemperature: '8331-1',
+  /** SNOMED CT (UK): ACVPU observable — the UK Core ACVPU Observation.code. */
+  acvpuObservable: '1104441000000107',
+  /** SNOMED CT (UK): Royal College of Physicians NEWS2 total score (observable entity). */
+  news2TotalScore: '1104051000000101',
+} as const;
+
+/** Vigil's override reasons for NEWS2 cards (CDS Hooks §Overridden guidance). */
+export const VIGIL_NEWS2_OVERRIDE_REASON = 'http://vigil.example.org/CodeSystem/news2-override-reason';
+
+/**
+ * ACVPU answers → level. SNOMED CT from the UK Core ACVPU value set; LOINC answers from the
+ * 67775-7 answer list (LA6560-2 "Confused" is the GCS verbal answer, used for new confusion).
+ */
+export const ACVPU_ANSWERS: Record<string, Record<string, 'A' | 'C' | 'V' | 'P' | 'U'>> = {
+  [SNOMED]: { '248234008': 'A', '130987000': 'C', '300202002': 'V', '450847001': 'P', '422768004': 'U' },
+  [LOINC]: { 'LA9340-6': 'A', 'LA6560-2': 'C', 'LA17108-4': 'V', 'LA17107-6': 'P', 'LA9343-0': 'U' },
+};
+
+/**
+ * Diagnoses that make a patient eligible for NEWS2 SpO2 scale 2 (hypercapnic respiratory failure).
+ * Deliberately narrow: COPD alone does not qualify (RCP 2017, chapter 3). Reviewed list in
+ * docs/services/news2.md; sites can pass their own list to the NEWS2 service.
+ */
+export const HYPERCAPNIC_RESPIRATORY_FAILURE: ReadonlyArray<{ system: string; code: string; display: string }> = [
+  { system: SNOMED, code: '101301000119106', display: 'Acute hypercapnic respiratory failure due to obstructive sleep apnea' },
+  { system: ICD10CM, code: 'J96.02', display: 'Acute respiratory failure with hypercapnia' },
+  { system: ICD10CM, code: 'J96.12', display: 'Chronic respiratory failure with hypercapnia' },
+  { system: ICD10CM, code: 'J96.22', display: 'Acute and chronic respiratory failure with hypercapnia' },
+  { system: ICD10CM, code: 'J96.92', display: 'Respiratory failure, unspecified with hypercapnia' },
+];
