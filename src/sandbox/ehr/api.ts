@@ -36,6 +36,8 @@ export interface SandboxApiDeps {
   fill: PrefetchTemplateFiller;
   catalog: ServiceCatalog;
   patients: () => readonly PatientSummary[];
+  /** Called with the public base URL before signing for it, so the CDS service can be told to trust that issuer. */
+  trust?: (baseUrl: string) => void;
   now?: () => Date;
 }
 
@@ -73,7 +75,9 @@ export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
     if (!service) throw new NotFoundError(`No CDS service "${input.serviceId}"`, [{ field: 'serviceId', message: 'not in discovery' }]);
     // The patient must exist on our FHIR server; a real EHR cannot open a chart that is not there.
     await deps.source.get(`Patient/${input.patientId}`, { baseUrl: 'urn:sandbox' });
-    const call = await buildHookCall(input, { baseUrl: baseUrlOf(req, deps.config.publicBaseUrl), service }, {
+    const baseUrl = baseUrlOf(req, deps.config.publicBaseUrl);
+    deps.trust?.(baseUrl);
+    const call = await buildHookCall(input, { baseUrl, service }, {
       identity: deps.identity,
       source: deps.source,
       fill: deps.fill,
@@ -84,7 +88,9 @@ export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
   });
 
   router.post('/feedback-request', async (req, res) => {
-    const call = await buildFeedbackCall(req.body, baseUrlOf(req, deps.config.publicBaseUrl), { identity: deps.identity, now: now() });
+    const baseUrl = baseUrlOf(req, deps.config.publicBaseUrl);
+    deps.trust?.(baseUrl);
+    const call = await buildFeedbackCall(req.body, baseUrl, { identity: deps.identity, now: now() });
     res.setHeader('Cache-Control', 'no-store');
     res.json(call);
   });

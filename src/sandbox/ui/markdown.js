@@ -28,7 +28,7 @@ function unescapeHtml(text) {
 export function safeUrl(url) {
   // eslint-disable-next-line no-control-regex
   const cleaned = String(url).replace(/[\u0000-\u0020\u007f]/g, '');
-  // Browsers read "\\" as "/", so "/\\evil.example" would be protocol-relative.
+  // Browsers read a backslash as a slash, which would make "/<backslash>evil.example" protocol-relative.
   if (cleaned.includes('\\')) return null;
   if (/^(https?:\/\/|mailto:)/i.test(cleaned)) return cleaned;
   if (/^(\/(?!\/)|#|\.{1,2}\/|\?)/.test(cleaned)) return cleaned;
