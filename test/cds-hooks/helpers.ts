@@ -1,0 +1,107 @@
+/**
+ * Test helpers: a tiny FHIR server fake on an ephemeral localhost port, a silent logger, a test config,
+ * and request bodies per hook.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import type { Bundle } from 'fhir/r4';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export const silentLogger = createLogger('silent');
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), dataDir: ':memory:', ...overrides };
+}
+
+export interface FakeRoute {
+  status?: number;
+  /** JSON body; a string is sent raw with `contentType`. */
+  body?: unknown;
+  contentType?: string;
+  delayMs?: number;
+}
+
+export interface RecordedRequest {
+  url: string;
+  authorization: string | undefined;
+  accept: string | undefined;
+}
+
+export interface FakeFhirServer {
+  baseUrl: string;
+  requests: RecordedRequest[];
+  /** Routes keyed by path+query relative to the base, e.g. "Patient/p1". Unknown → 404 OperationOutcome. */
+  routes: Map<string, FakeRoute>;
+  close(): Promise<void>;
+}
+
+export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Promise<FakeFhirServer> {
+  const app = express();
+  const fake = { requests: [] as RecordedRequest[], routes: new Map(Object.entries(routes)) };
+  app.use('/fhir', (req, res) => {
+    const rel = req.url.replace(/^\//, '');
+    fake.requests.push({ url: rel, authorization: req.get('authorization'), accept: req.get('accept') });
+    const route = fake.routes.get(rel);
+    const send = () => {
+      if (!route) {
+        res.status(404).type('application/fhir+json').send(
+          JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] }),
+        );
+        return;
+      }
+      res.status(route.status ?? 200);
+      if (typeof route.body === 'string') res.type(route.contentType ?? 'text/plain').send(route.body);
+      else res.type('application/fhir+json').send(JSON.stringify(route.body ?? {}));
+    };
+    if (route?.delayMs) setTimeout(send, route.delayMs);
+    else send();
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    ...fake,
+    baseUrl: `http://127.0.0.1:${port}/fhir`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export function draftOrders(...refs: string[]): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: refs.map((ref) => {
+      const [resourceType, id] = ref.split('/') as [string, string];
+      return { resource: { resourceType, id, status: 'draft', intent: 'proposal', subject: { reference: 'Patient/p1' } } as never };
+    }),
+  };
+}
+
+/** A valid request body for each supported hook. */
+export function hookBody(hook: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const base = { userId: 'Practitioner/u1', patientId: 'p1' };
+  const contexts: Record<string, Record<string, unknown>> = {
+    'patient-view': { ...base, encounterId: 'e1' },
+    'order-select': {
+      ...base,
+      selections: ['MedicationRequest/m1'],
+      draftOrders: draftOrders('MedicationRequest/m1', 'ServiceRequest/s1'),
+    },
+    'order-sign': { ...base, draftOrders: draftOrders('MedicationRequest/m1') },
+    'encounter-start': { ...base, encounterId: 'e1' },
+    'encounter-discharge': { ...base, encounterId: 'e1' },
+    'appointment-book': {
+      ...base,
+      appointments: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Appointment', id: 'a1', status: 'proposed', participant: [] } }] },
+    },
+  };
+  return { hook, hookInstance: randomUUID(), context: contexts[hook] ?? base, ...extra };
+}
