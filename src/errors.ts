@@ -52,6 +52,12 @@ export class NotFoundError extends VigilError {
   override readonly code = 'not_found';
 }
 
+/** The resource or endpoint exists but does not support this HTTP method (FHIR answers 405). */
+export class MethodNotAllowedError extends VigilError {
+  override readonly status = 405;
+  override readonly code = 'method_not_allowed';
+}
+
 /** A precondition the request relies on does not hold — CDS Hooks uses 412 when required FHIR data cannot be obtained. */
 export class PreconditionFailedError extends VigilError {
   override readonly status = 412;

@@ -69,6 +69,9 @@ function issueCode(err: VigilError): OperationOutcome['issue'][number]['code'] {
       return 'forbidden';
     case 404:
       return 'not-found';
+    case 405:
+    case 415:
+      return 'not-supported';
     case 412:
       return 'conflict';
     case 413:

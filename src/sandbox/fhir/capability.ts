@@ -1,0 +1,51 @@
+/**
+ * The server's CapabilityStatement (FHIR R4 §3.1.0.14 capabilities,
+ * https://hl7.org/fhir/R4/capabilitystatement.html), generated from the search-parameter table so
+ * that it states exactly the interactions and parameters the server implements.
+ */
+import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import { SEARCH_DEFS } from './search-params.js';
+
+/** Result parameters every type accepts (R4 §3.1.1.5), listed with the type's own parameters. */
+const COMMON_PARAMS: CapabilityStatementRestResource['searchParam'] = [
+  { name: '_id', type: 'token', documentation: 'Logical id' },
+  { name: '_sort', type: 'special', documentation: 'Comma-separated sort keys, "-" for descending' },
+  { name: '_count', type: 'number', documentation: 'Page size (default 50, max 1000; 0 = total only)' },
+  { name: '_offset', type: 'number', documentation: 'Index of the first result of the page' },
+  { name: '_summary', type: 'token', documentation: 'Only "count" (and "false") are supported' },
+  { name: '_elements', type: 'special', documentation: 'Top-level elements to return' },
+];
+
+export function capabilityStatement(opts: { baseUrl: string; softwareVersion: string; date: string }): CapabilityStatement {
+  const resources: CapabilityStatementRestResource[] = [...SEARCH_DEFS.values()].map((def) => ({
+    type: def.type,
+    interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'update' }],
+    versioning: 'versioned',
+    readHistory: false,
+    updateCreate: true,
+    searchParam: [
+      ...(COMMON_PARAMS ?? []),
+      ...[...def.params.values()].map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),
+    ],
+  }));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: opts.date,
+    publisher: 'Vigil',
+    kind: 'instance',
+    software: { name: 'Vigil sandbox FHIR server', version: opts.softwareVersion },
+    implementation: { description: 'In-memory FHIR R4 server of the Vigil sandbox EHR', url: opts.baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['json', 'application/fhir+json'],
+    rest: [
+      {
+        mode: 'server',
+        documentation:
+          'Unknown search parameters are ignored unless the request has "Prefer: handling=strict". Dates without a time zone are read as UTC.',
+        resource: resources,
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+      },
+    ],
+  };
+}
