@@ -8,8 +8,9 @@ import { createLogger, type Logger } from './logger.js';
 import { requestContext } from './http/request-context.js';
 import { jsonErrorHandler } from './http/error-handler.js';
 import { NotFoundError } from './errors.js';
-import { createCdsHooksRouter } from './cds-hooks/router.js';
+import { createCdsHooksRouter, discoveryEntry } from './cds-hooks/router.js';
 import { createServices } from './cds-hooks/services/index.js';
+import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
 import { createSandbox } from './sandbox/index.js';
 
@@ -36,6 +37,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => feedbackStore.close());
 
   const services = createServices();
+  // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
+  const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
   app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore }));
 
   app.get('/healthz', (_req, res) => {
@@ -43,7 +46,13 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   });
 
   if (config.sandbox) {
-    const sandbox = await createSandbox({ config, logger });
+    // In process rather than GET /cds-services over loopback: the same list, no client JWT needed.
+    const sandbox = await createSandbox({
+      config,
+      logger,
+      services: () => services.map((s) => discoveryEntry(s.definition)),
+      clients: cdsClients,
+    });
     app.use('/sandbox', sandbox.router);
     closers.push(() => sandbox.close());
     app.get('/', (_req, res) => res.redirect('/sandbox'));

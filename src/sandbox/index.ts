@@ -1,0 +1,146 @@
+/**
+ * The embedded sandbox EHR, mounted at /sandbox: a FHIR R4 server holding the shipped synthetic
+ * patients (/sandbox/fhir), the EHR's CDS client identity (/sandbox/.well-known/jwks.json), the JSON
+ * API its page uses (/sandbox/api) and the page itself (/sandbox). It plays the EHR exactly as a real
+ * one would, so the CDS service can be tried and tested end to end. Not for production (SANDBOX=off).
+ */
+import express, { type RequestHandler, type Router } from 'express';
+import type { Practitioner } from 'fhir/r4';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { fillPrefetchTemplate } from '../cds-hooks/prefetch-template.js';
+import type { CdsClient, CdsClientRegistry } from '../cds-hooks/clients.js';
+import type { CdsServiceDefinition } from '../cds-hooks/types.js';
+import { FhirStore } from './fhir/store.js';
+import { createFhirRouter } from './fhir/router.js';
+import { loadSandboxData, type SandboxPatientSummary } from './patients.js';
+import { createSandboxApiRouter } from './ehr/api.js';
+import { createSandboxClientIdentity, type SandboxClientIdentity } from './ehr/client-identity.js';
+import { SANDBOX_USER_ID, sandboxUrls } from './ehr/hook-request.js';
+import { sandboxUiDir } from './ehr/paths.js';
+import { discoveryOverHttp, staticCatalog, type ServiceCatalog } from './ehr/service-catalog.js';
+
+export interface SandboxOptions {
+  config: Config;
+  logger: Logger;
+  /** The instant the shipped data are shifted to (default: now). */
+  now?: Date;
+  /** Directory of the shipped patient bundles (default: <repo>/data/sandbox). */
+  dataDir?: string;
+  /**
+   * The CDS services to offer (discovery entries). Default: GET /cds-services on this same server,
+   * as an EHR would; the app passes its own list to skip the loopback call.
+   */
+  services?: readonly CdsServiceDefinition[] | (() => readonly CdsServiceDefinition[]);
+  /** Where the CDS service keeps its trusted clients; the sandbox registers itself there. */
+  clients?: Pick<CdsClientRegistry, 'add'>;
+}
+
+export interface Sandbox {
+  router: Router;
+  patientCount: number;
+  store: FhirStore;
+  identity: SandboxClientIdentity;
+  /** The trusted-client entry for the sandbox as reached at `baseUrl` (iss `<base>/sandbox`, inline JWKS, all services). */
+  trustedClientFor(baseUrl: string): CdsClient;
+  close(): Promise<void>;
+}
+
+/**
+ * Without PUBLIC_BASE_URL the issuer follows each request's Host, so the sandbox registers issuers as
+ * it first signs for them. Forged Host headers could only add issuers that our own key signs for; the
+ * cap keeps them from growing the registry without bound.
+ */
+const MAX_REGISTERED_ISSUERS = 16;
+
+/** The clinician the sandbox signs in as; stored so `{{userPractitionerId}}` reads resolve. */
+function sandboxPractitioner(): Practitioner {
+  return {
+    resourceType: 'Practitioner',
+    id: SANDBOX_USER_ID.split('/')[1]!,
+    active: true,
+    name: [{ use: 'official', family: 'Sandbox', given: ['Demo'], prefix: ['Dr'] }],
+  };
+}
+
+export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const { config, logger } = options;
+  const now = options.now ?? new Date();
+
+  const store = new FhirStore();
+  const { bundles, patients } = loadSandboxData(options.dataDir, now);
+  for (const bundle of bundles) store.loadBundle(bundle);
+  if (store.resourceTypes.includes('Practitioner')) store.update(sandboxPractitioner());
+  const patientList: readonly SandboxPatientSummary[] = patients;
+
+  const identity = await createSandboxClientIdentity();
+  const catalog: ServiceCatalog = options.services ? staticCatalog(options.services) : discoveryOverHttp();
+
+  const trustedClientFor = (baseUrl: string): CdsClient => ({
+    issuer: sandboxUrls(baseUrl).issuer,
+    jwks: { keys: identity.jwks.keys.map((k) => ({ ...k, kty: k.kty ?? 'EC' })) },
+    services: ['*'],
+  });
+  const registered = new Set<string>();
+  const trust = (baseUrl: string): void => {
+    if (!options.clients) return;
+    const client = trustedClientFor(baseUrl);
+    if (registered.has(client.issuer)) return;
+    if (registered.size >= MAX_REGISTERED_ISSUERS) {
+      logger.warn({ registered: registered.size }, 'sandbox: too many public base URLs; set PUBLIC_BASE_URL');
+      return;
+    }
+    options.clients.add(client);
+    registered.add(client.issuer);
+  };
+  if (config.publicBaseUrl) trust(config.publicBaseUrl);
+
+  const router = express.Router();
+  router.use('/fhir', createFhirRouter({ store, logger }));
+  router.get('/.well-known/jwks.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=60');
+    res.json(identity.jwks);
+  });
+  router.use(
+    '/api',
+    createSandboxApiRouter({ config, identity, source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
+  );
+  router.use(pageSecurityHeaders(config.publicBaseUrl));
+  router.use(express.static(sandboxUiDir(), { index: 'index.html' }));
+
+  return {
+    router,
+    patientCount: patientList.length,
+    store,
+    identity,
+    trustedClientFor,
+    async close() {
+      // Everything lives in memory; nothing to release.
+    },
+  };
+}
+
+/**
+ * The page runs only its own scripts and styles; it may call this origin and, when configured, the
+ * public base URL's origin (where the CDS service is reached).
+ */
+function pageSecurityHeaders(publicBaseUrl: string | undefined): RequestHandler {
+  const connect = ["'self'", ...(publicBaseUrl ? [new URL(publicBaseUrl).origin] : [])].join(' ');
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' https: data:",
+    `connect-src ${connect}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "object-src 'none'",
+  ].join('; ');
+  return (_req, res, next) => {
+    res.setHeader('Content-Security-Policy', csp);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  };
+}
