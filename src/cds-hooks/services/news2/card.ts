@@ -131,13 +131,15 @@ export function news2Detail(input: News2CardInput): string {
 
   if (!result.complete) {
     const names = result.missing.map((p) => PARAMETER_LABELS[p]).join(', ');
+    const n = result.missing.length;
     lines.push(
       '',
       `**Missing:** ${names}.`,
-      `**Incomplete score:** ${result.missing.length} of ${NEWS2_PARAMETERS.length} parameters are missing and count as 0, so the true score may be higher.`,
+      '',
+      `**Incomplete score:** ${n} of ${NEWS2_PARAMETERS.length} parameters ${n === 1 ? 'is' : 'are'} missing and ${n === 1 ? 'counts' : 'count'} as 0, so the true score may be higher.`,
     );
     if (result.scale === 2 && result.missing.includes('airOrOxygen') && !result.missing.includes('spo2')) {
-      lines.push('SpO2 was scored on the scale 2 air bands because oxygen use is not recorded.');
+      lines.push('', 'SpO2 was scored on the scale 2 air bands because oxygen use is not recorded.');
     }
   }
   const stale = NEWS2_PARAMETERS.map((p) => selection.readings[p]).filter((r): r is Reading => r?.stale === true);
