@@ -13,6 +13,7 @@
  * other 4xx VigilErrors pass through; anything else is logged by class and message only and answered as a
  * generic 500 so no internals reach the EHR.
  */
+import { setMaxListeners } from 'node:events';
 import type { Config } from '../config.js';
 import { PreconditionFailedError, ServiceUnavailableError, VigilError, isVigilError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -83,6 +84,9 @@ export async function invokeService(service: CdsService, body: unknown, opts: In
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), config.hookDeadlineMs);
   const { signal } = controller;
+  // Every concurrent FHIR read listens on the deadline (and removes its listener when done); a service
+  // with a dozen prefetch keys is normal, not a leak.
+  setMaxListeners(0, signal);
   try {
     const factory = opts.fhirReaderFactory ?? createFhirReader;
     const fhir = request.fhirServer
