@@ -49,7 +49,8 @@ export function parseReference(reference: string): ReferenceValue | undefined {
   } else if (reference.startsWith('urn:') || reference.startsWith('#')) {
     return undefined;
   }
-  const parts = path.split('/').filter((p) => p !== '');
+  const parts = path.split('/');
+  if (parts.includes('')) return undefined;
   const history = parts.lastIndexOf('_history');
   const segs = history >= 0 ? parts.slice(0, history) : parts;
   if (segs.length === 1 && scheme < 0) return ID.test(segs[0]!) ? { type: undefined, id: segs[0]! } : undefined;
