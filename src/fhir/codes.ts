@@ -83,3 +83,62 @@ export const HYPERCAPNIC_RESPIRATORY_FAILURE: ReadonlyArray<{ system: string; co
   { system: ICD10CM, code: 'J96.22', display: 'Acute and chronic respiratory failure with hypercapnia' },
   { system: ICD10CM, code: 'J96.92', display: 'Respiratory failure, unspecified with hypercapnia' },
 ];
+
+/** Laboratory LOINC codes written by the sandbox data builder (PhysioNet 2019 columns; see src/fhir/mappings/physionet.ts). */
+export const LABS = {
+  baseExcessArterial: '1925-7',
+  bicarbonateArterial: '1960-4',
+  phArterial: '2744-1',
+  pco2Arterial: '2019-8',
+  /** Oxygen saturation in arterial blood (blood gas); also accepted as SpO2 by the vital-signs profile. */
+  sao2Arterial: '2708-6',
+  ast: '1920-8',
+  bun: '3094-0',
+  alkalinePhosphatase: '6768-6',
+  calciumTotal: '17861-6',
+  /** Ionized calcium in blood, mmol/L: PhysioNet's Calcium column holds these values too (see mapping). */
+  calciumIonized: '1994-3',
+  chloride: '2075-0',
+  creatinine: '2160-0',
+  bilirubinDirect: '1968-7',
+  /** Glucose in serum or plasma; Synthea writes 2339-0 (glucose in blood). */
+  glucose: '2345-7',
+  glucoseBlood: '2339-0',
+  /** Fasting glucose in serum or plasma. */
+  glucoseFasting: '1558-6',
+  /** Lactate (moles/volume) in serum or plasma, mmol/L. */
+  lactate: '2524-7',
+  /** Lactate (moles/volume) in blood; accepted as lactate when reading. */
+  lactateBlood: '32693-4',
+  magnesium: '19123-9',
+  phosphate: '2777-1',
+  potassium: '2823-3',
+  bilirubinTotal: '1975-2',
+  troponinI: '10839-9',
+  hematocrit: '4544-3',
+  hemoglobin: '718-7',
+  ptt: '3173-2',
+  wbc: '6690-2',
+  fibrinogen: '3255-7',
+  platelets: '777-3',
+  /** Total cholesterol in serum or plasma, mg/dL. */
+  cholesterolTotal: '2093-3',
+} as const;
+
+/** ACVPU answers for LOINC 67775-7 (level of responsiveness), as SNOMED CT findings (NEWS2 consciousness). */
+export const ACVPU = {
+  alert: { code: '248234008', display: 'Mentally alert' },
+  newConfusion: { code: '130987000', display: 'Acute confusion' },
+  voice: { code: '300202002', display: 'Responds to voice' },
+  pain: { code: '450847001', display: 'Responds to pain' },
+  unresponsive: { code: '422768004', display: 'Unresponsive' },
+} as const;
+
+/**
+ * Local code system for cardiology work-up items that have no LOINC code we could verify (exercise-test
+ * results and angiography findings from the UCI Heart Disease data; see src/fhir/mappings/uci-heart.ts).
+ */
+export const VIGIL_CARDIOLOGY = 'http://vigil.example.org/CodeSystem/cardiology';
+
+/** Tags resources Vigil invented rather than took from a data set (meta.tag); see docs/data.md. */
+export const VIGIL_DATA_ORIGIN = 'http://vigil.example.org/CodeSystem/data-origin';
