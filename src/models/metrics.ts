@@ -120,6 +120,15 @@ function fitLogistic1d(labels: Labels, x: ArrayLike<number>, fixSlope?: number):
   return { a, b };
 }
 
+/**
+ * Joint logistic recalibration fit logit(P(y=1)) = a + b·logit(p) (Platt-style), used to recalibrate a
+ * model on the validation split.
+ */
+export function recalibrationFit(labels: Labels, probabilities: Scores): { a: number; b: number } {
+  checkLengths(labels, probabilities);
+  return fitLogistic1d(labels, Array.from(probabilities, logit));
+}
+
 export interface Calibration {
   /** Slope b of the logistic recalibration logit(P(y=1)) = a + b·logit(p); 1 is ideal, < 1 means too extreme. */
   slope: number;

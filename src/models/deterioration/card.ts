@@ -1,0 +1,141 @@
+/** Manifest and model card of the deterioration model, filled from the training run's metrics. */
+import { LOINC } from '../../fhir/codes.js';
+import { physioNetMapping } from '../../fhir/mappings/physionet.js';
+import { MEASUREMENTS } from '../data/physionet.js';
+import { buildHti1, fmt, fmtInterval, type ModelCard } from '../model-card.js';
+import { reliabilitySvg } from '../reliability-svg.js';
+import type { InputField, ModelManifest } from '../types.js';
+import { DETERIORATION_MODEL_ID, PATCH_HOURS, type DeteriorationMetrics } from './pipeline.js';
+
+function fieldOf(name: (typeof MEASUREMENTS)[number]): InputField {
+  const m = physioNetMapping(name);
+  if (m.kind !== 'observation') return { name };
+  return {
+    name,
+    system: LOINC,
+    code: m.primary.code,
+    display: m.primary.display,
+    unit: m.primary.ucum,
+    sourceUnit: m.sourceUnit,
+    plausible: m.primary.plausible,
+  };
+}
+
+export function deteriorationManifest(metrics: DeteriorationMetrics, windowHours: number, version: string, trainedAt: string): ModelManifest {
+  return {
+    id: DETERIORATION_MODEL_ID,
+    version,
+    title: 'Sepsis / deterioration risk (PhysioNet 2019 GRU)',
+    output: {
+      name: 'probability',
+      description: 'Probability that the PhysioNet 2019 SepsisLabel is 1 at this hour, i.e. Sepsis-3 onset within the next 6 h or already under way',
+      horizonHours: 6,
+    },
+    input: {
+      encoding: 'physionet-window-v1',
+      fields: [
+        ...MEASUREMENTS.map(fieldOf),
+        { name: 'Age', display: 'Age (Patient.birthDate)', unit: 'a' },
+        { name: 'Sex', display: 'Patient.gender (male 1, female 0)', values: [0, 1] },
+      ],
+      windowHours,
+      stepHours: 1,
+    },
+    thresholds: metrics.thresholds,
+    files: { model: 'model.json', preprocess: 'preprocess.json', quantized: 'quantized/model.json', card: 'card.json', metrics: 'metrics.json' },
+    trainedAt,
+    trainedOn: metrics.backend,
+    seed: metrics.seed,
+  };
+}
+
+export function deteriorationCard(metrics: DeteriorationMetrics, version: string, generatedAt: string): ModelCard {
+  const t = metrics.test;
+  const s = metrics.split;
+  const target = metrics.target;
+  return {
+    id: DETERIORATION_MODEL_ID,
+    version,
+    title: 'Sepsis / deterioration risk',
+    summary:
+      `A recurrent network (hourly inputs grouped into ${PATCH_HOURS}-hour steps → dense 32 → GRU 32 → probability) over the last 48 hours of ` +
+      'vital signs and laboratory values, scoring every hour the probability of sepsis onset within 6 hours (PhysioNet/CinC 2019 ' +
+      'label convention). Compared with a logistic regression on the last hour and with NEWS2 on the same test patients.',
+    sections: {
+      intendedUse:
+        'Hourly early-warning support for adult ICU patients: a rising probability prompts clinicians to reassess for sepsis. ' +
+        'It informs, and never replaces, bedside assessment and sepsis screening protocols.',
+      outOfScope:
+        'Children; non-ICU wards and emergency departments (not represented in training); diagnosis of sepsis; decisions to ' +
+        'withhold treatment because the probability is low; patients with fewer than a few hours of observations.',
+      data:
+        `PhysioNet/CinC Challenge 2019, training set B (Emory University Hospital ICU), a 2,000-patient sample (data/raw/physionet-sepsis-2019/SOURCE.md). ` +
+        `Patient-level split stratified on "ever septic", seed ${metrics.seed}: ${s.patients.train} / ${s.patients.validation} / ${s.patients.test} patients ` +
+        `(${s.sepsisPatients.train} / ${s.sepsisPatients.validation} / ${s.sepsisPatients.test} septic); ids in models/deterioration/split.json. ` +
+        `Label: SepsisLabel at hour t using data up to t (already shifted 6 h before Sepsis-3 onset). Inputs: the 34 measurement columns ` +
+        'mapped to LOINC/UCUM in src/fhir/mappings/physionet.ts, plus age and sex; ICU unit, hospital-admission time and ICU length of stay are ' +
+        'deliberately not used (rarely available from FHIR in the same form).',
+      training:
+        'Each hour is encoded as value (carried forward within the 48 h window, standardised with training means/SDs stored in ' +
+        'preprocess.json, clipped at ±6 SD), a measured-this-hour mask, and hours since the last measurement. ' +
+        `${metrics.sampling} Adam (lr 0.001), dropout 0.4, L2 1e-3, fixed seeds; early stopping on validation per-hour AUROC ` +
+        `(best epoch ${metrics.training.bestEpoch} of ${metrics.training.history.length}). Probabilities recalibrated on the validation split ` +
+        `(logistic, a = ${fmt(metrics.recalibration.a)}, b = ${fmt(metrics.recalibration.b)}) and the recalibration folded into the output layer. ` +
+        `Training took ${fmt(metrics.trainingSeconds / 60, 1)} min on the ${metrics.backend} back end (2 cores).`,
+      limits:
+        `Single hospital (Emory, set B); no external validation. Only ${s.sepsisPatients.test} septic patients in the test split, so ` +
+        'intervals are wide. The label comes from a retrospective Sepsis-3 definition that depends on when cultures and antibiotics ' +
+        'were ordered. No consciousness (ACVPU/GCS) input, so NEWS2 here is computed without it. Per-hour AUROC counts every hour of ' +
+        'every patient; long stays weigh more.',
+    },
+    metricsTable: [
+      { model: 'GRU (shipped)', report: t.gru.overall },
+      { model: 'Logistic regression (last hour)', report: t.baseline.overall },
+      { model: 'NEWS2 (score / 20)', report: t.news2.overall },
+    ],
+    subgroups: t.gru,
+    extraFindings: [
+      `Target per-hour AUROC ≥ ${target.perHourAuroc}: ${target.met ? 'met' : `not met — short by ${fmt(target.shortfall)}`} (test estimate ${fmt(t.gru.overall.auroc.estimate)}).`,
+      `Test split: ${s.testHours} patient-hours, ${s.testPositiveHours} with SepsisLabel 1. Bootstrap CIs resample patients (${t.gru.overall.n ? 'cluster bootstrap' : ''}).`,
+      `Validation per-hour AUROC: GRU ${fmt(metrics.validation.gruAuroc)}, logistic regression ${fmt(metrics.validation.baselineAuroc)}, NEWS2 ${fmt(metrics.validation.news2Auroc)}.`,
+      `Quantised variant (uint8 weights, models/deterioration/quantized): ${metrics.quantized.weightBytes} bytes vs ${metrics.quantized.float32WeightBytes} float32; test AUROC ${fmt(metrics.quantized.testAuroc)} (Δ ${fmt(metrics.quantized.aurocDelta, 4)}).`,
+      `Thresholds (validation split): moderate ≥ ${fmt(metrics.thresholds.moderate)}, high ≥ ${fmt(metrics.thresholds.high)}. ${metrics.thresholds.rule}`,
+      'NEWS2 is a points score: its Brier score and calibration are on score/20 and are not meaningful as probabilities.',
+    ],
+    calibrationSvg: reliabilitySvg(t.gru.overall.reliability, 'deterioration GRU, test split (per hour)'),
+    hti1: buildHti1({
+      developer: 'Vigil open-source project (see repository README for maintainers and issue tracker).',
+      funding: 'No external funding; volunteer open-source development.',
+      outputValue: 'Hourly probability (0–1) of sepsis onset within 6 h, with a low / moderate / high band.',
+      outputType: 'Prediction (probability) with a classification into risk bands.',
+      intendedUse: 'Early warning of sepsis in adult ICU patients, prompting clinical reassessment.',
+      intendedPopulation: 'Adult ICU patients with hourly vital signs (training: Emory University Hospital ICUs).',
+      intendedUsers: 'ICU physicians, nurses and rapid-response teams.',
+      decisionRole: 'Informs; does not replace sepsis screening, NEWS2 or clinical judgement.',
+      cautionedUse: 'Children, wards and emergency departments, diagnosis of sepsis, ruling out sepsis on a low score.',
+      knownRisks: 'Alert fatigue at low thresholds; missed cases at high thresholds; single-centre training; label depends on retrospective culture/antibiotic timing.',
+      inclusionExclusion: 'A random 2,000-patient sample of PhysioNet 2019 training set B; all ICU stays kept (8–298 hours); no exclusions by diagnosis.',
+      demographicInputs: 'Age (from date of birth) and sex (Patient.gender) are inputs. Race, ethnicity, language, sexual orientation, gender identity, social determinants and health status assessments are not used (not in the data).',
+      demographicRepresentativeness: 'Only age and sex are recorded in the source data; subgroup sizes on the test split are in the tables above.',
+      trainingRelevance: 'US academic ICU data (Emory); transfer to other hospitals or wards is unverified.',
+      fairnessApproach: 'Per-hour performance reported per sex and age band; one threshold for all groups.',
+      biasManagement: 'Stratified patient-level split; balanced class weights; subgroup reporting; recalibration on validation.',
+      externalDataSource: 'None run in this repository (a disjoint set-B holdout exists outside it; set A was not available).',
+      externalTester: 'Not yet performed.',
+      externalRepresentativeness: 'Not yet available.',
+      externalProcess: '`npm run evaluate -- --model deterioration --data <csv or folder of .psv>` on other patients, same metrics and subgroups.',
+      internalValidity: `GRU per-hour test AUROC ${fmtInterval(t.gru.overall.auroc)}; AUPRC ${fmtInterval(t.gru.overall.auprc)}; target 0.80 ${target.met ? 'met' : 'not met'}.`,
+      internalFairness: Object.entries({ ...t.gru.bySex, ...t.gru.byAgeBand }).map(([g, r]) => `${g}: AUROC ${fmt(r.auroc.estimate)} (n=${r.n} hours)`).join('; '),
+      externalValidity: 'Not measured.',
+      externalFairness: 'Not measured.',
+      outcomeEvaluations: 'None: no study of effect on patient outcomes exists.',
+      validityMonitoring: 'Deployers should evaluate monthly on local outcomes during the first year (evaluation CLI), then quarterly.',
+      localValidity: 'Not available until a deploying site runs the evaluation on its own data.',
+      fairnessMonitoring: 'Same schedule as validity; subgroup metrics are part of every evaluation.',
+      localFairness: 'Not available until a deploying site runs the evaluation on its own data.',
+      updateProcess: 'Retraining with `npm run train -- --model deterioration` (fixed seed); new versions are hot-reloaded by the model registry without downtime.',
+      correctionFrequency: 'When local evaluation falls outside the internal test CIs; no fixed schedule yet.',
+    }),
+    generatedAt,
+  };
+}
