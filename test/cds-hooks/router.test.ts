@@ -468,3 +468,16 @@ describe('authenticate seam', () => {
     await request(guarded).get('/cds-services').set('Authorization', 'Bearer ok').expect(200);
   });
 });
+
+describe('body limit', () => {
+  it('answers 413 for a body over BODY_LIMIT', async () => {
+    const small = express();
+    small.use(
+      '/cds-services',
+      createCdsHooksRouter({ config: testConfig({ bodyLimit: '1kb' }), logger: silentLogger, services: services.slice(0, 1), feedbackStore }),
+    );
+    const body = hookBody('patient-view', { extension: { pad: 'x'.repeat(2000) } });
+    const res = await request(small).post(PV).send(body).expect(413);
+    expect(res.body.error).toBe('payload_too_large');
+  });
+});
