@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Observation } from 'fhir/r4';
+import type { Observation, Quantity } from 'fhir/r4';
 import {
   extractFromObservation,
   findScale2Condition,
@@ -116,6 +116,17 @@ describe('extractFromObservation', () => {
   it('accepts SpO2 under 2708-6 and temperature under oral 8331-1', () => {
     expect(extractFromObservation(obs('2708-6', qty(93, '%')))[0]).toMatchObject({ parameter: 'spo2', value: 93 });
     expect(extractFromObservation(obs('8331-1', qty(38.2, 'Cel')))[0]).toMatchObject({ parameter: 'temperature', value: 38.2 });
+  });
+
+  it('reads wrongly shaped JSON as absent instead of throwing', () => {
+    const componentObject = { ...bpPanel(120, 80), component: { code: '8480-6' } } as unknown as Observation;
+    expect(extractFromObservation(componentObject)).toEqual([expect.objectContaining({ ok: false, reason: 'blood pressure panel has no systolic component' })]);
+    const numericUnit = obs('8867-4', { value: 80, code: 42 } as unknown as Quantity);
+    expect(extractFromObservation(numericUnit)).toEqual([expect.objectContaining({ ok: true, value: 80 })]);
+    const codingObject = { ...obs('8867-4', qty(80, '/min')), code: { coding: { system: LOINC, code: '8867-4' } } } as unknown as Observation;
+    expect(extractFromObservation(codingObject)).toEqual([]);
+    const timeNumber = obs('8867-4', qty(80, '/min'), { effectiveDateTime: 1741600000000 as unknown as string });
+    expect(select([timeNumber]).rejected).toEqual([expect.objectContaining({ reason: 'no usable time recorded' })]);
   });
 
   it('ignores codes NEWS2 does not read and non-LOINC codings of the same number', () => {

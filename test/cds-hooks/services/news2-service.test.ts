@@ -225,7 +225,7 @@ describe('vigil-news2 handler', () => {
     expect(response.cards[0]).toMatchObject({ indicator: 'info', summary: 'NEWS2 not applicable: patient is under 16' });
   });
 
-  it('never throws on malformed prefetch content', async () => {
+  it('never throws on malformed prefetch content (bad values and wrongly shaped JSON)', async () => {
     const service = createNews2Service();
     const junkQuantity = fc.record(
       { value: fc.oneof(fc.double(), fc.constant(undefined)), unit: fc.oneof(fc.string(), fc.constantFrom('%', '/min', 'Cel', '[degF]', 'mm[Hg]', 'kPa')), code: fc.option(fc.string(), { nil: undefined }) },
@@ -242,12 +242,29 @@ describe('vigil-news2 handler', () => {
         valueCodeableConcept: fc.record({ coding: fc.array(fc.record({ system: fc.string(), code: fc.string() }), { maxLength: 2 }) }),
         component: fc.array(fc.record({ code: fc.record({ coding: fc.constant([{ system: 'http://loinc.org', code: '8480-6' }]) }), valueQuantity: junkQuantity }), { maxLength: 2 }),
         birthDate: fc.string(),
+        // Wrong JSON types where FHIR expects objects, arrays or strings.
+        meta: fc.anything(),
+        dataAbsentReason: fc.anything(),
+        issued: fc.anything(),
+        effectivePeriod: fc.anything(),
+        clinicalStatus: fc.anything(),
       },
       { requiredKeys: ['resourceType'] },
     );
-    const bundle = fc.record({ resourceType: fc.constant('Bundle'), entry: fc.array(fc.oneof(fc.record({ resource: junkObservation }), fc.constant({})), { maxLength: 6 }) }, { requiredKeys: ['resourceType'] });
+    const malformed = junkObservation.chain((o) =>
+      fc.record({ field: fc.constantFrom('code', 'component', 'valueQuantity', 'valueCodeableConcept', 'effectiveDateTime', 'id', 'status'), junk: fc.anything() }).map(
+        ({ field, junk }) => ({ ...o, [field]: junk }),
+      ),
+    );
+    const bundle = fc.record(
+      {
+        resourceType: fc.constant('Bundle'),
+        entry: fc.oneof(fc.array(fc.oneof(fc.record({ resource: fc.oneof(junkObservation, malformed) }), fc.anything()), { maxLength: 6 }), fc.anything()),
+      },
+      { requiredKeys: ['resourceType'] },
+    );
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('patient', 'spo2', 'heartRate', 'x'), fc.oneof(bundle, junkObservation, fc.constant(null))), async (prefetch) => {
+      fc.asyncProperty(fc.dictionary(fc.constantFrom('patient', 'spo2', 'heartRate', 'x'), fc.oneof(bundle, junkObservation, malformed, fc.constant(null))), async (prefetch) => {
         const response = await service.handle(invocation(prefetch as unknown as Record<string, FhirResource | null>));
         expect(response.cards).toHaveLength(1);
         expect(response.cards[0]!.summary.length).toBeLessThan(140);

@@ -9,7 +9,7 @@ import { HYPERCAPNIC_RESPIRATORY_FAILURE } from '../../../fhir/codes.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
 import { buildNews2Card, news2NotAvailableCard, rejectionLine } from './card.js';
 import { news2Definition, PREFETCH_KEYS } from './definition.js';
-import { findScale2Condition, inputsFrom, selectReadings, type ConditionCode } from './observations.js';
+import { findScale2Condition, inputsFrom, list, selectReadings, type ConditionCode } from './observations.js';
 import { scoreNews2 } from './score.js';
 
 export interface News2Options {
@@ -46,7 +46,7 @@ export function collectPrefetch(prefetch: Record<string, FhirResource | null | u
     }
   };
   for (const value of Object.values(prefetch)) {
-    if (value?.resourceType === 'Bundle') for (const entry of value.entry ?? []) take(entry?.resource);
+    if (value?.resourceType === 'Bundle') for (const entry of list(value.entry)) take(entry?.resource);
     else take(value ?? undefined);
   }
   return out;

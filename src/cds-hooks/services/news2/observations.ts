@@ -9,7 +9,7 @@
  */
 import type { CodeableConcept, Condition, Coding, Observation, ObservationComponent, Quantity } from 'fhir/r4';
 import { ACVPU_ANSWERS, LOINC, NEWS2_CODES, SNOMED, VITALS } from '../../../fhir/codes.js';
-import type { Consciousness, News2Inputs, News2Parameter } from './score.js';
+import type { Acvpu, Consciousness, News2Inputs, News2Parameter } from './score.js';
 import { formatNumber, normalizeQuantity, type QuantityKind } from './units.js';
 
 /** Statuses whose values may be acted on (http://hl7.org/fhir/R4/valueset-observation-status.html). */
@@ -70,13 +70,18 @@ const SYSTOLIC_PANELS = new Set<string>([VITALS.bloodPressurePanel, NEWS2_CODES.
 const TEMPERATURE_CODES = new Set<string>([VITALS.bodyTemperature, NEWS2_CODES.oralTemperature]);
 const SPO2_CODES = new Set<string>([VITALS.spo2, VITALS.oxygenSaturation]);
 
-function codes(concept: CodeableConcept | undefined, system: string): string[] {
-  return (concept?.coding ?? []).filter((c: Coding) => c.system === system && typeof c.code === 'string').map((c) => c.code!);
+/**
+ * The array at `value`, or [] — prefetch content is EHR-supplied JSON that the router does not
+ * validate resource by resource, so a wrongly shaped element must read as absent, not throw.
+ */
+export function list<T>(value: readonly T[] | undefined): readonly T[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function hasCode(concept: CodeableConcept | undefined, system: string, wanted: ReadonlySet<string> | string): boolean {
-  const set = typeof wanted === 'string' ? new Set([wanted]) : wanted;
-  return codes(concept, system).some((c) => set.has(c));
+  return list(concept?.coding).some(
+    (c: Coding) => c?.system === system && typeof c.code === 'string' && (typeof wanted === 'string' ? c.code === wanted : wanted.has(c.code)),
+  );
 }
 
 function numeric(parameter: News2Parameter, kind: QuantityKind, quantity: Quantity | undefined, prefix = ''): Extracted {
@@ -86,9 +91,11 @@ function numeric(parameter: News2Parameter, kind: QuantityKind, quantity: Quanti
   return { ok: true, parameter, value: n.value, display, preference: 0 };
 }
 
-function acvpuFrom(concept: CodeableConcept | undefined): Consciousness | undefined {
-  for (const coding of concept?.coding ?? []) {
-    const level = coding.system && coding.code ? ACVPU_ANSWERS[coding.system]?.[coding.code] : undefined;
+function acvpuFrom(concept: CodeableConcept | undefined): Acvpu | undefined {
+  for (const coding of list(concept?.coding)) {
+    const system = coding?.system;
+    const code = coding?.code;
+    const level = typeof system === 'string' && typeof code === 'string' ? ACVPU_ANSWERS[system]?.[code] : undefined;
     if (level) return level;
   }
   return undefined;
@@ -117,7 +124,7 @@ export function extractFromObservation(obs: Observation): Extracted[] {
     out.push(numeric('systolicBp', 'systolicBp', q));
   } else {
     // Panels (85354-9, 55284-4) and any other Observation carrying a systolic component.
-    const component = (obs.component ?? []).find((c: ObservationComponent) => hasCode(c.code, LOINC, VITALS.systolicBp));
+    const component = list(obs.component).find((c: ObservationComponent) => hasCode(c?.code, LOINC, VITALS.systolicBp));
     if (component) out.push(numeric('systolicBp', 'systolicBp', component.valueQuantity));
     else if (hasCode(code, LOINC, SYSTOLIC_PANELS)) {
       out.push({ ok: false, parameter: 'systolicBp', reason: 'blood pressure panel has no systolic component', preference: 0 });
@@ -134,10 +141,13 @@ export function extractFromObservation(obs: Observation): Extracted[] {
   if (hasCode(code, LOINC, VITALS.levelOfResponsiveness) || hasCode(code, SNOMED, NEWS2_CODES.acvpuObservable)) {
     const level = acvpuFrom(obs.valueCodeableConcept);
     // ACVPU is preferred over a GCS recorded at the same moment: it is what NEWS2 asks for.
-    if (level && typeof level === 'string') {
+    if (level) {
       out.push({ ok: true, parameter: 'consciousness', value: level, display: ACVPU_DISPLAY[level], preference: 1 });
     } else {
-      const sent = (obs.valueCodeableConcept?.coding ?? []).map((c) => c.code).filter(Boolean).join(', ');
+      const sent = list(obs.valueCodeableConcept?.coding)
+        .map((c) => c?.code)
+        .filter((c): c is string => typeof c === 'string' && c !== '')
+        .join(', ');
       out.push({
         ok: false,
         parameter: 'consciousness',
@@ -154,7 +164,8 @@ export function extractFromObservation(obs: Observation): Extracted[] {
 
 /** Observation time: effective[x] (end of a period), else issued. */
 export function effectiveTimeOf(obs: Observation): string | undefined {
-  return obs.effectiveDateTime ?? obs.effectiveInstant ?? obs.effectivePeriod?.end ?? obs.effectivePeriod?.start ?? obs.issued;
+  const candidates = [obs.effectiveDateTime, obs.effectiveInstant, obs.effectivePeriod?.end, obs.effectivePeriod?.start, obs.issued];
+  return candidates.find((t): t is string => typeof t === 'string');
 }
 
 interface Candidate {
@@ -268,10 +279,10 @@ export function findScale2Condition(conditions: readonly Condition[], eligible: 
   const wanted = new Set(eligible.map((c) => `${c.system}|${c.code}`));
   return conditions.find((c) => {
     if (c?.resourceType !== 'Condition') return false;
-    const clinical = c.clinicalStatus?.coding?.[0]?.code;
-    const verification = c.verificationStatus?.coding?.[0]?.code;
+    const clinical = list(c.clinicalStatus?.coding)[0]?.code;
+    const verification = list(c.verificationStatus?.coding)[0]?.code;
     if (clinical && INACTIVE_CLINICAL.has(clinical)) return false;
     if (verification && NOT_CONFIRMED.has(verification)) return false;
-    return (c.code?.coding ?? []).some((coding) => wanted.has(`${coding.system}|${coding.code}`));
+    return list(c.code?.coding).some((coding) => wanted.has(`${coding?.system}|${coding?.code}`));
   });
 }

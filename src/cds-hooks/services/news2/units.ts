@@ -84,30 +84,30 @@ const RULES: Record<QuantityKind, KindRule> = {
   gcs: { unit: '', units: { '{score}': same, '1': same, score: same }, unitless: same, min: 3, max: 15, label: 'GCS total' },
 };
 
-function unitKey(quantity: Quantity): string | undefined {
-  // Quantity.code is UCUM when system is UCUM; otherwise fall back to the human unit text.
-  const raw = quantity.code ?? quantity.unit;
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim().toLowerCase();
+function normalizedUnit(raw: unknown): string | undefined {
+  return typeof raw === 'string' && raw.trim() !== '' ? raw.trim().toLowerCase() : undefined;
 }
 
 /** Converts a quantity to the canonical unit for `kind` and checks plausibility. Never throws. */
 export function normalizeQuantity(kind: QuantityKind, quantity: Quantity | undefined): Normalized {
   const rule = RULES[kind];
-  const value = quantity?.value;
-  if (quantity === undefined || typeof value !== 'number' || !Number.isFinite(value)) {
+  const value: unknown = quantity?.value;
+  if (typeof quantity !== 'object' || quantity === null || typeof value !== 'number' || !Number.isFinite(value)) {
     return { ok: false, reason: `${rule.label} has no numeric value` };
   }
   if (quantity.comparator !== undefined) {
     return { ok: false, reason: `${rule.label} is a bound ("${quantity.comparator} ${value}"), not a reading` };
   }
-  const key = unitKey(quantity);
+  // Quantity.code is UCUM when system is UCUM; the human-readable unit is the fallback.
+  const code = normalizedUnit(quantity.code);
+  const unit = normalizedUnit(quantity.unit);
   let converted: number;
-  if (key === undefined) {
+  if (code === undefined && unit === undefined) {
     if (!rule.unitless) return { ok: false, reason: `${rule.label} ${value} has no unit` };
     converted = rule.unitless(value);
   } else {
-    const convert = rule.units[key] ?? rule.units[(quantity.unit ?? '').trim().toLowerCase()];
-    if (!convert) return { ok: false, reason: `${rule.label} unit "${quantity.code ?? quantity.unit}" is not supported` };
+    const convert = (code !== undefined ? rule.units[code] : undefined) ?? (unit !== undefined ? rule.units[unit] : undefined);
+    if (!convert) return { ok: false, reason: `${rule.label} unit "${String(quantity.code ?? quantity.unit)}" is not supported` };
     converted = convert(value);
   }
   if (converted < rule.min || converted > rule.max) {
