@@ -5,7 +5,7 @@
  * one would, so the CDS service can be tried and tested end to end. Not for production (SANDBOX=off).
  */
 import express, { type RequestHandler, type Router } from 'express';
-import type { Practitioner } from 'fhir/r4';
+import type { Bundle, Practitioner } from 'fhir/r4';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { fillPrefetchTemplate } from '../cds-hooks/prefetch-template.js';
@@ -63,13 +63,29 @@ function sandboxPractitioner(): Practitioner {
   };
 }
 
+/**
+ * The bundle without entries of types the sandbox FHIR server cannot hold, so one unsupported type in
+ * the shipped data does not stop the EHR from starting; `skipped` counts what was left out per type.
+ */
+export function keepSupported(bundle: Bundle, supported: ReadonlySet<string>, skipped: Map<string, number>): Bundle {
+  const entry = (bundle.entry ?? []).filter((e) => {
+    const type = e.resource?.resourceType;
+    if (type === undefined || supported.has(type)) return true;
+    skipped.set(type, (skipped.get(type) ?? 0) + 1);
+    return false;
+  });
+  return { ...bundle, entry };
+}
+
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config, logger } = options;
   const now = options.now ?? new Date();
 
   const store = new FhirStore();
   const { bundles, patients } = loadSandboxData(options.dataDir, now);
-  for (const bundle of bundles) store.loadBundle(bundle);
+  const skipped = new Map<string, number>();
+  for (const bundle of bundles) store.loadBundle(keepSupported(bundle, new Set(store.resourceTypes), skipped));
+  if (skipped.size) logger.warn({ skipped: Object.fromEntries(skipped) }, 'sandbox: resource types the FHIR server does not support were not loaded');
   if (store.resourceTypes.includes('Practitioner')) store.update(sandboxPractitioner());
   const patientList: readonly SandboxPatientSummary[] = patients;
 

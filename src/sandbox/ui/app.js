@@ -251,7 +251,7 @@ function renderSuggestion(card, suggestion, cardNode, outcome) {
       type: 'button',
       class: `suggestion${suggestion.isRecommended ? ' recommended' : ''}`,
       onclick: async () => {
-        const actions = el('div', { class: 'override-form' }, el('strong', {}, `Accepted: ${suggestion.label}`));
+        const actions = el('div', { class: 'accepted-actions' }, el('strong', {}, `Accepted: ${suggestion.label}`));
         const list = el('ul');
         for (const action of suggestion.actions ?? []) {
           const item = el('li', {}, `${action.type}: ${action.description ?? ''}`);
@@ -260,7 +260,7 @@ function renderSuggestion(card, suggestion, cardNode, outcome) {
         }
         if (!list.childElementCount) list.append(el('li', {}, 'No actions.'));
         actions.append(list);
-        cardNode.querySelector('.override-form')?.remove();
+        cardNode.querySelector('.accepted-actions')?.remove();
         cardNode.insertBefore(actions, outcome);
         if (card.uuid && suggestion.uuid) {
           await sendFeedback({ card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: suggestion.uuid }] }, outcome);

@@ -16,7 +16,7 @@ import { jsonErrorHandler } from '../../../src/http/error-handler.js';
 import { createLogger } from '../../../src/logger.js';
 import { openFeedbackStore, type FeedbackStore } from '../../../src/storage/feedback-store.js';
 import { LOINC, VITALS } from '../../../src/fhir/codes.js';
-import { createSandbox, type Sandbox } from '../../../src/sandbox/index.js';
+import { createSandbox, keepSupported, type Sandbox } from '../../../src/sandbox/index.js';
 import { ageAt } from '../../../src/sandbox/patients.js';
 
 const logger = createLogger('silent');
@@ -149,6 +149,25 @@ describe('createSandbox', () => {
     expect(patients.body.patients).toEqual([
       { id: 'sbx-1', name: 'Ada Fixture', gender: 'female', birthDate: '1950-06-01', age: ageAt('1950-06-01', new Date()), scenario: 'Febrile and tachypnoeic' },
     ]);
+  });
+});
+
+describe('keepSupported', () => {
+  it('drops entries of types the FHIR server cannot hold and counts them', () => {
+    const skipped = new Map<string, number>();
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Patient', id: 'a' } },
+        { resource: { resourceType: 'AllergyIntolerance', id: 'b', patient: { reference: 'Patient/a' } } },
+        { resource: { resourceType: 'AllergyIntolerance', id: 'c', patient: { reference: 'Patient/a' } } },
+      ],
+    };
+    const kept = keepSupported(bundle, new Set(['Patient']), skipped);
+    expect(kept.entry!.map((e) => e.resource!.id)).toEqual(['a']);
+    expect(Object.fromEntries(skipped)).toEqual({ AllergyIntolerance: 2 });
+    expect(bundle.entry).toHaveLength(3); // input untouched
   });
 });
 
