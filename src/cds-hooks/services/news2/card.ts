@@ -101,6 +101,12 @@ function hours(ms: number): string {
   return `${Math.round((ms / 3_600_000) * 10) / 10} h`;
 }
 
+function staleReadings(selection: Selection): Reading[] {
+  return NEWS2_PARAMETERS.map((p) => selection.readings[p]).filter((r): r is Reading => r?.stale === true);
+}
+
+const rcpLinks = () => [absoluteLink('RCP: National Early Warning Score (NEWS) 2', RCP_NEWS2_URL)];
+
 function readingRow(reading: Reading, points: number, staleAfterMs: number): string {
   const when = `${formatTime(reading.effective)} (${formatAge(reading.ageMs)})${reading.stale ? ` ⚠ older than ${hours(staleAfterMs)}` : ''}`;
   return `| ${PARAMETER_LABELS[reading.parameter]} | ${cell(reading.display)} | ${when} | ${points} | ${cell(reading.reference ?? '—')} |`;
@@ -142,7 +148,7 @@ export function news2Detail(input: News2CardInput): string {
       lines.push('', 'SpO2 was scored on the scale 2 air bands because oxygen use is not recorded.');
     }
   }
-  const stale = NEWS2_PARAMETERS.map((p) => selection.readings[p]).filter((r): r is Reading => r?.stale === true);
+  const stale = staleReadings(selection);
   if (stale.length) {
     lines.push(
       '',
@@ -175,7 +181,6 @@ function reviewRequest(input: News2CardInput): ServiceRequest {
 /** Builds the NEWS2 card: indicator from the risk band, detail table, and for medium/high a review request. */
 export function buildNews2Card(input: News2CardInput): Card {
   const { result, selection } = input;
-  const anyStale = NEWS2_PARAMETERS.some((p) => selection.readings[p]?.stale === true);
   const escalate = result.risk === 'medium' || result.risk === 'high';
   const suggestions = escalate
     ? [
@@ -187,14 +192,14 @@ export function buildNews2Card(input: News2CardInput): Card {
       ]
     : [];
   return createCard({
-    summary: news2Summary(result, anyStale),
+    summary: news2Summary(result, staleReadings(selection).length > 0),
     indicator: INDICATOR[result.risk],
     source: NEWS2_SOURCE,
     detail: news2Detail(input),
     suggestions,
     selectionBehavior: 'at-most-one',
     overrideReasons: result.risk === 'low' ? [] : OVERRIDE_REASONS,
-    links: [absoluteLink('RCP: National Early Warning Score (NEWS) 2', RCP_NEWS2_URL)],
+    links: rcpLinks(),
   });
 }
 
@@ -205,6 +210,6 @@ export function news2NotAvailableCard(summary: string, detail: string): Card {
     indicator: 'info',
     source: NEWS2_SOURCE,
     detail,
-    links: [absoluteLink('RCP: National Early Warning Score (NEWS) 2', RCP_NEWS2_URL)],
+    links: rcpLinks(),
   });
 }
