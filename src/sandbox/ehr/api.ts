@@ -5,7 +5,8 @@
  */
 import express, { type Request, type Router } from 'express';
 import type { Config } from '../../config.js';
-import { NotFoundError } from '../../errors.js';
+import type { Bundle } from 'fhir/r4';
+import { isVigilError, NotFoundError } from '../../errors.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import type { SandboxClientIdentity } from './client-identity.js';
 import { listDraftOrderChoices } from './draft-orders.js';
@@ -50,6 +51,23 @@ export function localOriginOf(req: Request): string {
   return `http://${host}:${port}`;
 }
 
+/**
+ * The encounter a clinician opening this chart would be in: the patient's most recently started
+ * in-progress Encounter, if any. Hook contexts carry it as the OPTIONAL encounterId.
+ */
+export async function currentEncounterId(source: FhirResourceSource, patientId: string): Promise<string | undefined> {
+  try {
+    const found = await source.get(`Encounter?patient=${encodeURIComponent(patientId)}&status=in-progress&_sort=-date&_count=1`, {
+      baseUrl: 'urn:sandbox',
+    });
+    const first = found.resourceType === 'Bundle' ? (found as Bundle).entry?.[0]?.resource : undefined;
+    return first?.resourceType === 'Encounter' ? first.id : undefined;
+  } catch (err) {
+    if (isVigilError(err)) return undefined; // no Encounter support or bad search: the context just omits it
+    throw err;
+  }
+}
+
 export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
   const router = express.Router();
   router.use(express.json({ limit: deps.config.bodyLimit }));
@@ -69,12 +87,14 @@ export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
   });
 
   router.post('/hook-request', async (req, res) => {
-    const input = parseHookRequestInput(req.body);
+    const parsed = parseHookRequestInput(req.body);
     const services = await deps.catalog(localOriginOf(req));
-    const service = services.find((s) => s.id === input.serviceId);
-    if (!service) throw new NotFoundError(`No CDS service "${input.serviceId}"`, [{ field: 'serviceId', message: 'not in discovery' }]);
+    const service = services.find((s) => s.id === parsed.serviceId);
+    if (!service) throw new NotFoundError(`No CDS service "${parsed.serviceId}"`, [{ field: 'serviceId', message: 'not in discovery' }]);
     // The patient must exist on our FHIR server; a real EHR cannot open a chart that is not there.
-    await deps.source.get(`Patient/${input.patientId}`, { baseUrl: 'urn:sandbox' });
+    await deps.source.get(`Patient/${parsed.patientId}`, { baseUrl: 'urn:sandbox' });
+    const encounterId = parsed.encounterId ?? (await currentEncounterId(deps.source, parsed.patientId));
+    const input = encounterId ? { ...parsed, encounterId } : parsed;
     const baseUrl = baseUrlOf(req, deps.config.publicBaseUrl);
     deps.trust?.(baseUrl);
     const call = await buildHookCall(input, { baseUrl, service }, {

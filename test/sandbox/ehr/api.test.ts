@@ -25,6 +25,22 @@ const chart: Bundle = {
       resource: { resourceType: 'Patient', id: 'pat-1', gender: 'male', birthDate: '1958-04-02', name: [{ family: 'Test', given: ['Alan'] }] },
       request: { method: 'PUT', url: 'Patient/pat-1' },
     },
+    ...(
+      [
+        ['enc-old', 'finished', '2025-01-01T00:00:00Z'],
+        ['enc-now', 'in-progress', '2026-02-27T08:00:00Z'],
+      ] as const
+    ).map(([id, status, start]) => ({
+      resource: {
+        resourceType: 'Encounter' as const,
+        id,
+        status,
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+        subject: { reference: 'Patient/pat-1' },
+        period: { start },
+      },
+      request: { method: 'PUT' as const, url: `Encounter/${id}` },
+    })),
     ...[
       ['hr-1', VITALS.heartRate, 88, '2026-03-01T10:00:00Z'],
       ['hr-2', VITALS.heartRate, 112, '2026-03-01T11:00:00Z'],
@@ -141,6 +157,19 @@ describe('sandbox EHR API', () => {
       issuer: 'http://ehr.example:9000/sandbox',
       audience: url,
     });
+  });
+
+  it('POST /hook-request puts the in-progress encounter in context unless one is given', async () => {
+    const implicit = await request(appWith())
+      .post('/sandbox/api/hook-request')
+      .send({ serviceId: 'vitals-watch', hook: 'patient-view', patientId: 'pat-1', prefetch: 'none' })
+      .expect(200);
+    expect(implicit.body.body.context).toEqual({ userId: 'Practitioner/sandbox-clinician', patientId: 'pat-1', encounterId: 'enc-now' });
+    const explicit = await request(appWith())
+      .post('/sandbox/api/hook-request')
+      .send({ serviceId: 'vitals-watch', hook: 'patient-view', patientId: 'pat-1', encounterId: 'enc-old', prefetch: 'none' })
+      .expect(200);
+    expect(explicit.body.body.context.encounterId).toBe('enc-old');
   });
 
   it('POST /hook-request with prefetch "none" sends no prefetch', async () => {
