@@ -1,0 +1,141 @@
+/**
+ * The real entry point (`src/server.ts`, what `npm start` runs) in a child process on an ephemeral
+ * port: the sandbox EHR fires hooks at the service over real HTTP, and the process's logs are
+ * scanned for patient data afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+interface HookCall {
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+interface PatientSummary {
+  id: string;
+  name: string;
+}
+
+let child: ChildProcess;
+let origin = '';
+let output = '';
+const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-e2e-'));
+
+function waitForListening(proc: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), timeoutMs);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split('\n')) {
+        const port = line.includes('"msg":"Vigil listening') ? (JSON.parse(line) as { port: number }).port : undefined;
+        if (port) {
+          clearTimeout(timer);
+          resolve(port);
+          return;
+        }
+      }
+    });
+    proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+async function json<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function buildHookCall(body: Record<string, unknown>): Promise<HookCall> {
+  return json<HookCall>(
+    await fetch(`${origin}/sandbox/api/hook-request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+  );
+}
+
+beforeAll(async () => {
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', SANDBOX: 'on', HL7_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const port = await waitForListening(child, 60_000);
+  origin = `http://127.0.0.1:${port}`;
+}, 90_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start: the service with its embedded sandbox EHR', () => {
+  let patients: PatientSummary[] = [];
+
+  it('answers liveness, discovery, the sandbox page and FHIR metadata on one port', async () => {
+    expect((await fetch(`${origin}/healthz`)).status).toBe(200);
+    const discovery = await json<{ services: Array<{ id: string; hook: string }> }>(await fetch(`${origin}/cds-services`));
+    expect(discovery.services.map((s) => s.id)).toContain('vigil-news2');
+    const page = await fetch(`${origin}/sandbox`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const metadata = await json<{ resourceType: string; fhirVersion: string }>(await fetch(`${origin}/sandbox/fhir/metadata`));
+    expect(metadata).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1' });
+    patients = (await json<{ patients: PatientSummary[] }>(await fetch(`${origin}/sandbox/api/patients`))).patients;
+    expect(patients.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('scores every sandbox patient with NEWS2, from prefetch and from the FHIR server alike', async () => {
+    for (const patient of patients) {
+      const answers: string[] = [];
+      for (const prefetch of ['fill', 'none']) {
+        const call = await buildHookCall({ serviceId: 'vigil-news2', hook: 'patient-view', patientId: patient.id, prefetch });
+        expect(call.body.fhirServer).toBe(`${origin}/sandbox/fhir`);
+        if (prefetch === 'none') expect(call.body.prefetch).toBeUndefined();
+        const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(call.body) });
+        const { cards } = await json<{ cards: Array<{ summary: string; indicator: string; detail: string; uuid: string }> }>(res);
+        expect(cards).toHaveLength(1);
+        const [card] = cards;
+        expect(card!.summary).toMatch(/^NEWS2 \d+/);
+        expect(card!.summary.length).toBeLessThan(140);
+        expect(['info', 'warning', 'critical']).toContain(card!.indicator);
+        // Every parameter row links the Observation it came from.
+        expect(card!.detail).toMatch(/Observation\/[\w.-]+/);
+        answers.push(`${card!.summary}|${card!.indicator}`);
+      }
+      expect(answers[1]).toBe(answers[0]);
+    }
+  }, 120_000);
+
+  it('answers a malformed hook call with 400 naming the field, and an unknown service with 404', async () => {
+    const call = await buildHookCall({ serviceId: 'vigil-news2', hook: 'patient-view', patientId: patients[0]!.id });
+    const broken = { ...call.body, context: { userId: 'Practitioner/1' } };
+    const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(broken) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { details: Array<{ field: string }> };
+    expect(body.details.map((d) => d.field)).toContain('context.patientId');
+    const unknown = await fetch(`${origin}/cds-services/no-such-service`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('never writes patient names or identifiers to its logs, and stops cleanly on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('"msg":"request"');
+    for (const patient of patients) {
+      expect(output).not.toContain(patient.id);
+      for (const part of patient.name.split(/\s+/).filter((p) => p.length > 2)) expect(output).not.toContain(part);
+    }
+  }, 20_000);
+});
