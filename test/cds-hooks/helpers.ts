@@ -35,17 +35,21 @@ export interface FakeFhirServer {
   requests: RecordedRequest[];
   /** Routes keyed by path+query relative to the base, e.g. "Patient/p1". Unknown → 404 OperationOutcome. */
   routes: Map<string, FakeRoute>;
+  readonly maxInFlight: number;
   close(): Promise<void>;
 }
 
 export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Promise<FakeFhirServer> {
   const app = express();
-  const fake = { requests: [] as RecordedRequest[], routes: new Map(Object.entries(routes)) };
+  const fake = { requests: [] as RecordedRequest[], routes: new Map(Object.entries(routes)), inFlight: 0, maxInFlight: 0 };
   app.use('/fhir', (req, res) => {
     const rel = req.url.replace(/^\//, '');
     fake.requests.push({ url: rel, authorization: req.get('authorization'), accept: req.get('accept') });
     const route = fake.routes.get(rel);
+    fake.inFlight += 1;
+    fake.maxInFlight = Math.max(fake.maxInFlight, fake.inFlight);
     const send = () => {
+      fake.inFlight -= 1;
       if (!route) {
         res.status(404).type('application/fhir+json').send(
           JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] }),
@@ -64,7 +68,12 @@ export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Pro
   });
   const { port } = server.address() as AddressInfo;
   return {
-    ...fake,
+    requests: fake.requests,
+    routes: fake.routes,
+    /** Most requests seen in progress at once — proves parallel reads without timing assertions. */
+    get maxInFlight() {
+      return fake.maxInFlight;
+    },
     baseUrl: `http://127.0.0.1:${port}/fhir`,
     close: () =>
       new Promise<void>((resolve) => {

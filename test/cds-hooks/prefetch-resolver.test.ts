@@ -43,13 +43,12 @@ afterAll(() => fhir.close());
 describe('resolvePrefetch', () => {
   it('reads all missing keys in parallel over HTTP', async () => {
     const reader = createFhirReader(fhir.baseUrl, undefined, { timeoutMs: 2000 });
-    const started = performance.now();
     const { prefetch, outcomes } = await resolvePrefetch({
       service: service({ patient: 'Patient/{{context.patientId}}', encounters: 'Encounter?patient={{context.patientId}}' }),
       request,
       reader,
     });
-    expect(performance.now() - started).toBeLessThan(220);
+    expect(fhir.maxInFlight).toBe(2);
     expect(prefetch.patient).toEqual({ resourceType: 'Patient', id: 'p1' });
     expect(prefetch.encounters?.resourceType).toBe('Bundle');
     expect(outcomes.map((o) => o.source)).toEqual(['fhir', 'fhir']);

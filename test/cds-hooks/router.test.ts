@@ -65,7 +65,7 @@ const services: CdsService[] = [
     definition: { id: 'slow', hook: 'patient-view', description: 'Exceeds the deadline' },
     handle: (inv) =>
       new Promise((resolve) => {
-        const t = setTimeout(() => resolve({ cards: [] }), 2000);
+        const t = setTimeout(() => resolve({ cards: [] }), 10_000);
         inv.signal?.addEventListener('abort', () => clearTimeout(t));
       }),
   },
@@ -404,7 +404,7 @@ describe('handler failures', () => {
     const started = Date.now();
     const res = await request(app).post('/cds-services/slow').send(hookBody('patient-view')).expect(503);
     expect(res.body.error).toBe('service_unavailable');
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('never logs the FHIR token or prefetch data', async () => {

@@ -15,7 +15,7 @@ describe('MicroBatcher', () => {
     const b = new MicroBatcher<number, number>({ maxBatch: 64, maxWaitMs: 5, run: (xs) => xs });
     const started = Date.now();
     await expect(b.submit(7)).resolves.toBe(7);
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('a failing batch rejects every call in it and not later ones', async () => {
