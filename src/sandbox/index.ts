@@ -90,11 +90,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const patientList: readonly SandboxPatientSummary[] = patients;
 
   const identity = await createSandboxClientIdentity();
-  const catalog: ServiceCatalog = options.services ? staticCatalog(options.services) : discoveryOverHttp();
 
   const trustedClientFor = (baseUrl: string): CdsClient => ({
     issuer: sandboxUrls(baseUrl).issuer,
     jwks: { keys: identity.jwks.keys.map((k) => ({ ...k, kty: k.kty ?? 'EC' })) },
+    // The jku its client JWTs carry; allow-listed, never fetched (the keys are inline).
+    jku: sandboxUrls(baseUrl).jwksUrl,
     services: ['*'],
   });
   const registered = new Set<string>();
@@ -110,6 +111,20 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     registered.add(client.issuer);
   };
   if (config.publicBaseUrl) trust(config.publicBaseUrl);
+
+  // Without an in-process list, read discovery over loopback with a client JWT whose aud is the URL the
+  // service believes it was called at (PUBLIC_BASE_URL when set, else the loopback origin itself).
+  const catalog: ServiceCatalog = options.services
+    ? staticCatalog(options.services)
+    : discoveryOverHttp({
+        authorization: async (localOrigin) => {
+          const base = config.publicBaseUrl ?? localOrigin;
+          const urls = sandboxUrls(base);
+          trust(base);
+          const jwt = await identity.signClientJwt({ issuer: urls.issuer, audience: `${base}/cds-services`, jwksUrl: urls.jwksUrl });
+          return `Bearer ${jwt}`;
+        },
+      });
 
   const router = express.Router();
   router.use('/fhir', createFhirRouter({ store, logger }));

@@ -14,15 +14,22 @@ function isServiceDefinition(value: unknown): value is CdsServiceDefinition {
   return typeof v === 'object' && v !== null && typeof v.id === 'string' && typeof v.hook === 'string';
 }
 
+export interface DiscoveryOverHttpOptions {
+  fetchImpl?: typeof fetch;
+  timeoutMs?: number;
+  /** Authorization header value for the call (a client JWT: §Trusting CDS Clients covers discovery too). */
+  authorization?: (localOrigin: string) => Promise<string>;
+}
+
 /** Reads discovery over HTTP from this same server, as an EHR would from any CDS service. */
-export function discoveryOverHttp(fetchImpl: typeof fetch = fetch, timeoutMs = 5000): ServiceCatalog {
+export function discoveryOverHttp(options: DiscoveryOverHttpOptions = {}): ServiceCatalog {
+  const { fetchImpl = fetch, timeoutMs = 5000, authorization } = options;
   return async (localOrigin) => {
     let res: Response;
     try {
-      res = await fetchImpl(`${localOrigin}/cds-services`, {
-        headers: { Accept: 'application/json' },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      if (authorization) headers.Authorization = await authorization(localOrigin);
+      res = await fetchImpl(`${localOrigin}/cds-services`, { headers, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new ServiceUnavailableError('CDS service discovery is unreachable', [], { cause: err });
     }

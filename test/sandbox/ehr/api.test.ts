@@ -124,9 +124,23 @@ describe('sandbox EHR API', () => {
   });
 
   it('GET /services answers 503 when discovery is down', async () => {
-    const down = discoveryOverHttp(async () => new Response('nope', { status: 500 }));
+    const down = discoveryOverHttp({ fetchImpl: async () => new Response('nope', { status: 500 }) });
     const res = await request(appWith(down)).get('/sandbox/api/services').expect(503);
     expect(res.body.error).toBe('service_unavailable');
+  });
+
+  it('discovery over HTTP sends the Authorization header it is given', async () => {
+    const seen: Array<string | null> = [];
+    const catalog = discoveryOverHttp({
+      fetchImpl: async (_url, init) => {
+        seen.push(new Headers(init?.headers).get('authorization'));
+        return Response.json({ services });
+      },
+      authorization: async (localOrigin) => `Bearer for ${localOrigin}`,
+    });
+    const list = await catalog('http://127.0.0.1:1234');
+    expect(list).toHaveLength(3);
+    expect(seen).toEqual(['Bearer for http://127.0.0.1:1234']);
   });
 
   it('GET /draft-orders lists the canned orders', async () => {
