@@ -13,6 +13,9 @@ import { createServices } from './cds-hooks/services/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
 import { createSandbox } from './sandbox/index.js';
+import { cdsClientAuthentication, createCdsClientVerifier } from './smart/cds-client-auth.js';
+import { RemoteJwksCache } from './smart/jwks-cache.js';
+import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-sqlite.js';
 
 export interface Vigil {
   app: Express;
@@ -39,7 +42,24 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   const services = createServices();
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
-  app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore }));
+  // Replayed jti are refused across restarts: the cache lives in DATA_DIR/security.sqlite.
+  const securityDb = openSecurityDatabase(config.dataDir);
+  closers.push(() => {
+    securityDb.close();
+  });
+  const authenticate = cdsClientAuthentication({
+    verifier: createCdsClientVerifier({
+      clients: cdsClients,
+      remoteJwks: new RemoteJwksCache({ cooldownSeconds: config.jwksCooldownSeconds, maxAgeSeconds: config.jwksMaxAgeSeconds }),
+      replayCache: new SqliteReplayCache(securityDb),
+      algorithms: config.cdsJwtAlgorithms,
+      clockSkewSeconds: config.cdsJwtClockSkewSeconds,
+      maxAgeSeconds: config.cdsJwtMaxAgeSeconds,
+    }),
+    publicBaseUrl: config.publicBaseUrl,
+    logger,
+  });
+  app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -44,6 +44,20 @@ export interface Config {
   modelMaxBatch: number;
   /** MODEL_MAX_WAIT_MS — longest a prediction waits for others to join its batch. Default 2. */
   modelMaxWaitMs: number;
+  /**
+   * CDS_JWT_ALGORITHMS — comma-separated JWS algorithms accepted on CDS client JWTs. Default
+   * ES384,RS384,ES256,RS256. Only asymmetric algorithms (ES*, RS*, PS*, EdDSA) may be listed: `none` and HMAC are refused
+   * at start-up (CDS Hooks 2.0.1 §JWT Signing Algorithm).
+   */
+  cdsJwtAlgorithms: string[];
+  /** CDS_JWT_CLOCK_SKEW_S — seconds of clock difference tolerated on exp, nbf and iat. Default 60. */
+  cdsJwtClockSkewSeconds: number;
+  /** CDS_JWT_MAX_AGE_S — oldest `iat` accepted, in seconds; also bounds how long a jti is remembered. Default 300. */
+  cdsJwtMaxAgeSeconds: number;
+  /** JWKS_COOLDOWN_S — least time between two fetches of one client's JWKS URL (unknown-kid refresh). Default 30. */
+  jwksCooldownSeconds: number;
+  /** JWKS_MAX_AGE_S — how long a fetched JWKS is used before it is fetched again. Default 600. */
+  jwksMaxAgeSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -75,6 +89,19 @@ function backendFrom(env: Env): Config['backend'] {
   return found;
 }
 
+/** Asymmetric JWS algorithms only: a symmetric or unsigned JWT cannot identify a CDS client. */
+const ASYMMETRIC_JWS = /^(ES(256|384|512)|RS(256|384|512)|PS(256|384|512)|EdDSA|Ed25519)$/;
+
+function jwsAlgorithmsFrom(env: Env): string[] {
+  const raw = env.CDS_JWT_ALGORITHMS?.trim() || 'ES384,RS384,ES256,RS256';
+  const algs = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  const bad = algs.filter((a) => !ASYMMETRIC_JWS.test(a));
+  if (bad.length || !algs.length) {
+    throw new Error(`Environment variable CDS_JWT_ALGORITHMS may list only asymmetric JWS algorithms, got "${bad.join(',') || raw}"`);
+  }
+  return algs;
+}
+
 /** Reads the configuration from an environment (process.env by default). Throws on malformed values. */
 export function loadConfig(env: Env = process.env): Config {
   const port = intFrom(env, 'PORT', 8080);
@@ -93,5 +120,10 @@ export function loadConfig(env: Env = process.env): Config {
     modelsDir: path.resolve(env.MODELS_DIR || 'models'),
     modelMaxBatch: Math.max(1, intFrom(env, 'MODEL_MAX_BATCH', 32)),
     modelMaxWaitMs: intFrom(env, 'MODEL_MAX_WAIT_MS', 2),
+    cdsJwtAlgorithms: jwsAlgorithmsFrom(env),
+    cdsJwtClockSkewSeconds: intFrom(env, 'CDS_JWT_CLOCK_SKEW_S', 60),
+    cdsJwtMaxAgeSeconds: intFrom(env, 'CDS_JWT_MAX_AGE_S', 300),
+    jwksCooldownSeconds: intFrom(env, 'JWKS_COOLDOWN_S', 30),
+    jwksMaxAgeSeconds: intFrom(env, 'JWKS_MAX_AGE_S', 600),
   };
 }

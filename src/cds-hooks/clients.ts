@@ -5,7 +5,8 @@
  * it may call and, optionally, its tenant. Loaded from CDS_CLIENTS_FILE; the sandbox adds itself at start.
  * JWT verification itself is not here (see the router's `authenticate` seam).
  *
- * File format: `[{ "issuer": "...", "jwksUrl": "https://…" | "jwks": { "keys": [...] }, "services": ["*" | id…], "tenant"?: "..." }]`
+ * File format: `[{ "issuer": "...", "jwksUrl": "https://…" | "jwks": { "keys": [...] }, "jku"?: "https://…" (with jwks only),
+ *   "services": ["*" | id…], "tenant"?: "..." }]`
  */
 import fs from 'node:fs';
 import { VigilError, type ErrorDetail } from '../errors.js';
@@ -26,6 +27,11 @@ export interface CdsClient {
   jwksUrl?: string;
   /** The client's JWK Set, communicated out of band (§Trusting CDS Clients: when `jku` is omitted). */
   jwks?: { keys: Jwk[] };
+  /**
+   * With an inline `jwks` only: the `jku` header value this client sends, allow-listed so its tokens are
+   * accepted; never fetched (the inline keys are used). With `jwksUrl`, the allowed `jku` is jwksUrl itself.
+   */
+  jku?: string;
   /** Service ids this client may call; "*" means all. */
   services: string[];
   /** Expected JWT `tenant`, when the deployment is per-organisation. */
@@ -92,6 +98,9 @@ export function cdsClientIssues(value: unknown, at = ''): ErrorDetail[] {
       if (!isNonEmptyString(s)) issues.push({ field: field(`services[${i}]`), message: 'must be a service id or "*"' });
     });
   }
+  if (value.jku !== undefined && (hasUrl || typeof value.jku !== 'string' || !isHttpUrl(value.jku))) {
+    issues.push({ field: field('jku'), message: 'must be an absolute http(s) URL, and only with an inline jwks' });
+  }
   if (value.tenant !== undefined && !isNonEmptyString(value.tenant)) {
     issues.push({ field: field('tenant'), message: 'must be a non-empty string when present' });
   }
@@ -102,6 +111,7 @@ function toClient(value: Record<string, unknown>): CdsClient {
   const client: CdsClient = { issuer: value.issuer as string, services: [...(value.services as string[])] };
   if (typeof value.jwksUrl === 'string') client.jwksUrl = value.jwksUrl;
   if (isRecord(value.jwks)) client.jwks = { keys: (value.jwks.keys as Jwk[]).map((k) => ({ ...k })) };
+  if (typeof value.jku === 'string') client.jku = value.jku;
   if (typeof value.tenant === 'string') client.tenant = value.tenant;
   return client;
 }

@@ -1,0 +1,113 @@
+/**
+ * End to end over real HTTP: the whole app (createVigil, sandbox on) listening on an ephemeral port. The
+ * sandbox EHR builds and signs a hook call exactly as its page does; the CDS service verifies that JWT
+ * (inline sandbox keys, allow-listed jku) and answers. Unsigned, replayed and re-targeted calls are refused.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createVigil, type Vigil } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { capturingLogger } from './helpers.js';
+
+let tmp: string;
+let vigil: Vigil;
+let server: Server;
+let origin: string;
+let lines: string[];
+
+interface HookCall {
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-auth-e2e-'));
+  const captured = capturingLogger('info');
+  lines = captured.lines;
+  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on' }), { logger: captured.logger });
+  server = vigil.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}, 60_000);
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await vigil.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function json(res: Response): Promise<Record<string, unknown>> {
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function sandboxHookCall(): Promise<HookCall> {
+  const services = (await json(await fetch(`${origin}/sandbox/api/services`))).services as Array<{ id: string; hook: string }>;
+  const service = services.find((s) => s.hook === 'patient-view')!;
+  const patients = (await json(await fetch(`${origin}/sandbox/api/patients`))).patients as Array<{ id: string }>;
+  const res = await fetch(`${origin}/sandbox/api/hook-request`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ serviceId: service.id, hook: 'patient-view', patientId: patients[0]!.id }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as HookCall;
+}
+
+function send(call: HookCall, headers: Record<string, string> = call.headers, url = call.url): Promise<Response> {
+  return fetch(url, { method: 'POST', headers, body: JSON.stringify(call.body) });
+}
+
+describe('CDS client authentication in the assembled app', () => {
+  it('discovery is public', async () => {
+    const res = await fetch(`${origin}/cds-services`);
+    expect(res.status).toBe(200);
+  });
+
+  it("accepts the sandbox EHR's own signed hook call, and refuses its replay", async () => {
+    const call = await sandboxHookCall();
+    expect(call.headers.Authorization).toMatch(/^Bearer /);
+    const first = await send(call);
+    expect(first.status).toBe(200);
+    expect(Array.isArray((await json(first)).cards)).toBe(true);
+
+    const replay = await send(call);
+    expect(replay.status).toBe(401);
+    expect(replay.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  });
+
+  it('refuses the call without its JWT', async () => {
+    const call = await sandboxHookCall();
+    const res = await send(call, { 'Content-Type': 'application/json' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="cds-services"');
+  });
+
+  it('refuses a JWT minted for one endpoint when sent to another (aud)', async () => {
+    const call = await sandboxHookCall();
+    const res = await send(call, call.headers, `${call.url}/feedback`);
+    expect(res.status).toBe(401);
+  });
+
+  it('accepts sandbox feedback signed for the feedback endpoint', async () => {
+    const services = (await json(await fetch(`${origin}/sandbox/api/services`))).services as Array<{ id: string }>;
+    const built = await fetch(`${origin}/sandbox/api/feedback-request`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ serviceId: services[0]!.id, feedback: [{ card: '5d0ab1d4-5a3c-4bb1-9a1e-2f9f7a1b2c3d', outcome: 'overridden' }] }),
+    });
+    const call = (await built.json()) as HookCall;
+    expect((await send(call)).status).toBe(200);
+  });
+
+  it('never logs a token', () => {
+    const log = lines.join('\n');
+    expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+    expect(log).toContain('"reason":"replayed"');
+  });
+});
