@@ -1,92 +1,106 @@
 /**
  * Per-type tables and search indexes of the sandbox FHIR store. Search values are extracted once,
  * when a resource is written; the indexes map them back to stored entries:
- *   token     — "system|code", bare code and system-only keys → entries
- *   reference — "Type/id" and bare id → entries
+ *   token     — "system|code" and bare-code keys → entries
+ *   reference — "Type/id" (bare id for untyped stored references) → entries
  *   date      — ranges sorted by start, plus the widest finite span, so prefix queries become a
  *               contiguous slice (a superset that the matchers then filter exactly)
- * Indexes only narrow candidates; every criterion is still checked by the matchers.
+ * Membership in a token or reference key set is an exact match for that query value; date slices
+ * are supersets that the matchers then filter. Low-cardinality parameters (UNINDEXED_PARAMS) are
+ * only ever filtered.
  */
 import type { Resource } from 'fhir/r4';
 import { approximateRange, type DateRange } from './fhir-date.js';
 import type { DateQuery, ReferenceQuery, TokenQuery } from './matchers.js';
-import type { ResourceSearchDef } from './search-params.js';
+import { UNINDEXED_PARAMS, type ResourceSearchDef } from './search-params.js';
 import type { ReferenceValue, StringValue, TokenValue } from './search-values.js';
 
-export interface Entry {
-  readonly resource: Resource;
-  readonly id: string;
-  /** Position of the resource's first creation; the default result order. */
-  readonly seq: number;
-  readonly tokens: ReadonlyMap<string, readonly TokenValue[]>;
-  readonly refs: ReadonlyMap<string, readonly ReferenceValue[]>;
-  readonly dates: ReadonlyMap<string, readonly DateRange[]>;
-  readonly strings: ReadonlyMap<string, readonly StringValue[]>;
-}
+/**
+ * One stored resource and its search values. Values of indexed parameters are extracted when the
+ * entry is indexed; the others on first use (most searches never touch them), then cached.
+ */
+export class Entry {
+  private tokenValues?: Map<string, readonly TokenValue[]>;
+  private refValues?: Map<string, readonly ReferenceValue[]>;
+  private dateValues?: Map<string, readonly DateRange[]>;
+  private stringValues?: Map<string, readonly StringValue[]>;
 
-/** Runs every extractor of `def` on a resource. */
-export function extractEntry(def: ResourceSearchDef, resource: Resource, id: string, seq: number): Entry {
-  const tokens = new Map<string, TokenValue[]>();
-  const refs = new Map<string, ReferenceValue[]>();
-  const dates = new Map<string, DateRange[]>();
-  const strings = new Map<string, StringValue[]>();
-  for (const p of def.params.values()) {
-    switch (p.type) {
-      case 'token': {
-        const v = p.extract(resource);
-        if (v.length) tokens.set(p.name, v);
-        break;
-      }
-      case 'reference': {
-        const v = p.extract(resource);
-        if (v.length) refs.set(p.name, v);
-        break;
-      }
-      case 'date': {
-        const v = p.extract(resource);
-        if (v.length) dates.set(p.name, v);
-        break;
-      }
-      case 'string': {
-        const v = p.extract(resource);
-        if (v.length) strings.set(p.name, v);
-        break;
-      }
-    }
+  constructor(
+    private readonly def: ResourceSearchDef,
+    readonly resource: Resource,
+    readonly id: string,
+    /** Position of the resource's first creation; the default result order. */
+    readonly seq: number,
+  ) {}
+
+  tokens(param: string): readonly TokenValue[] {
+    const p = this.def.params.get(param);
+    if (p?.type !== 'token') return NONE;
+    let v = this.tokenValues?.get(param);
+    if (!v) (this.tokenValues ??= new Map()).set(param, (v = p.extract(this.resource)));
+    return v;
   }
-  return { resource, id, seq, tokens, refs, dates, strings };
+
+  refs(param: string): readonly ReferenceValue[] {
+    const p = this.def.params.get(param);
+    if (p?.type !== 'reference') return NONE;
+    let v = this.refValues?.get(param);
+    if (!v) (this.refValues ??= new Map()).set(param, (v = p.extract(this.resource)));
+    return v;
+  }
+
+  dates(param: string): readonly DateRange[] {
+    const p = this.def.params.get(param);
+    if (p?.type !== 'date') return NONE;
+    let v = this.dateValues?.get(param);
+    if (!v) (this.dateValues ??= new Map()).set(param, (v = p.extract(this.resource)));
+    return v;
+  }
+
+  strings(param: string): readonly StringValue[] {
+    const p = this.def.params.get(param);
+    if (p?.type !== 'string') return NONE;
+    let v = this.stringValues?.get(param);
+    if (!v) (this.stringValues ??= new Map()).set(param, (v = p.extract(this.resource)));
+    return v;
+  }
+
+  /** Whether the resource has any value for `param` (the :missing modifier). */
+  has(param: string): boolean {
+    return this.tokens(param).length + this.refs(param).length + this.dates(param).length + this.strings(param).length > 0;
+  }
 }
 
-// Separators that cannot occur in FHIR uri/code values keep the three token key forms apart.
+const NONE: readonly never[] = Object.freeze([]);
+
+// A separator that cannot occur in FHIR uri or code values keeps the two token key forms apart.
 export function tokenExactKey(system: string | undefined, code: string): string {
   return `${system ?? ''}\u0001${code}`;
 }
 export function tokenCodeKey(code: string): string {
   return `\u0002${code}`;
 }
-export function tokenSystemKey(system: string): string {
-  return `\u0003${system}`;
-}
 
 function tokenKeys(v: TokenValue): string[] {
-  const keys = [tokenExactKey(v.system, v.code), tokenCodeKey(v.code)];
-  if (v.system !== undefined) keys.push(tokenSystemKey(v.system));
-  return keys;
+  return [tokenExactKey(v.system, v.code), tokenCodeKey(v.code)];
 }
 
-/** The index key a token query needs. */
-export function tokenQueryKey(q: TokenQuery): string {
-  if (q.code === undefined) return tokenSystemKey(q.system ?? '');
+/** The index key a token query needs; undefined for system-only queries ("system|"), which are filtered. */
+export function tokenQueryKey(q: TokenQuery): string | undefined {
+  if (q.code === undefined) return undefined;
   if (q.system === undefined) return tokenCodeKey(q.code);
   return tokenExactKey(q.system ?? undefined, q.code);
 }
 
 function referenceKeys(v: ReferenceValue): string[] {
-  return v.type === undefined ? [v.id] : [`${v.type}/${v.id}`, v.id];
+  return [v.type === undefined ? v.id : `${v.type}/${v.id}`];
 }
 
-export function referenceQueryKey(q: ReferenceQuery): string {
-  return q.type === undefined ? q.id : `${q.type}/${q.id}`;
+/** Keys a reference query can match: "Type/id", or for an untyped id every target type and the bare id. */
+export function referenceQueryKeys(q: ReferenceQuery, targets: readonly string[]): string[] | undefined {
+  if (q.type !== undefined) return [`${q.type}/${q.id}`];
+  if (targets.includes('Resource')) return undefined;
+  return [...targets.map((t) => `${t}/${q.id}`), q.id];
 }
 
 type KeyIndex = Map<string, Map<string, Set<Entry>>>;
@@ -110,6 +124,22 @@ function removeKeys(index: KeyIndex, param: string, keys: string[], entry: Entry
     set.delete(entry);
     if (set.size === 0) byKey.delete(key);
   }
+}
+
+function sizeOf(slices: ReadonlyArray<readonly [number, number]>): number {
+  return slices.reduce((n, [lo, hi]) => n + Math.max(0, hi - lo), 0);
+}
+
+/** ORed slices may overlap; merged, no entry is yielded twice. */
+function mergeSlices(slices: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const sorted = slices.filter(([lo, hi]) => hi > lo).sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
 }
 
 interface DatePoint {
@@ -138,21 +168,38 @@ class DateIndex {
     this.sorted = false;
   }
 
-  /** Candidates for `queries` (ORed): a superset of the matches, or undefined when no slice helps. */
-  candidates(queries: readonly DateQuery[], live: (e: Entry) => boolean, now: number): { size: number; entries: () => Iterable<Entry> } | undefined {
+  /**
+   * Candidates for several ANDed criteria on this parameter, each a list of ORed queries: a superset
+   * of the matches, or undefined when no slice narrows anything. Single-valued criteria intersect
+   * into one window (ge…&lt… becomes one slice).
+   */
+  candidates(criteria: ReadonlyArray<readonly DateQuery[]>, live: (e: Entry) => boolean, now: number): { size: number; entries: () => Iterable<Entry> } | undefined {
     this.prepare(live);
-    const slices: Array<[number, number]> = [];
-    for (const q of queries) {
-      const slice = this.slice(q, now);
-      if (!slice) return undefined;
-      slices.push(slice);
+    let best: Array<[number, number]> | undefined;
+    let window: [number, number] | undefined;
+    for (const queries of criteria) {
+      const slices: Array<[number, number]> = [];
+      for (const q of queries) {
+        const slice = this.slice(q, now);
+        if (!slice) break;
+        slices.push(slice);
+      }
+      if (slices.length < queries.length) continue;
+      if (slices.length === 1) {
+        const [lo, hi] = slices[0]!;
+        window = window ? [Math.max(window[0], lo), Math.min(window[1], hi)] : [lo, hi];
+      } else if (!best || sizeOf(slices) < sizeOf(best)) {
+        best = slices;
+      }
     }
-    const size = slices.reduce((n, [lo, hi]) => n + (hi - lo), 0);
+    if (window && (!best || Math.max(0, window[1] - window[0]) < sizeOf(best))) best = [window];
+    if (!best) return undefined;
+    const chosen = mergeSlices(best);
     const points = this.points;
     return {
-      size,
+      size: sizeOf(chosen),
       entries: function* () {
-        for (const [lo, hi] of slices) for (let i = lo; i < hi; i++) yield points[i]!.entry;
+        for (const [lo, hi] of chosen) for (let i = lo; i < hi; i++) yield points[i]!.entry;
       },
     };
   }
@@ -216,16 +263,34 @@ export class TypeTable {
   private readonly refIndex: KeyIndex = new Map();
   private readonly dateIndex = new Map<string, DateIndex>();
 
-  constructor(readonly def: ResourceSearchDef) {}
+  constructor(readonly def: ResourceSearchDef) {
+    const params = [...def.params.values()].filter((p) => !UNINDEXED_PARAMS.has(p.name));
+    this.indexed = {
+      token: params.filter((p) => p.type === 'token').map((p) => p.name),
+      reference: params.filter((p) => p.type === 'reference').map((p) => p.name),
+      date: params.filter((p) => p.type === 'date').map((p) => p.name),
+    };
+  }
+
+  /** Indexed parameters of this type, by kind, fixed at construction. */
+  private readonly indexed: { token: string[]; reference: string[]; date: string[] };
 
   /** Adds or replaces (same id) an entry and its index keys. */
   put(entry: Entry): void {
     const previous = this.byId.get(entry.id);
     if (previous) this.unindex(previous);
     this.byId.set(entry.id, entry);
-    for (const [param, values] of entry.tokens) addKeys(this.tokenIndex, param, values.flatMap(tokenKeys), entry);
-    for (const [param, values] of entry.refs) addKeys(this.refIndex, param, values.flatMap(referenceKeys), entry);
-    for (const [param, values] of entry.dates) {
+    for (const param of this.indexed.token) {
+      const values = entry.tokens(param);
+      if (values.length) addKeys(this.tokenIndex, param, values.flatMap(tokenKeys), entry);
+    }
+    for (const param of this.indexed.reference) {
+      const values = entry.refs(param);
+      if (values.length) addKeys(this.refIndex, param, values.flatMap(referenceKeys), entry);
+    }
+    for (const param of this.indexed.date) {
+      const values = entry.dates(param);
+      if (!values.length) continue;
       let index = this.dateIndex.get(param);
       if (!index) this.dateIndex.set(param, (index = new DateIndex()));
       for (const v of values) index.add(v, entry);
@@ -233,28 +298,51 @@ export class TypeTable {
   }
 
   private unindex(entry: Entry): void {
-    for (const [param, values] of entry.tokens) removeKeys(this.tokenIndex, param, values.flatMap(tokenKeys), entry);
-    for (const [param, values] of entry.refs) removeKeys(this.refIndex, param, values.flatMap(referenceKeys), entry);
-    for (const param of entry.dates.keys()) this.dateIndex.get(param)?.remove();
+    for (const param of this.indexed.token) removeKeys(this.tokenIndex, param, entry.tokens(param).flatMap(tokenKeys), entry);
+    for (const param of this.indexed.reference) removeKeys(this.refIndex, param, entry.refs(param).flatMap(referenceKeys), entry);
+    for (const param of this.indexed.date) if (entry.dates(param).length) this.dateIndex.get(param)?.remove();
   }
 
   isLive = (entry: Entry): boolean => this.byId.get(entry.id) === entry;
 
-  tokenSets(param: string, queries: readonly TokenQuery[]): Array<ReadonlySet<Entry>> {
+  /**
+   * The entries matching each token query exactly (one list of sets per query, ORed), or undefined
+   * when the parameter is not indexed or a query cannot use the index.
+   */
+  tokenSets(param: string, queries: readonly TokenQuery[]): Array<ReadonlySet<Entry>> | undefined {
+    if (UNINDEXED_PARAMS.has(param)) return undefined;
     const byKey = this.tokenIndex.get(param);
-    return queries.map((q) => byKey?.get(tokenQueryKey(q)) ?? EMPTY);
+    const sets: Array<ReadonlySet<Entry>> = [];
+    for (const q of queries) {
+      const key = tokenQueryKey(q);
+      if (key === undefined) return undefined;
+      const set = byKey?.get(key);
+      if (set) sets.push(set);
+    }
+    return sets;
   }
 
-  referenceSets(param: string, queries: readonly ReferenceQuery[]): Array<ReadonlySet<Entry>> {
+  /** As tokenSets, for reference queries. */
+  referenceSets(param: string, queries: readonly ReferenceQuery[], targets: readonly string[]): Array<ReadonlySet<Entry>> | undefined {
+    if (UNINDEXED_PARAMS.has(param)) return undefined;
     const byKey = this.refIndex.get(param);
-    return queries.map((q) => byKey?.get(referenceQueryKey(q)) ?? EMPTY);
+    const sets: Array<ReadonlySet<Entry>> = [];
+    for (const q of queries) {
+      const keys = referenceQueryKeys(q, targets);
+      if (keys === undefined) return undefined;
+      for (const key of keys) {
+        const set = byKey?.get(key);
+        if (set) sets.push(set);
+      }
+    }
+    return sets;
   }
 
-  dateCandidates(param: string, queries: readonly DateQuery[], now: number): { size: number; entries: () => Iterable<Entry> } | undefined {
+  /** Candidates for all the ANDed criteria on one date parameter; see DateIndex.candidates. */
+  dateCandidates(param: string, criteria: ReadonlyArray<readonly DateQuery[]>, now: number): { size: number; entries: () => Iterable<Entry> } | undefined {
+    if (UNINDEXED_PARAMS.has(param)) return undefined;
     const index = this.dateIndex.get(param);
     if (!index) return { size: 0, entries: () => [] };
-    return index.candidates(queries, this.isLive, now);
+    return index.candidates(criteria, this.isLive, now);
   }
 }
-
-const EMPTY: ReadonlySet<Entry> = new Set();

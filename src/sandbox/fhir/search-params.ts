@@ -421,6 +421,29 @@ const riskAssessmentDef = define<RiskAssessment>(
   (r) => referencesOfType('Patient', referenceValues(r.subject)),
 );
 
+/**
+ * Parameters the store filters on but does not index: a handful of distinct values (an index entry
+ * would hold most of the table and never be the most selective), or a superset of an indexed one.
+ */
+export const UNINDEXED_PARAMS: ReadonlySet<string> = new Set([
+  'status',
+  'category',
+  'gender',
+  'active',
+  'intent',
+  'priority',
+  'class',
+  'clinical-status',
+  'verification-status',
+  'severity',
+  'action',
+  'outcome',
+  'site',
+  'combo-code',
+  'component-code',
+  '_lastUpdated',
+]);
+
 /** Every resource type the store holds, with its search parameters. */
 export const SEARCH_DEFS: ReadonlyMap<string, ResourceSearchDef> = new Map(
   [

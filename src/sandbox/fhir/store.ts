@@ -10,8 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleLink, FhirResource, Resource } from 'fhir/r4';
 import { BadRequestError, NotFoundError } from '../../errors.js';
-import { extractEntry, TypeTable, type Entry } from './indexes.js';
-import { matchesAnyDate, matchesAnyReference, matchesAnyString, matchesAnyToken } from './matchers.js';
+import { Entry, TypeTable } from './indexes.js';
+import { matchesAnyDate, matchesAnyReference, matchesAnyString, matchesAnyToken, type DateQuery } from './matchers.js';
 import { SEARCH_DEFS } from './search-params.js';
 import { parseSearchQuery, type Criterion, type SearchQuery, type SortKey } from './search-query.js';
 import { planBundleLoad } from './bundle-load.js';
@@ -76,17 +76,22 @@ export class FhirStore {
     const table = this.table(resource.resourceType);
     const previous = table.byId.get(id);
     const version = previous ? Number(previous.resource.meta?.versionId ?? '0') + 1 : 1;
-    const { resourceType, id: _oldId, meta, ...content } = resource;
-    const stored = frozenCopy(
-      {
-        resourceType,
-        id,
-        meta: { ...meta, versionId: String(Number.isFinite(version) ? version : 1), lastUpdated: this.now().toISOString() },
-        ...content,
-      } as T,
-      rewrite,
-    );
-    table.put(extractEntry(table.def, stored, id, previous ? previous.seq : this.seq++));
+    // Copy once, with id and meta first and everything else frozen as it is copied.
+    const source = resource as unknown as Record<string, unknown>;
+    const copy: Record<string, unknown> = {
+      resourceType: resource.resourceType,
+      id,
+      meta: Object.freeze({
+        ...frozenCopy(resource.meta),
+        versionId: String(Number.isFinite(version) ? version : 1),
+        lastUpdated: this.now().toISOString(),
+      }),
+    };
+    for (const key of Object.keys(source)) {
+      if (key !== 'resourceType' && key !== 'id' && key !== 'meta') copy[key] = frozenCopy(source[key], rewrite);
+    }
+    const stored = Object.freeze(copy) as unknown as T;
+    table.put(new Entry(table.def, stored, id, previous ? previous.seq : this.seq++));
     return stored;
   }
 
@@ -177,42 +182,29 @@ export class FhirStore {
     return items.map((item) => this.write(item.resource, item.id, rewrite));
   }
 
+  /**
+   * Drives the search from the most selective index (or every entry of the type), then checks the
+   * other criteria: membership in their key sets where indexed (an exact test), the matchers
+   * otherwise. The driving criterion is re-checked only when its index is a superset (dates).
+   */
   private execute(table: TypeTable, query: SearchQuery): Entry[] {
     const now = this.now().getTime();
-    const candidates = this.candidates(table, query.criteria, now);
+    const dateGroups = new Map<string, Array<readonly DateQuery[]>>();
+    for (const c of query.criteria) if (c.kind === 'date') dateGroups.set(c.param, [...(dateGroups.get(c.param) ?? []), c.values]);
+    const plans = query.criteria.map((c) => planCriterion(table, c, now, dateGroups));
+    let driver: CriterionPlan | undefined;
+    for (const plan of plans) if (plan.source && (!driver || plan.source.size < driver.source!.size)) driver = plan;
+    const candidates = driver ? driver.source!.entries() : table.byId.values();
+    const checks = plans.filter((p) => !(p === driver && p.exact));
     const matches: Entry[] = [];
-    for (const entry of candidates) if (query.criteria.every((c) => matchesCriterion(c, entry, now))) matches.push(entry);
+    outer: for (const entry of candidates) {
+      for (const p of checks) {
+        if (p.sets ? !inAny(p.sets, entry) : !matchesCriterion(p.criterion, entry, now)) continue outer;
+      }
+      matches.push(entry);
+    }
     sortEntries(matches, query.sort);
     return matches;
-  }
-
-  /** Picks the most selective index among the criteria; falls back to every entry of the type. */
-  private candidates(table: TypeTable, criteria: readonly Criterion[], now: number): Iterable<Entry> {
-    let best: { size: number; entries: () => Iterable<Entry> } = { size: table.byId.size, entries: () => table.byId.values() };
-    for (const c of criteria) {
-      let option: { size: number; entries: () => Iterable<Entry> } | undefined;
-      switch (c.kind) {
-        case 'id': {
-          const found = c.ids.map((id) => table.byId.get(id)).filter((e): e is Entry => e !== undefined);
-          option = { size: found.length, entries: () => found };
-          break;
-        }
-        case 'token':
-          if (!c.not) option = unionOption(table.tokenSets(c.param, c.values));
-          break;
-        case 'reference':
-          option = unionOption(table.referenceSets(c.param, c.values));
-          break;
-        case 'date':
-          option = table.dateCandidates(c.param, c.values, now);
-          break;
-        default:
-          break;
-      }
-      if (option && option.size < best.size) best = option;
-      if (best.size === 0) break;
-    }
-    return best.entries();
   }
 
   private searchset(type: string, query: SearchQuery, matches: Entry[], baseUrl: string): Bundle {
@@ -257,7 +249,27 @@ export class FhirStore {
   }
 }
 
-function unionOption(sets: Array<ReadonlySet<Entry>>): { size: number; entries: () => Iterable<Entry> } {
+interface CandidateSource {
+  size: number;
+  entries: () => Iterable<Entry>;
+}
+
+interface CriterionPlan {
+  criterion: Criterion;
+  /** Entries matching exactly (ORed), when the criterion is answered by key sets. */
+  sets?: ReadonlyArray<ReadonlySet<Entry>>;
+  /** Where candidates can come from, with their number. */
+  source?: CandidateSource;
+  /** Whether every entry of `source` satisfies the criterion. */
+  exact: boolean;
+}
+
+function inAny(sets: ReadonlyArray<ReadonlySet<Entry>>, entry: Entry): boolean {
+  for (const s of sets) if (s.has(entry)) return true;
+  return false;
+}
+
+function union(sets: ReadonlyArray<ReadonlySet<Entry>>): CandidateSource {
   const size = sets.reduce((n, s) => n + s.size, 0);
   if (sets.length === 1) return { size, entries: () => sets[0]! };
   return {
@@ -270,43 +282,77 @@ function unionOption(sets: Array<ReadonlySet<Entry>>): { size: number; entries: 
   };
 }
 
+function planCriterion(table: TypeTable, c: Criterion, now: number, dateGroups: Map<string, Array<readonly DateQuery[]>>): CriterionPlan {
+  switch (c.kind) {
+    case 'id': {
+      const found = [...new Set(c.ids)].map((id) => table.byId.get(id)).filter((e): e is Entry => e !== undefined);
+      return { criterion: c, source: { size: found.length, entries: () => found }, exact: true };
+    }
+    case 'token': {
+      const sets = c.not ? undefined : table.tokenSets(c.param, c.values);
+      return sets ? { criterion: c, sets, source: union(sets), exact: true } : { criterion: c, exact: false };
+    }
+    case 'reference': {
+      const def = table.def.params.get(c.param);
+      const sets = def?.type === 'reference' ? table.referenceSets(c.param, c.values, def.targets) : undefined;
+      return sets ? { criterion: c, sets, source: union(sets), exact: true } : { criterion: c, exact: false };
+    }
+    case 'date': {
+      // All criteria on one date parameter share one window, planned with the first of them.
+      const group = dateGroups.get(c.param);
+      dateGroups.delete(c.param);
+      return { criterion: c, source: group ? table.dateCandidates(c.param, group, now) : undefined, exact: false };
+    }
+    default:
+      return { criterion: c, exact: false };
+  }
+}
+
 /** Whether one stored entry satisfies one criterion. */
 export function matchesCriterion(c: Criterion, entry: Entry, now: number): boolean {
   switch (c.kind) {
     case 'id':
       return c.ids.includes(entry.id);
     case 'token': {
-      const values = entry.tokens.get(c.param) ?? [];
-      const hit = matchesAnyToken(c.values, values);
+      const hit = matchesAnyToken(c.values, entry.tokens(c.param));
       return c.not ? !hit : hit;
     }
     case 'reference':
-      return matchesAnyReference(c.values, entry.refs.get(c.param) ?? []);
+      return matchesAnyReference(c.values, entry.refs(c.param));
     case 'date':
-      return matchesAnyDate(c.values, entry.dates.get(c.param) ?? [], now);
+      return matchesAnyDate(c.values, entry.dates(c.param), now);
     case 'string':
-      return matchesAnyString(c.mode, c.values, entry.strings.get(c.param) ?? []);
-    case 'missing': {
-      const present =
-        entry.tokens.has(c.param) || entry.refs.has(c.param) || entry.dates.has(c.param) || entry.strings.has(c.param);
-      return c.missing ? !present : present;
-    }
+      return matchesAnyString(c.mode, c.values, entry.strings(c.param));
+    case 'missing':
+      return c.missing ? !entry.has(c.param) : entry.has(c.param);
   }
 }
 
 type SortValue = number | string | undefined;
 
+function lowestOrHighest(texts: readonly string[], descending: boolean): string | undefined {
+  let v: string | undefined;
+  for (const t of texts) if (v === undefined || (descending ? t > v : t < v)) v = t;
+  return v;
+}
+
 /** The value an entry sorts by: lowest for ascending, highest for descending (R4 §3.1.1.5.3). */
 function sortValue(entry: Entry, key: SortKey): SortValue {
-  if (key.param === '_id') return entry.id;
-  const dates = entry.dates.get(key.param);
-  if (dates) return key.descending ? Math.max(...dates.map((d) => d.end)) : Math.min(...dates.map((d) => d.start));
-  const strings = entry.strings.get(key.param)?.map((s) => s.folded);
-  const tokens = entry.tokens.get(key.param)?.map((t) => t.code);
-  const refs = entry.refs.get(key.param)?.map((r) => `${r.type ?? ''}/${r.id}`);
-  const texts = strings ?? tokens ?? refs;
-  if (!texts?.length) return undefined;
-  return [...texts].sort()[key.descending ? texts.length - 1 : 0];
+  const { param, descending } = key;
+  if (param === '_id') return entry.id;
+  const dates = entry.dates(param);
+  if (dates.length) {
+    let v = descending ? -Infinity : Infinity;
+    for (const d of dates) v = descending ? Math.max(v, d.end) : Math.min(v, d.start);
+    return v;
+  }
+  const strings = entry.strings(param);
+  if (strings.length) return lowestOrHighest(strings.map((s) => s.folded), descending);
+  const tokens = entry.tokens(param);
+  if (tokens.length) return lowestOrHighest(tokens.map((t) => t.code), descending);
+  const refs = entry.refs(param);
+  if (refs.length) return lowestOrHighest(refs.map((r) => `${r.type ?? ''}/${r.id}`), descending);
+  return undefined;
 }
 
 /** Sorts in place by the keys, then by creation order; entries without a value sort last. */
@@ -315,20 +361,23 @@ export function sortEntries(entries: Entry[], keys: readonly SortKey[]): void {
     entries.sort((a, b) => a.seq - b.seq);
     return;
   }
-  const decorated = entries.map((entry) => ({ entry, values: keys.map((k) => sortValue(entry, k)) }));
-  decorated.sort((a, b) => {
-    for (let i = 0; i < keys.length; i++) {
-      const x = a.values[i];
-      const y = b.values[i];
+  // One column of sort values per key, and an index permutation: no per-entry wrapper objects.
+  const columns = keys.map((k) => entries.map((e) => sortValue(e, k)));
+  const order = entries.map((_, i) => i);
+  order.sort((i, j) => {
+    for (let k = 0; k < keys.length; k++) {
+      const x = columns[k]![i];
+      const y = columns[k]![j];
       if (x === y) continue;
       if (x === undefined) return 1;
       if (y === undefined) return -1;
-      const order = x < y ? -1 : 1;
-      return keys[i]!.descending ? -order : order;
+      const cmp = x < y ? -1 : 1;
+      return keys[k]!.descending ? -cmp : cmp;
     }
-    return a.entry.seq - b.entry.seq;
+    return entries[i]!.seq - entries[j]!.seq;
   });
-  for (let i = 0; i < entries.length; i++) entries[i] = decorated[i]!.entry;
+  const sorted = order.map((i) => entries[i]!);
+  for (let i = 0; i < sorted.length; i++) entries[i] = sorted[i]!;
 }
 
 /** `_elements` (R4 §3.1.1.5.9): the named top-level elements plus id and meta, tagged SUBSETTED. */

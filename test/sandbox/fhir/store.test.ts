@@ -173,7 +173,10 @@ describe('FhirStore search', () => {
     ['date=eb2024-01-02', 3],
     ['date=ne2024-01-01', 3],
     ['date=ge2024-01-01T10:30:00Z&date=le2024-01-02', 3],
+    // Overlapping ORed values must not return an entry twice.
+    ['date=eb2024-01-02,lt2024-01-02', 3],
     ['_id=a,d,zzz', 2],
+    ['_id=a,a', 1],
     ['patient=p1&date=ge2024-01-02&code=8867-4', 2],
   ])('Observation?%s → %i', (qs, n) => {
     expect(search(store, 'Observation', qs).total).toBe(n);
@@ -274,13 +277,16 @@ describe('indexed search agrees with a brute-force scan', () => {
     hour: fc.integer({ min: 0, max: 23 }),
     form: fc.constantFrom('dateTime', 'date', 'period', 'openPeriod'),
   });
+  const arbDate = fc.tuple(
+    fc.constantFrom('eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap'),
+    fc.integer({ min: 1, max: 28 }),
+    fc.constantFrom('day', 'hour', 'month'),
+  );
   const arbQuery = fc.record({
     patient: fc.option(fc.constantFrom(...patients), { nil: undefined }),
     code: fc.option(fc.constantFrom(...codes), { nil: undefined }),
-    date: fc.option(
-      fc.tuple(fc.constantFrom('eq', 'ne', 'lt', 'gt', 'le', 'ge', 'sa', 'eb', 'ap'), fc.integer({ min: 1, max: 28 }), fc.constantFrom('day', 'hour', 'month')),
-      { nil: undefined },
-    ),
+    // Zero, one or two ANDed date criteria (two exercise the window intersection).
+    dates: fc.array(fc.array(arbDate, { minLength: 1, maxLength: 2 }), { maxLength: 2 }),
   });
 
   it('for random data and queries', () => {
@@ -304,31 +310,27 @@ describe('indexed search agrees with a brute-force scan', () => {
           const params = new URLSearchParams();
           if (q.patient) params.set('patient', q.patient);
           if (q.code) params.set('code', `${LOINC}|${q.code}`);
-          let dateValue: string | undefined;
-          if (q.date) {
-            const [prefix, d, precision] = q.date;
-            dateValue = `${prefix}${precision === 'month' ? '2024-01' : precision === 'day' ? `2024-01-${dd(d)}` : `2024-01-${dd(d)}T${dd(d % 24)}:00Z`}`;
-            params.set('date', dateValue);
-          }
+          const dateText = ([prefix, d, precision]: [string, number, string]) =>
+            `${prefix}${precision === 'month' ? '2024-01' : precision === 'day' ? `2024-01-${dd(d)}` : `2024-01-${dd(d)}T${dd(d % 24)}:00Z`}`;
+          for (const criterion of q.dates) params.append('date', criterion.map(dateText).join(','));
           params.set('_count', '1000');
           const got = ids(store.search('Observation', params, { baseUrl: BASE })).sort();
-          const dq = dateValue ? parseDateSearchValue(dateValue)! : undefined;
+          const criteria = q.dates.map((criterion) => criterion.map((v) => parseDateSearchValue(dateText(v))!));
           const want = stored
             .filter((o) => !q.patient || o.subject?.reference === `Patient/${q.patient}`)
             .filter((o) => !q.code || o.code.coding?.[0]?.code === q.code)
             .filter((o) => {
-              if (!dq) return true;
               const target = o.effectiveDateTime
                 ? parseFhirDate(o.effectiveDateTime)!
                 : { start: Date.parse(o.effectivePeriod!.start!), end: o.effectivePeriod!.end ? parseFhirDate(o.effectivePeriod!.end)!.end : Infinity };
-              return matchesDate(dq.prefix, dq.range, target, NOW.getTime());
+              return criteria.every((ors) => ors.some((dq) => matchesDate(dq.prefix, dq.range, target, NOW.getTime())));
             })
             .map((o) => o.id!)
             .sort();
           expect(got).toEqual(want);
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   });
 });
