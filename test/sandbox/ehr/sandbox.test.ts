@@ -192,6 +192,7 @@ describe('hook call end to end', () => {
     const client = registry.byIssuer(`${origin}/sandbox`);
     expect(client?.services).toEqual(['*']);
     expect(client?.jwks?.keys[0]?.kid).toBe(sandbox.identity.kid);
+    expect(client?.jku).toBe(jku);
   });
 
   const answers: Record<string, Array<{ summary: string; indicator?: string; detail?: string }>> = {};
