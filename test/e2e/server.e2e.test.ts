@@ -120,11 +120,21 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { details: Array<{ field: string }> };
     expect(body.details.map((d) => d.field)).toContain('context.patientId');
-    const unknown = await fetch(`${origin}/cds-services/no-such-service`, {
+    // Client authentication runs first: unsigned → 401; signed by the sandbox (its feedback builder signs
+    // for any service id) → past authentication to the 404.
+    const unsigned = await fetch(`${origin}/cds-services/no-such-service`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
     });
+    expect(unsigned.status).toBe(401);
+    const signed = await fetch(`${origin}/sandbox/api/feedback-request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serviceId: 'no-such-service', feedback: [{ card: 'c1', outcome: 'overridden' }] }),
+    });
+    const fb = await json<{ url: string; headers: Record<string, string>; body: unknown }>(signed);
+    const unknown = await fetch(fb.url, { method: 'POST', headers: fb.headers, body: JSON.stringify(fb.body) });
     expect(unknown.status).toBe(404);
   });
 
