@@ -5,7 +5,7 @@
  *
  *   GET  /metadata                     capabilities
  *   POST /                             transaction / batch
- *   GET  /{type}?…, POST /{type}/_search   search-type
+ *   GET  /{type}?…, POST /{type}/_search   search-type (GET /{type}/_search too)
  *   POST /{type}                       create
  *   GET  /{type}/{id}                  read
  *   GET  /{type}/{id}/_history/{vid}   vread (current version only)
@@ -131,6 +131,26 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
     send(res, 200, bundle);
   };
 
+  /**
+   * Each entry of a transaction or batch is authorised as the interaction it performs, so the seam
+   * cannot be bypassed by wrapping requests in a Bundle. Refusing any entry refuses the Bundle.
+   */
+  const authorizeEntries = async (req: Request, bundle: Bundle): Promise<void> => {
+    for (const entry of bundle.entry ?? []) {
+      const method = entry.request?.method;
+      const url = (entry.request?.url ?? '').replace(/^\/+/, '');
+      const [path = '', query] = url.split('?');
+      const [type = '', id] = path.split('/');
+      if ((method === 'POST' || method === 'PUT') && entry.resource && store.resourceTypes.includes(entry.resource.resourceType)) {
+        const exists = method === 'PUT' && id !== undefined && store.has(type, id);
+        await authorize(req, exists ? 'update' : 'create', entry.resource.resourceType, store.patientIdsOf(entry.resource)[0]);
+      } else if (method === 'GET' && store.resourceTypes.includes(type)) {
+        if (id === undefined || id === '_search') await authorize(req, 'search-type', type, patientOfSearch(type, new URLSearchParams(query ?? '')));
+        else await authorize(req, 'read', type, store.has(type, id) ? store.patientIdsOf(store.read(type, id))[0] : undefined);
+      }
+    }
+  };
+
   router.get('/metadata', (req, res) => {
     send(res, 200, capabilityStatement({ baseUrl: baseOf(req), softwareVersion: SOFTWARE_VERSION, date: new Date().toISOString() }));
   });
@@ -141,6 +161,7 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
     if (bundle.resourceType !== 'Bundle') throw new BadRequestError('POST to the base URL takes a transaction or batch Bundle');
     const interaction = (bundle as Bundle).type === 'batch' ? 'batch' : 'transaction';
     await authorize(req, interaction);
+    await authorizeEntries(req, bundle as Bundle);
     const result = processBatch(store, bundle as Bundle, { baseUrl: baseOf(req), validate: validate ? assertValidResource : undefined }, randomUUID);
     logger.debug({ interaction, entries: result.entry?.length ?? 0 }, 'fhir bundle processed');
     send(res, 200, result);
@@ -148,6 +169,8 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
   router.all('/', notAllowed);
 
   router.get('/:type', (req, res) => search(req, res));
+  // Not in the R4 table, but common (HAPI, Medplum): GET on _search is a search too.
+  router.get('/:type/_search', (req, res) => search(req, res));
   router.post('/:type/_search', formBody, async (req, res) => {
     const hasBody = Number(req.get('content-length') ?? '0') > 0 || req.get('transfer-encoding') !== undefined;
     if (hasBody && !req.is(FORM_TYPE)) throw new UnsupportedMediaTypeError(`POST _search takes ${FORM_TYPE}`);

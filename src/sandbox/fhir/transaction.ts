@@ -13,8 +13,6 @@ import type { FhirStore, SearchOptions } from './store.js';
 export interface BatchOptions extends SearchOptions {
   /** Throws (typically UnprocessableEntityError) when a resource to be written is invalid. */
   validate?: (resource: Resource) => void;
-  /** Access check per entry; throws to refuse. */
-  authorize?: (interaction: 'create' | 'update' | 'read' | 'search-type', resourceType: string, resource?: Resource) => void;
 }
 
 type Step =
@@ -54,7 +52,6 @@ function planEntry(store: FhirStore, entry: BundleEntry, index: number, opts: Ba
   opts.validate?.(resource);
   const { id } = idForEntry(entry, resource, newId);
   const created = !store.has(type, id);
-  opts.authorize?.(created ? 'create' : 'update', type, resource);
   return { kind: 'write', index, resource, id, created };
 }
 
@@ -68,8 +65,6 @@ function writeResponse(resource: Resource, created: boolean): BundleEntryRespons
 }
 
 function runGet(store: FhirStore, url: string, opts: BatchOptions): BundleEntry {
-  const type = url.replace(/^\/+/, '').split(/[/?]/)[0]!;
-  opts.authorize?.(url.includes('?') || !url.includes('/') ? 'search-type' : 'read', type);
   const resource = store.get(url, opts) as FhirResource;
   return { resource, response: { status: '200 OK' } };
 }

@@ -100,6 +100,11 @@ describe('FHIR router: reads and searches', () => {
     expectOutcome(json.body, 'not-supported');
   });
 
+  it('GET /{type}/_search is a search too', async () => {
+    const res = await request(app).get('/sandbox/fhir/Observation/_search?patient=p1').expect(200);
+    expect((res.body as Bundle).total).toBe(2);
+  });
+
   it('unknown parameters: ignored by default, 400 with Prefer: handling=strict', async () => {
     await request(app).get('/sandbox/fhir/Observation?patient=p1&nonsense=1').expect(200);
     const res = await request(app).get('/sandbox/fhir/Observation?patient=p1&nonsense=1').set('Prefer', 'handling=strict').expect(400);
@@ -269,5 +274,32 @@ describe('FHIR router: the authorize seam', () => {
     ]);
     const denied = await request(guarded).get('/sandbox/fhir/Observation/o1').set('x-deny', '1').expect(403);
     expectOutcome(denied.body, 'forbidden');
+  });
+
+  it('authorises every entry of a transaction as its own interaction', async () => {
+    const calls: Array<[FhirInteraction, string | undefined, string | undefined]> = [];
+    const guarded = appWith((_req, interaction, type, patient) => {
+      calls.push([interaction, type, patient]);
+      if (patient === 'p2') throw new ForbiddenError('not your patient');
+    });
+    const tx = (patient: string): Bundle => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { resource: hr(patient, '2024-03-01T00:00:00Z'), request: { method: 'POST', url: 'Observation' } },
+        { request: { method: 'GET', url: 'Observation/o1' } },
+        { request: { method: 'GET', url: `Observation?patient=${patient}` } },
+      ],
+    });
+    await request(guarded).post('/sandbox/fhir').send(tx('p1')).expect(200);
+    expect(calls).toEqual([
+      ['transaction', undefined, undefined],
+      ['create', 'Observation', 'p1'],
+      ['read', 'Observation', 'p1'],
+      ['search-type', 'Observation', 'p1'],
+    ]);
+    const before = store.count('Observation');
+    await request(guarded).post('/sandbox/fhir').send(tx('p2')).expect(403);
+    expect(store.count('Observation')).toBe(before);
   });
 });
