@@ -34,6 +34,7 @@ export interface DeteriorationTrainOptions {
   /** Negative hours sampled per training patient per epoch (all positive hours are always used). */
   negativesPerPatient?: number;
   units?: number;
+  learningRate?: number;
   bootstrapReplicates?: number;
   onProgress?(event: ProgressEvent): void;
 }
@@ -44,6 +45,7 @@ export interface DeteriorationMetrics {
   backend: string;
   trainingSeconds: number;
   sampling: string;
+  hyperparameters: { learningRate: number; batchSize: number; units: number; patchHours: number; inputDropout: number; dropout: number; l2: number; patience: number };
   split: {
     patients: { train: number; validation: number; test: number };
     sepsisPatients: { train: number; validation: number; test: number };
@@ -68,14 +70,20 @@ export interface DeteriorationTrained {
   metrics: DeteriorationMetrics;
 }
 
-export function buildDeteriorationGru(spec: PhysionetEncodingSpec, seed: number, units = 32): tfTypes.Sequential {
+const INPUT_DROPOUT = 0.2;
+const DROPOUT = 0.4;
+const L2 = 1e-3;
+
+export function buildDeteriorationGru(spec: PhysionetEncodingSpec, seed: number, units = 32, inputDropout = INPUT_DROPOUT): tfTypes.Sequential {
   const tf = getTf();
   const W = spec.windowHours;
   const model = tf.sequential();
-  model.add(tf.layers.reshape({ inputShape: [W, CHANNELS], targetShape: [W / PATCH_HOURS, PATCH_HOURS * CHANNELS] }));
-  model.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), kernelRegularizer: tf.regularizers.l2({ l2: 1e-3 }) }));
+  // Input dropout hides random cells each step, so the network cannot memorise the few septic stays.
+  model.add(tf.layers.dropout({ inputShape: [W, CHANNELS], rate: inputDropout, seed: seed + 6 }));
+  model.add(tf.layers.reshape({ targetShape: [W / PATCH_HOURS, PATCH_HOURS * CHANNELS] }));
+  model.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), kernelRegularizer: tf.regularizers.l2({ l2: L2 }) }));
   // Few septic patients (≈ 85 in training): strong dropout is what keeps validation AUROC from falling after epoch 2.
-  model.add(tf.layers.dropout({ rate: 0.4, seed: seed + 5 }));
+  model.add(tf.layers.dropout({ rate: DROPOUT, seed: seed + 5 }));
   model.add(
     tf.layers.gru({
       units,
@@ -122,7 +130,7 @@ function lastHourFeatures(r: HourRef, spec: PhysionetEncodingSpec): Float32Array
 
 export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, options: DeteriorationTrainOptions): Promise<DeteriorationTrained> {
   const started = Date.now();
-  const { seed, epochs = 30, patience = 5, negativesPerPatient = 8, units = 32, bootstrapReplicates = 500 } = options;
+  const { seed, epochs = 30, patience = 5, negativesPerPatient = 16, units = 32, learningRate = 0.0003, bootstrapReplicates = 500 } = options;
   const split = stratifiedSplit([...stays.values()].map((s) => ({ id: s.id, positive: isSepsisPatient(s) })), seed);
   const part = (ids: string[]) => ids.map((id) => stays.get(id)!);
   const train = part(split.train);
@@ -150,7 +158,7 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
     inputShape,
     epochs,
     patience,
-    learningRate: 0.001,
+    learningRate,
     onProgress: options.onProgress,
     epochBatches(epoch) {
       const random = seededRandom(seed * 1000 + epoch);
@@ -224,6 +232,7 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
     seed,
     backend: backendName() ?? 'unknown',
     trainingSeconds: (Date.now() - started) / 1000,
+    hyperparameters: { learningRate, batchSize, units, patchHours: PATCH_HOURS, inputDropout: INPUT_DROPOUT, dropout: DROPOUT, l2: L2, patience },
     sampling: `Each epoch: every SepsisLabel=1 hour of every training patient plus ${negativesPerPatient} randomly drawn label-0 hours per training patient (seeded per epoch); balanced class weights in the loss. Validation and test: every hour of every patient.`,
     split: {
       patients: { train: train.length, validation: validation.length, test: test.length },

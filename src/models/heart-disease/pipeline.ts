@@ -86,8 +86,8 @@ export function predictHeart(model: tfTypes.LayersModel, spec: HeartEncodingSpec
 const withoutSlopeCaThal = (r: HeartRecord): HeartRecord => ({ ...r, slope: NaN, ca: NaN, thal: NaN });
 
 /**
- * Validation-chosen cut-offs: "moderate" keeps sensitivity ≥ 90 % (rule-out), "high" keeps specificity
- * ≥ 90 % (rule-in).
+ * Validation-chosen cut-offs: "moderate" is the highest cut-off keeping sensitivity ≥ `sensitivity`
+ * (rule-out), "high" the lowest keeping specificity ≥ `specificity` (rule-in), never below moderate.
  */
 export function chooseThresholds(labels: ArrayLike<number>, scores: ArrayLike<number>, sensitivity: number, specificity: number): Thresholds {
   const moderate = thresholdForSensitivity(labels, scores, sensitivity);
@@ -162,7 +162,7 @@ export async function trainHeartDisease(examples: readonly HeartExample[], optio
 
   const valLabels = validation.map((e) => e.label);
   const valScores = predictHeart(model, spec, validation.map((e) => e.record));
-  const thresholds = chooseThresholds(valLabels, valScores, 0.9, 0.9);
+  const thresholds = chooseThresholds(valLabels, valScores, 0.95, 0.95);
 
   const testLabels = test.map((e) => e.label);
   const testRecords = test.map((e) => e.record);
