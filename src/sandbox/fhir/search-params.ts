@@ -7,7 +7,23 @@
  * Extractors run once per write, so a search never evaluates FHIRPath.
  */
 import type {
+  AllergyIntolerance,
   AuditEvent,
+  CarePlan,
+  CareTeam,
+  Claim,
+  Coverage,
+  Device,
+  DocumentReference,
+  ExplanationOfBenefit,
+  Goal,
+  ImagingStudy,
+  Immunization,
+  Location,
+  Medication,
+  MedicationAdministration,
+  PractitionerRole,
+  Provenance,
   Condition,
   DiagnosticReport,
   Encounter,
@@ -421,6 +437,229 @@ const riskAssessmentDef = define<RiskAssessment>(
   (r) => referencesOfType('Patient', referenceValues(r.subject)),
 );
 
+// Further types found in Synthea and EHR exports, so whole patient records load; fewer parameters each.
+
+const patientOnly = (ref: Reference | undefined): ReferenceValue[] => referencesOfType('Patient', referenceValues(ref));
+
+function patientParam<T>(get: (r: T) => Reference | undefined): SearchParamDef<T> {
+  return { name: 'patient', type: 'reference', targets: ['Patient'], documentation: 'The patient', extract: (r) => patientOnly(get(r)) };
+}
+
+function dateParam<T>(name: string, documentation: string, get: (r: T) => DateRange[]): SearchParamDef<T> {
+  return { name, type: 'date', documentation, extract: get };
+}
+
+function tokenParam<T>(name: string, documentation: string, get: (r: T) => TokenValue[]): SearchParamDef<T> {
+  return { name, type: 'token', documentation, extract: get };
+}
+
+function referenceParam<T>(name: string, targets: readonly string[], documentation: string, get: (r: T) => ReferenceValue[]): SearchParamDef<T> {
+  return { name, type: 'reference', targets, documentation, extract: get };
+}
+
+const immunizationDef = define<Immunization>(
+  'Immunization',
+  [
+    identifier(),
+    patientParam((r) => r.patient),
+    tokenParam('vaccine-code', 'Vaccine product', (r) => conceptTokens(r.vaccineCode)),
+    statusParam<Immunization>(`${HL7}/event-status`),
+    dateParam('date', 'When given (occurrence[x])', (r) => dateValues(r.occurrenceDateTime)),
+  ],
+  (r) => patientOnly(r.patient),
+);
+
+const allergyDef = define<AllergyIntolerance>(
+  'AllergyIntolerance',
+  [
+    identifier(),
+    patientParam((r) => r.patient),
+    tokenParam('code', 'The substance or class', (r) => conceptTokens(r.code)),
+    tokenParam('clinical-status', 'active, inactive, resolved', (r) => conceptTokens(r.clinicalStatus)),
+    tokenParam('verification-status', 'unconfirmed, confirmed…', (r) => conceptTokens(r.verificationStatus)),
+    tokenParam('category', 'food, medication, environment, biologic', (r) => (r.category ?? []).flatMap((c) => codeToken(c, `${HL7}/allergy-intolerance-category`))),
+    tokenParam('criticality', 'low, high, unable-to-assess', (r) => codeToken(r.criticality, `${HL7}/allergy-intolerance-criticality`)),
+    dateParam('date', 'When recorded', (r) => dateValues(r.recordedDate)),
+  ],
+  (r) => patientOnly(r.patient),
+);
+
+const carePlanDef = define<CarePlan>(
+  'CarePlan',
+  [
+    identifier(),
+    ...subjectParams<CarePlan>((r) => r.subject, ['Patient', 'Group']),
+    encounterParam(),
+    tokenParam('category', 'Type of plan', (r) => conceptTokens(r.category)),
+    statusParam<CarePlan>(`${HL7}/request-status`),
+    tokenParam('intent', 'proposal, plan, order, option', (r) => codeToken(r.intent, `${HL7}/request-intent`)),
+    dateParam('date', 'Period covered', (r) => periodValues(r.period)),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const careTeamDef = define<CareTeam>(
+  'CareTeam',
+  [
+    identifier(),
+    ...subjectParams<CareTeam>((r) => r.subject, ['Patient', 'Group']),
+    encounterParam(),
+    tokenParam('category', 'Type of team', (r) => conceptTokens(r.category)),
+    statusParam<CareTeam>(`${HL7}/care-team-status`),
+    dateParam('date', 'Period the team is active', (r) => periodValues(r.period)),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const goalDef = define<Goal>(
+  'Goal',
+  [
+    identifier(),
+    ...subjectParams<Goal>((r) => r.subject, ['Patient', 'Group', 'Organization']),
+    tokenParam('lifecycle-status', 'proposed, active, completed…', (r) => codeToken(r.lifecycleStatus, `${HL7}/goal-status`)),
+    tokenParam('category', 'Type of goal', (r) => conceptTokens(r.category)),
+    dateParam('start-date', 'When the goal starts', (r) => dateValues(r.startDate)),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const claimDef = define<Claim>(
+  'Claim',
+  [
+    identifier(),
+    patientParam((r) => r.patient),
+    statusParam<Claim>(`${HL7}/fm-status`),
+    tokenParam('use', 'claim, preauthorization, predetermination', (r) => codeToken(r.use, `${HL7}/claim-use`)),
+    dateParam('created', 'Creation date', (r) => dateValues(r.created)),
+  ],
+  (r) => patientOnly(r.patient),
+);
+
+const eobDef = define<ExplanationOfBenefit>(
+  'ExplanationOfBenefit',
+  [
+    identifier(),
+    patientParam((r) => r.patient),
+    statusParam<ExplanationOfBenefit>(`${HL7}/explanationofbenefit-status`),
+    dateParam('created', 'Creation date', (r) => dateValues(r.created)),
+    referenceParam('claim', ['Claim'], 'The claim', (r) => referenceValues(r.claim)),
+  ],
+  (r) => patientOnly(r.patient),
+);
+
+const coverageDef = define<Coverage>(
+  'Coverage',
+  [
+    identifier(),
+    patientParam((r) => r.beneficiary),
+    referenceParam('beneficiary', ['Patient'], 'Plan beneficiary', (r) => referenceValues(r.beneficiary)),
+    referenceParam('payor', ['Organization', 'Patient', 'RelatedPerson'], 'Issuer of the policy', (r) => referenceValues(r.payor)),
+    statusParam<Coverage>(`${HL7}/fm-status`),
+    tokenParam('type', 'Kind of coverage', (r) => conceptTokens(r.type)),
+  ],
+  (r) => patientOnly(r.beneficiary),
+);
+
+const imagingStudyDef = define<ImagingStudy>(
+  'ImagingStudy',
+  [
+    identifier(),
+    ...subjectParams<ImagingStudy>((r) => r.subject, ['Patient', 'Group', 'Device']),
+    encounterParam(),
+    statusParam<ImagingStudy>(`${HL7}/imagingstudy-status`),
+    dateParam('started', 'When the study started', (r) => dateValues(r.started)),
+    tokenParam('modality', 'Modality of a series', (r) => codingTokens((r.series ?? []).map((s) => s.modality))),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const medicationDef = define<Medication>(
+  'Medication',
+  [
+    identifier(),
+    tokenParam('code', 'Medication code', (r) => conceptTokens(r.code)),
+    statusParam<Medication>(`${HL7}/CodeSystem/medication-status`),
+  ],
+  () => [],
+);
+
+const medicationAdministrationDef = define<MedicationAdministration>(
+  'MedicationAdministration',
+  [
+    identifier(),
+    ...subjectParams<MedicationAdministration>((r) => r.subject, ['Patient', 'Group']),
+    referenceParam('context', ['Encounter', 'EpisodeOfCare'], 'Encounter or episode', (r) => referenceValues(r.context)),
+    tokenParam('code', 'Medication code', (r) => conceptTokens(r.medicationCodeableConcept)),
+    referenceParam('medication', ['Medication'], 'Medication resource', (r) => referenceValues(r.medicationReference)),
+    referenceParam('request', ['MedicationRequest'], 'The order', (r) => referenceValues(r.request)),
+    statusParam<MedicationAdministration>(`${HL7}/CodeSystem/medication-admin-status`),
+    dateParam('effective-time', 'When given (effective[x])', (r) => [...dateValues(r.effectiveDateTime), ...periodValues(r.effectivePeriod)]),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const locationDef = define<Location>(
+  'Location',
+  [
+    identifier(),
+    { name: 'name', type: 'string', documentation: 'Name or alias', extract: (r) => stringValues(r.name, r.alias) },
+    tokenParam('type', 'Kind of location', (r) => conceptTokens(r.type)),
+    statusParam<Location>(`${HL7}/location-status`),
+    referenceParam('organization', ['Organization'], 'Managing organisation', (r) => referenceValues(r.managingOrganization)),
+  ],
+  () => [],
+);
+
+const deviceDef = define<Device>(
+  'Device',
+  [
+    identifier(),
+    patientParam((r) => r.patient),
+    tokenParam('type', 'Kind of device', (r) => conceptTokens(r.type)),
+    statusParam<Device>(`${HL7}/device-status`),
+  ],
+  (r) => patientOnly(r.patient),
+);
+
+const documentReferenceDef = define<DocumentReference>(
+  'DocumentReference',
+  [
+    identifier(),
+    ...subjectParams<DocumentReference>((r) => r.subject, ['Patient', 'Practitioner', 'Group', 'Device']),
+    referenceParam('encounter', ['Encounter', 'EpisodeOfCare'], 'Context of the document', (r) => referenceValues(r.context?.encounter)),
+    tokenParam('type', 'Kind of document', (r) => conceptTokens(r.type)),
+    tokenParam('category', 'Categorisation of the document', (r) => conceptTokens(r.category)),
+    statusParam<DocumentReference>(`${HL7}/document-reference-status`),
+    dateParam('date', 'When the reference was created', (r) => dateValues(r.date)),
+    dateParam('period', 'Time of service documented', (r) => periodValues(r.context?.period)),
+  ],
+  (r) => patientOnly(r.subject),
+);
+
+const provenanceDef = define<Provenance>(
+  'Provenance',
+  [
+    referenceParam('target', ['Resource'], 'The resources recorded', (r) => referenceValues(r.target)),
+    { name: 'patient', type: 'reference', targets: ['Patient'], documentation: 'A Patient target', extract: (r) => referencesOfType('Patient', referenceValues(r.target)) },
+    referenceParam('agent', ['Practitioner', 'PractitionerRole', 'Organization', 'Device', 'Patient', 'RelatedPerson'], 'Who took part', (r) => referenceValues(...r.agent.map((a) => a.who))),
+    dateParam('recorded', 'When recorded', (r) => dateValues(r.recorded)),
+  ],
+  (r) => referencesOfType('Patient', referenceValues(r.target)),
+);
+
+const practitionerRoleDef = define<PractitionerRole>(
+  'PractitionerRole',
+  [
+    identifier(),
+    referenceParam('practitioner', ['Practitioner'], 'The practitioner', (r) => referenceValues(r.practitioner)),
+    referenceParam('organization', ['Organization'], 'Where the role is held', (r) => referenceValues(r.organization)),
+    tokenParam('role', 'The role', (r) => conceptTokens(r.code)),
+    tokenParam('specialty', 'Specialty', (r) => conceptTokens(r.specialty)),
+    { name: 'active', type: 'token', documentation: 'Whether the record is in active use', extract: (r) => codeToken(r.active) },
+  ],
+  () => [],
+);
+
 /**
  * Parameters the store filters on but does not index: a handful of distinct values (an index entry
  * would hold most of the table and never be the most selective), or a superset of an indexed one.
@@ -439,6 +678,10 @@ export const UNINDEXED_PARAMS: ReadonlySet<string> = new Set([
   'action',
   'outcome',
   'site',
+  'criticality',
+  'lifecycle-status',
+  'use',
+  'modality',
   'combo-code',
   'component-code',
   '_lastUpdated',
@@ -459,6 +702,22 @@ export const SEARCH_DEFS: ReadonlyMap<string, ResourceSearchDef> = new Map(
     diagnosticReportDef,
     procedureDef,
     riskAssessmentDef,
+    immunizationDef,
+    allergyDef,
+    carePlanDef,
+    careTeamDef,
+    goalDef,
+    claimDef,
+    eobDef,
+    coverageDef,
+    imagingStudyDef,
+    medicationDef,
+    medicationAdministrationDef,
+    locationDef,
+    deviceDef,
+    documentReferenceDef,
+    provenanceDef,
+    practitionerRoleDef,
   ].map((d) => [d.type, d]),
 );
 
