@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -113,6 +113,18 @@ describe('heart-disease pipeline → files → registry', () => {
     const after = await registry.get<HeartRecord>('heart-disease').predict(patient);
     expect(after.version).toBe('1.0.1');
     retrained.model.dispose();
+  });
+
+  it('watch() picks up a new manifest.json written into the folder', async () => {
+    registry.watch(20);
+    const file = path.join(dir, 'heart-disease', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+    writeFileSync(file, JSON.stringify({ ...manifest, version: '1.0.2' }));
+    const deadline = Date.now() + 5000;
+    while (registry.get('heart-disease').manifest.version !== '1.0.2' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(registry.get('heart-disease').manifest.version).toBe('1.0.2');
   });
 
   it('loads the quantised weights on request', async () => {
