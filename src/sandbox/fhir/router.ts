@@ -6,10 +6,11 @@
  *   GET  /metadata                     capabilities
  *   POST /                             transaction / batch
  *   GET  /{type}?…, POST /{type}/_search   search-type (GET /{type}/_search too)
- *   POST /{type}                       create
+ *   POST /{type}                       create (conditional with If-None-Exist)
  *   GET  /{type}/{id}                  read
  *   GET  /{type}/{id}/_history/{vid}   vread (current version only)
  *   PUT  /{type}/{id}                  update (upsert)
+ *   PUT  /{type}?criteria              conditional update
  * Other methods on these paths answer 405. Access control is the `authorize` seam: the server is
  * open when it is absent (the SMART layer plugs in there).
  */
@@ -142,7 +143,7 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
       const [path = '', query] = url.split('?');
       const [type = '', id] = path.split('/');
       if ((method === 'POST' || method === 'PUT') && entry.resource && store.resourceTypes.includes(entry.resource.resourceType)) {
-        const exists = method === 'PUT' && id !== undefined && store.has(type, id);
+        const exists = method === 'PUT' && id !== undefined && query === undefined && store.has(type, id);
         await authorize(req, exists ? 'update' : 'create', entry.resource.resourceType, store.patientIdsOf(entry.resource)[0]);
       } else if (method === 'GET' && store.resourceTypes.includes(type)) {
         if (id === undefined || id === '_search') await authorize(req, 'search-type', type, patientOfSearch(type, new URLSearchParams(query ?? '')));
@@ -191,16 +192,42 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
     }
     checkValid(resource);
     await authorize(req, 'create', type, store.patientIdsOf(resource)[0]);
-    const stored = store.create(resource);
+    const ifNoneExist = req.get('if-none-exist');
+    const { resource: stored, created } =
+      ifNoneExist === undefined ? { resource: store.create(resource), created: true } : store.createIfNoneExist(resource, new URLSearchParams(ifNoneExist));
     const location = `${baseOf(req)}/${type}/${stored.id}/_history/${stored.meta?.versionId}`;
     res.setHeader('Location', location);
     setVersionHeaders(res, stored);
-    logger.debug({ interaction: 'create', resourceType: type }, 'fhir write');
+    logger.debug({ interaction: 'create', resourceType: type, created }, 'fhir write');
+    const status = created ? 201 : 200;
     if (preferences(req).get('return') === 'minimal') {
-      res.status(201).end();
+      res.status(status).end();
       return;
     }
-    send(res, 201, stored);
+    send(res, status, stored);
+  });
+  // Conditional update (R4 §3.1.0.4.3): PUT [type]?criteria.
+  router.put('/:type', jsonBody, async (req, res) => {
+    const type = knownType(String(req.params.type));
+    const criteria = new URL(req.originalUrl, 'http://localhost').searchParams;
+    if ([...criteria.keys()].length === 0) throw new MethodNotAllowedError('PUT needs an id (PUT [type]/[id]) or search criteria (PUT [type]?…)');
+    const resource = bodyResource(req);
+    if (resource.resourceType !== type) {
+      throw new BadRequestError(`Body is a ${resource.resourceType}, URL says ${type}`, [{ field: 'resourceType', message: 'does not match the URL' }]);
+    }
+    checkValid(resource);
+    const id = store.conditionalUpdateId(resource, criteria);
+    await authorize(req, store.has(type, id) ? 'update' : 'create', type, store.patientIdsOf(resource)[0]);
+    const created = !store.has(type, id);
+    const stored = store.update({ ...resource, id });
+    setVersionHeaders(res, stored);
+    if (created) res.setHeader('Location', `${baseOf(req)}/${type}/${id}/_history/${stored.meta?.versionId}`);
+    logger.debug({ interaction: 'update', resourceType: type, created }, 'fhir write');
+    if (preferences(req).get('return') === 'minimal') {
+      res.status(created ? 201 : 200).end();
+      return;
+    }
+    send(res, created ? 201 : 200, stored);
   });
   router.all('/:type', (req) => {
     knownType(String(req.params.type));

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleLink, FhirResource, Resource } from 'fhir/r4';
-import { BadRequestError, NotFoundError } from '../../errors.js';
+import { BadRequestError, NotFoundError, PreconditionFailedError } from '../../errors.js';
 import { Entry, TypeTable } from './indexes.js';
 import { matchesAnyDate, matchesAnyReference, matchesAnyString, matchesAnyToken, type DateQuery } from './matchers.js';
 import { SEARCH_DEFS } from './search-params.js';
@@ -111,6 +111,52 @@ export class FhirStore {
   update<T extends Resource>(resource: T): T {
     if (resource.id === undefined) throw new BadRequestError('Update needs a resource id', [{ field: 'id', message: 'missing' }]);
     return this.write(resource, resource.id);
+  }
+
+  /**
+   * Ids of the resources matching conditional-interaction criteria (R4 §3.1.0.8: If-None-Exist,
+   * conditional update). Parsed strictly, since a silently ignored parameter would widen the match;
+   * empty criteria are refused for the same reason.
+   */
+  matchingIds(type: string, criteria: URLSearchParams): string[] {
+    const table = this.table(type);
+    const query = parseSearchQuery(table.def, criteria, { strict: true });
+    if (query.criteria.length === 0) {
+      throw new BadRequestError('Conditional criteria must name at least one search parameter', [{ field: 'criteria', message: 'empty' }]);
+    }
+    return this.execute(table, query).map((e) => e.id);
+  }
+
+  /**
+   * Conditional create (R4 §3.1.0.8.1, If-None-Exist): creates when nothing matches, returns the
+   * single match untouched otherwise; several matches are a 412.
+   */
+  createIfNoneExist<T extends Resource>(resource: T, criteria: URLSearchParams): { resource: Resource; created: boolean } {
+    const ids = this.matchingIds(resource.resourceType, criteria);
+    if (ids.length === 0) return { resource: this.create(resource), created: true };
+    if (ids.length === 1) return { resource: this.read(resource.resourceType, ids[0]!), created: false };
+    throw new PreconditionFailedError(`${ids.length} ${resource.resourceType} resources match the If-None-Exist criteria`);
+  }
+
+  /**
+   * The id a conditional update (R4 §3.1.0.4.3, PUT [type]?criteria) writes to: the single match,
+   * else the body's id or a new one; several matches are a 412, a body id naming another resource a 400.
+   */
+  conditionalUpdateId(resource: Resource, criteria: URLSearchParams): string {
+    const ids = this.matchingIds(resource.resourceType, criteria);
+    if (ids.length > 1) throw new PreconditionFailedError(`${ids.length} ${resource.resourceType} resources match the update criteria`);
+    const match = ids[0];
+    if (match !== undefined && resource.id !== undefined && resource.id !== match) {
+      throw new BadRequestError(`The body's id "${resource.id}" is not the matching resource's id`, [{ field: 'id', message: `expected "${match}"` }]);
+    }
+    return match ?? resource.id ?? this.newId();
+  }
+
+  /** Conditional update: see conditionalUpdateId. */
+  updateWhere<T extends Resource>(resource: T, criteria: URLSearchParams): { resource: T; created: boolean } {
+    const id = this.conditionalUpdateId(resource, criteria);
+    const created = !this.has(resource.resourceType, id);
+    return { resource: this.write(resource, id), created };
   }
 
   /** Whether `type/id` exists (no throw). */

@@ -2,10 +2,11 @@
  * FHIR transaction and batch (R4 §3.1.0.11, https://hl7.org/fhir/R4/http.html#transaction):
  * POST of a Bundle to the server base. A transaction is all or nothing — every entry is checked
  * before any is written; a batch runs each entry on its own and reports per-entry outcomes.
- * Supported entry methods: POST (create), PUT (update/upsert) and GET (read or search).
+ * Supported entry methods: POST (create, conditional with ifNoneExist), PUT (update/upsert, or
+ * conditional with "Type?criteria") and GET (read or search).
  */
 import type { Bundle, BundleEntry, BundleEntryResponse, FhirResource, Resource } from 'fhir/r4';
-import { BadRequestError, MethodNotAllowedError, UnauthorizedError, isVigilError, type ErrorDetail } from '../../errors.js';
+import { BadRequestError, MethodNotAllowedError, PreconditionFailedError, UnauthorizedError, isVigilError, type ErrorDetail } from '../../errors.js';
 import { normalizeError, operationOutcomeFor } from '../../http/error-handler.js';
 import { idForEntry } from './bundle-load.js';
 import type { FhirStore, SearchOptions } from './store.js';
@@ -17,6 +18,8 @@ export interface BatchOptions extends SearchOptions {
 
 type Step =
   | { kind: 'write'; index: number; resource: Resource; id: string; created: boolean }
+  /** A conditional create whose criteria matched: nothing is written. */
+  | { kind: 'existing'; index: number; resource: Resource }
   | { kind: 'get'; index: number; url: string };
 
 function entryError(index: number, err: unknown): unknown {
@@ -50,9 +53,18 @@ function planEntry(store: FhirStore, entry: BundleEntry, index: number, opts: Ba
   }
   if (!store.resourceTypes.includes(type)) throw new BadRequestError(`Resource type ${type} is not supported`, [{ field: 'resource.resourceType', message: type }]);
   opts.validate?.(resource);
-  const { id } = idForEntry(entry, resource, newId);
-  const created = !store.has(type, id);
-  return { kind: 'write', index, resource, id, created };
+  const ifNoneExist = method === 'POST' ? entry.request?.ifNoneExist : undefined;
+  if (ifNoneExist) {
+    const ids = store.matchingIds(type, new URLSearchParams(ifNoneExist));
+    if (ids.length > 1) throw new PreconditionFailedError(`${ids.length} ${type} resources match ifNoneExist`);
+    if (ids.length === 1) return { kind: 'existing', index, resource: store.read(type, ids[0]!) };
+  }
+  const query = url.indexOf('?');
+  const id =
+    method === 'PUT' && query >= 0
+      ? store.conditionalUpdateId(resource, new URLSearchParams(url.slice(query + 1)))
+      : idForEntry(entry, resource, newId).id;
+  return { kind: 'write', index, resource, id, created: !store.has(type, id) };
 }
 
 function writeResponse(resource: Resource, created: boolean): BundleEntryResponse {
@@ -61,6 +73,14 @@ function writeResponse(resource: Resource, created: boolean): BundleEntryRespons
     location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
     etag: `W/"${resource.meta?.versionId}"`,
     lastModified: resource.meta?.lastUpdated,
+  };
+}
+
+function existingEntry(resource: Resource, baseUrl: string): BundleEntry {
+  return {
+    fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id}`,
+    resource: resource as FhirResource,
+    response: { ...writeResponse(resource, false), status: '200 OK' },
   };
 }
 
@@ -90,6 +110,7 @@ export function processBatch(store: FhirStore, bundle: Bundle, opts: BatchOption
     for (const step of steps) {
       const entry = entries[step.index]!;
       if (step.kind === 'write' && entry.fullUrl) targets.set(entry.fullUrl, `${step.resource.resourceType}/${step.id}`);
+      if (step.kind === 'existing' && entry.fullUrl) targets.set(entry.fullUrl, `${step.resource.resourceType}/${step.resource.id}`);
     }
     // FHIR orders a transaction's work by method (§3.1.0.11.2): writes before reads.
     const results = new Map<number, BundleEntry>();
@@ -97,6 +118,7 @@ export function processBatch(store: FhirStore, bundle: Bundle, opts: BatchOption
     const stored = store.writeAll(writes, rewrite);
     writes.forEach((w, i) => results.set(w.index, { fullUrl: `${opts.baseUrl}/${stored[i]!.resourceType}/${stored[i]!.id}`, resource: stored[i] as FhirResource, response: writeResponse(stored[i]!, w.created) }));
     for (const step of steps) {
+      if (step.kind === 'existing') results.set(step.index, existingEntry(step.resource, opts.baseUrl));
       if (step.kind === 'get') {
         try {
           results.set(step.index, runGet(store, step.url, opts));
@@ -116,6 +138,10 @@ export function processBatch(store: FhirStore, bundle: Bundle, opts: BatchOption
       try {
         const step = planEntry(store, entry, index, opts, newId);
         if (step.kind === 'get') return runGet(store, step.url, opts);
+        if (step.kind === 'existing') {
+          if (entry.fullUrl) targets.set(entry.fullUrl, `${step.resource.resourceType}/${step.resource.id}`);
+          return existingEntry(step.resource, opts.baseUrl);
+        }
         if (entry.fullUrl) targets.set(entry.fullUrl, `${step.resource.resourceType}/${step.id}`);
         const [resource] = store.writeAll([step], rewrite);
         return { fullUrl: `${opts.baseUrl}/${resource!.resourceType}/${resource!.id}`, resource: resource as FhirResource, response: writeResponse(resource!, step.created) };

@@ -234,6 +234,46 @@ describe('FHIR router: writes', () => {
     expect(store.count()).toBe(before);
   });
 
+  it('conditional create (If-None-Exist) and conditional update (PUT ?criteria)', async () => {
+    const patient = { resourceType: 'Patient', identifier: [{ system: 'urn:mrn', value: 'M7' }] };
+    const first = await request(app).post('/sandbox/fhir/Patient').set('If-None-Exist', 'identifier=urn:mrn|M7').send(patient).expect(201);
+    const again = await request(app).post('/sandbox/fhir/Patient').set('If-None-Exist', 'identifier=urn:mrn|M7').send(patient).expect(200);
+    expect(again.body.id).toBe(first.body.id);
+    const put = await request(app).put('/sandbox/fhir/Patient?identifier=urn:mrn|M7').send({ ...patient, gender: 'other' }).expect(200);
+    expect(put.body).toMatchObject({ id: first.body.id, gender: 'other', meta: { versionId: '2' } });
+    const created = await request(app).put('/sandbox/fhir/Patient?identifier=urn:mrn|M8').send({ ...patient, identifier: [{ system: 'urn:mrn', value: 'M8' }] }).expect(201);
+    expect(created.headers.location).toContain(`/Patient/${created.body.id}/_history/1`);
+    await request(app).post('/sandbox/fhir/Patient').send(patient).expect(201);
+    expectOutcome((await request(app).post('/sandbox/fhir/Patient').set('If-None-Exist', 'identifier=urn:mrn|M7').send(patient).expect(412)).body, 'conflict');
+    await request(app).put('/sandbox/fhir/Patient').send(patient).expect(405);
+  });
+
+  it('a transaction resolves references to a conditionally created resource that already existed', async () => {
+    const tx: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:33333333-3333-3333-3333-333333333333',
+          resource: { resourceType: 'Patient', identifier: [{ system: 'urn:mrn', value: 'M9' }] },
+          request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:mrn|M9' },
+        },
+        {
+          resource: { ...hr('x', '2024-02-01T00:00:00Z'), subject: { reference: 'urn:uuid:33333333-3333-3333-3333-333333333333' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+      ],
+    };
+    const one = (await request(app).post('/sandbox/fhir').send(tx).expect(200)).body as Bundle;
+    const two = (await request(app).post('/sandbox/fhir').send(tx).expect(200)).body as Bundle;
+    expect(one.entry!.map((e) => e.response!.status)).toEqual(['201 Created', '201 Created']);
+    expect(two.entry!.map((e) => e.response!.status)).toEqual(['200 OK', '201 Created']);
+    const patientId = one.entry![0]!.resource!.id!;
+    expect(two.entry![0]!.resource!.id).toBe(patientId);
+    expect((two.entry![1]!.resource as Observation).subject!.reference).toBe(`Patient/${patientId}`);
+    expect(store.search('Patient', new URLSearchParams('identifier=urn:mrn|M9'), { baseUrl: 'http://x' }).total).toBe(1);
+  });
+
   it('POST / runs a batch: each entry succeeds or fails on its own', async () => {
     const batch: Bundle = {
       resourceType: 'Bundle',

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Bundle, Observation, Patient, Resource } from 'fhir/r4';
-import { BadRequestError, NotFoundError } from '../../../src/errors.js';
+import { BadRequestError, NotFoundError, PreconditionFailedError } from '../../../src/errors.js';
 import { FhirStore } from '../../../src/sandbox/fhir/store.js';
 import { matchesDate, parseDateSearchValue, parseFhirDate } from '../../../src/sandbox/fhir/fhir-date.js';
 
@@ -109,6 +109,31 @@ describe('FhirStore writes and reads', () => {
     expect(() => store.loadBundle(bundle)).toThrow(BadRequestError);
     expect(store.count()).toBe(0);
     expect(() => store.loadBundle({ resourceType: 'Bundle', type: 'document' })).toThrow(BadRequestError);
+  });
+
+  it('conditional create and update by identifier (R4 §3.1.0.8)', () => {
+    const mrn = (value: string): Patient => ({ resourceType: 'Patient', identifier: [{ system: 'urn:mrn', value }] });
+    const criteria = (value: string) => new URLSearchParams(`identifier=urn:mrn|${value}`);
+    const first = store.createIfNoneExist(mrn('M1'), criteria('M1'));
+    expect(first.created).toBe(true);
+    const again = store.createIfNoneExist(mrn('M1'), criteria('M1'));
+    expect(again).toEqual({ resource: first.resource, created: false });
+    expect(store.count('Patient')).toBe(1);
+
+    const updated = store.updateWhere({ ...mrn('M1'), gender: 'female' }, criteria('M1'));
+    expect(updated.created).toBe(false);
+    expect(updated.resource).toMatchObject({ id: first.resource.id, gender: 'female', meta: { versionId: '2' } });
+    const fresh = store.updateWhere(mrn('M2'), criteria('M2'));
+    expect(fresh.created).toBe(true);
+    expect(store.count('Patient')).toBe(2);
+
+    store.create(mrn('M2'));
+    expect(() => store.createIfNoneExist(mrn('M2'), criteria('M2'))).toThrow(PreconditionFailedError);
+    expect(() => store.updateWhere(mrn('M2'), criteria('M2'))).toThrow(PreconditionFailedError);
+    // A body id naming another resource, empty or unknown criteria: refused rather than guessed.
+    expect(() => store.updateWhere({ ...mrn('M1'), id: 'other' }, criteria('M1'))).toThrow(BadRequestError);
+    expect(() => store.createIfNoneExist(mrn('M3'), new URLSearchParams(''))).toThrow(BadRequestError);
+    expect(() => store.createIfNoneExist(mrn('M3'), new URLSearchParams('mrn=M3'))).toThrow(BadRequestError);
   });
 
   it('get runs relative read, vread and search URLs', () => {
