@@ -58,6 +58,11 @@ export interface Config {
   jwksCooldownSeconds: number;
   /** JWKS_MAX_AGE_S — how long a fetched JWKS is used before it is fetched again. Default 600. */
   jwksMaxAgeSeconds: number;
+  /**
+   * SANDBOX_FHIR_AUTH — "on": the sandbox FHIR server requires an access token from the sandbox SMART
+   * authorization server (/sandbox/auth) and enforces its scopes and patient. "off" leaves it open. Default on.
+   */
+  sandboxFhirAuth: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -125,5 +130,6 @@ export function loadConfig(env: Env = process.env): Config {
     cdsJwtMaxAgeSeconds: intFrom(env, 'CDS_JWT_MAX_AGE_S', 300),
     jwksCooldownSeconds: intFrom(env, 'JWKS_COOLDOWN_S', 30),
     jwksMaxAgeSeconds: intFrom(env, 'JWKS_MAX_AGE_S', 600),
+    sandboxFhirAuth: flagFrom(env, 'SANDBOX_FHIR_AUTH', true),
   };
 }

@@ -19,6 +19,8 @@ import { createSandboxClientIdentity, type SandboxClientIdentity } from './ehr/c
 import { SANDBOX_USER_ID, sandboxUrls } from './ehr/hook-request.js';
 import { sandboxUiDir } from './ehr/paths.js';
 import { discoveryOverHttp, staticCatalog, type ServiceCatalog } from './ehr/service-catalog.js';
+import { createSandboxSecurity } from '../smart/sandbox-auth/index.js';
+import type { SandboxAuthServer } from '../smart/sandbox-auth/server.js';
 
 export interface SandboxOptions {
   config: Config;
@@ -41,6 +43,8 @@ export interface Sandbox {
   patientCount: number;
   store: FhirStore;
   identity: SandboxClientIdentity;
+  /** The SMART authorization server at /sandbox/auth (src/smart/sandbox-auth). */
+  auth: SandboxAuthServer;
   /** The trusted-client entry for the sandbox as reached at `baseUrl` (iss `<base>/sandbox`, inline JWKS, all services). */
   trustedClientFor(baseUrl: string): CdsClient;
   close(): Promise<void>;
@@ -126,15 +130,24 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         },
       });
 
+  // SMART: authorization server, discovery, FHIR token enforcement, hook tokens from that server.
+  const security = await createSandboxSecurity({
+    config,
+    logger,
+    patients: () => patientList,
+    users: [{ reference: SANDBOX_USER_ID, name: 'Dr Demo Sandbox' }],
+  });
   const router = express.Router();
-  router.use('/fhir', createFhirRouter({ store, logger }));
+  router.get('/fhir/.well-known/smart-configuration', security.smartConfiguration);
+  router.use('/fhir', createFhirRouter({ store, logger, ...(security.authorizeFhir ? { authorize: security.authorizeFhir } : {}) }));
+  router.use('/auth', security.auth.router);
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=60');
     res.json(identity.jwks);
   });
   router.use(
     '/api',
-    createSandboxApiRouter({ config, identity, source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
+    createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
   );
   router.use(pageSecurityHeaders(config.publicBaseUrl));
   router.use(express.static(sandboxUiDir(), { index: 'index.html' }));
@@ -144,6 +157,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     patientCount: patientList.length,
     store,
     identity,
+    auth: security.auth,
     trustedClientFor,
     async close() {
       // Everything lives in memory; nothing to release.

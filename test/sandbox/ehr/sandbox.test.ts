@@ -112,7 +112,10 @@ afterAll(async () => {
 describe('createSandbox', () => {
   it('loads the patients into the FHIR store, shifted to end near now', async () => {
     expect(sandbox.patientCount).toBe(1);
-    const res = await request(origin).get('/sandbox/fhir/Observation/v-hr').expect(200);
+    // The FHIR server enforces SMART tokens (SANDBOX_FHIR_AUTH on by default); read with one for this patient.
+    const { token } = await sandbox.auth.issueAccessToken({ clientId: 'test', scope: 'patient/*.rs', patient: 'sbx-1' }, { baseUrl: origin, lifetimeSeconds: 60 });
+    await request(origin).get('/sandbox/fhir/Observation/v-hr').expect(401);
+    const res = await request(origin).get('/sandbox/fhir/Observation/v-hr').set('Authorization', `Bearer ${token}`).expect(200);
     const shifted = new Date(res.body.effectiveDateTime).getTime();
     const now = Date.now();
     expect(now - shifted).toBeGreaterThanOrEqual(0);

@@ -1,0 +1,72 @@
+/**
+ * Everything SMART the sandbox EHR mounts, assembled in one place so src/sandbox/index.ts needs only a few
+ * lines: the authorization server (/sandbox/auth), SMART discovery at
+ * /sandbox/fhir/.well-known/smart-configuration (SMART App Launch v2.2 §Conformance), the FHIR server's
+ * token enforcement (SANDBOX_FHIR_AUTH), and hook `fhirAuthorization` tokens issued by that same server.
+ */
+import type { RequestHandler } from 'express';
+import type { Config } from '../../config.js';
+import { baseUrlOf } from '../../http/base-url.js';
+import type { Logger } from '../../logger.js';
+import type { AuthorizeFhirRequest } from '../../sandbox/fhir/router.js';
+import type { SandboxClientIdentity } from '../../sandbox/ehr/client-identity.js';
+import { smartFhirAuthorizer } from '../fhir-authorize.js';
+import { MemoryReplayCache } from '../replay-cache.js';
+import { createSandboxAuthServer, type SandboxAuthServer, type SandboxUser, type SmartClientRegistration } from './server.js';
+
+/** The explanation view (src/web), a public SMART client using PKCE; its callback is on our own origin. */
+export const EXPLANATION_APP_CLIENT: SmartClientRegistration = { clientId: 'vigil-explain', redirectUris: ['/app/callback'] };
+
+export interface SandboxSecurityOptions {
+  config: Pick<Config, 'publicBaseUrl' | 'sandboxFhirAuth'>;
+  logger: Logger;
+  patients: () => ReadonlyArray<{ id: string; name: string; birthDate?: string }>;
+  users: readonly SandboxUser[];
+}
+
+export interface SandboxSecurity {
+  auth: SandboxAuthServer;
+  /** GET handler for the FHIR base's .well-known/smart-configuration. */
+  smartConfiguration: RequestHandler;
+  /** For createFhirRouter({ authorize }); undefined when SANDBOX_FHIR_AUTH is off. */
+  authorizeFhir: AuthorizeFhirRequest | undefined;
+  /** The identity with its access tokens (hook fhirAuthorization) issued by the authorization server. */
+  withHookTokens(identity: SandboxClientIdentity): SandboxClientIdentity;
+}
+
+export async function createSandboxSecurity(options: SandboxSecurityOptions): Promise<SandboxSecurity> {
+  const { config, logger } = options;
+  const auth = await createSandboxAuthServer({
+    publicBaseUrl: config.publicBaseUrl,
+    logger,
+    patients: options.patients,
+    users: options.users,
+    clients: [EXPLANATION_APP_CLIENT],
+    replayCache: new MemoryReplayCache(),
+  });
+  const authorizeFhir = config.sandboxFhirAuth
+    ? smartFhirAuthorizer({ logger, verify: (token, req) => auth.verifyAccessToken(token, { baseUrl: baseUrlOf(req, config.publicBaseUrl) }) })
+    : undefined;
+  return {
+    auth,
+    authorizeFhir,
+    smartConfiguration: (req, res) => {
+      res.setHeader('Cache-Control', 'public, max-age=300');
+      res.json(auth.smartConfiguration(baseUrlOf(req, config.publicBaseUrl)));
+    },
+    withHookTokens(identity) {
+      return {
+        alg: identity.alg,
+        kid: identity.kid,
+        jwks: identity.jwks,
+        signClientJwt: (o) => identity.signClientJwt(o),
+        // The token's audience is the FHIR base ("<base>/sandbox/fhir"); the server derives its URLs from <base>.
+        issueAccessToken: ({ audience, subject, scope, patient, now }) =>
+          auth.issueAccessToken(
+            { clientId: subject, scope, ...(patient ? { patient } : {}) },
+            { baseUrl: audience.replace(/\/sandbox\/fhir\/?$/, ''), lifetimeSeconds: 300, ...(now ? { now } : {}) },
+          ),
+      };
+    },
+  };
+}
