@@ -14,15 +14,21 @@ const COMMON_PARAMS: CapabilityStatementRestResource['searchParam'] = [
   { name: '_offset', type: 'number', documentation: 'Index of the first result of the page' },
   { name: '_summary', type: 'token', documentation: 'Only "count" (and "false") are supported' },
   { name: '_elements', type: 'special', documentation: 'Top-level elements to return' },
+  { name: '_include', type: 'special', documentation: 'Type:param[:target] — add referenced resources (not iterated)' },
+  { name: '_revinclude', type: 'special', documentation: 'Source:param[:target] — add resources referring to the matches (not iterated)' },
 ];
 
 export function capabilityStatement(opts: { baseUrl: string; softwareVersion: string; date: string }): CapabilityStatement {
-  const resources: CapabilityStatementRestResource[] = [...SEARCH_DEFS.values()].map((def) => ({
+  const defs = [...SEARCH_DEFS.values()];
+  const referenceParams = defs.flatMap((d) => [...d.params.values()].flatMap((p) => (p.type === 'reference' ? [{ source: d.type, name: p.name, targets: p.targets }] : [])));
+  const resources: CapabilityStatementRestResource[] = defs.map((def) => ({
     type: def.type,
     interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'update' }],
     versioning: 'versioned',
     readHistory: false,
     updateCreate: true,
+    searchInclude: referenceParams.filter((p) => p.source === def.type).map((p) => `${p.source}:${p.name}`),
+    searchRevInclude: referenceParams.filter((p) => p.targets.includes(def.type) || p.targets.includes('Resource')).map((p) => `${p.source}:${p.name}`),
     searchParam: [
       ...(COMMON_PARAMS ?? []),
       ...[...def.params.values()].map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),

@@ -721,5 +721,3 @@ export const SEARCH_DEFS: ReadonlyMap<string, ResourceSearchDef> = new Map(
   ].map((d) => [d.type, d]),
 );
 
-/** Search result parameters (FHIR R4 §3.1.1.5) and others the server understands on every type. */
-export const RESULT_PARAMS = ['_sort', '_count', '_offset', '_summary', '_elements', '_total', '_format', '_pretty'] as const;

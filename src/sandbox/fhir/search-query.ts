@@ -9,7 +9,7 @@
 import { BadRequestError, type ErrorDetail } from '../../errors.js';
 import { parseDateSearchValue } from './fhir-date.js';
 import { stringSearchText, type DateQuery, type ReferenceQuery, type StringMode, type TokenQuery } from './matchers.js';
-import type { ResourceSearchDef, SearchParamDef } from './search-params.js';
+import { SEARCH_DEFS, type ResourceSearchDef, type SearchParamDef } from './search-params.js';
 import type { Resource } from 'fhir/r4';
 import { parseReference } from './search-values.js';
 
@@ -27,6 +27,14 @@ export interface SortKey {
   readonly descending: boolean;
 }
 
+/** `_include=Type:param[:target]` / `_revinclude=Source:param[:target]` (R4 §3.1.1.5.4). */
+export interface IncludeSpec {
+  /** The type holding the reference: the searched type for _include, the source for _revinclude. */
+  readonly sourceType: string;
+  readonly param: string;
+  readonly targetType: string | undefined;
+}
+
 export interface SearchQuery {
   readonly criteria: readonly Criterion[];
   readonly sort: readonly SortKey[];
@@ -36,6 +44,8 @@ export interface SearchQuery {
   readonly countOnly: boolean;
   /** `_elements`: top-level elements to keep (id, meta and resourceType are always kept). */
   readonly elements: readonly string[] | undefined;
+  readonly includes: readonly IncludeSpec[];
+  readonly revincludes: readonly IncludeSpec[];
   /** The parameters as the server understood and applied them, in request order, for Bundle.link. */
   readonly applied: ReadonlyArray<readonly [string, string]>;
 }
@@ -103,6 +113,12 @@ function nonNegativeInt(text: string): number | undefined {
   return /^\d{1,9}$/.test(text) ? Number(text) : undefined;
 }
 
+function parseInclude(value: string): IncludeSpec | undefined {
+  const parts = value.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) return undefined;
+  return { sourceType: parts[0]!, param: parts[1]!, targetType: parts[2] };
+}
+
 const STRING_MODIFIERS: ReadonlyMap<string, StringMode> = new Map([
   ['', 'prefix'],
   ['contains', 'contains'],
@@ -122,6 +138,8 @@ export function parseSearchQuery(def: ResourceSearchDef, params: URLSearchParams
   let offset = 0;
   let countOnly = false;
   let elements: string[] | undefined;
+  const includes: IncludeSpec[] = [];
+  const revincludes: IncludeSpec[] = [];
 
   const unknown = (name: string, message: string): void => {
     if (opts.strict) errors.push({ field: name, message });
@@ -181,6 +199,19 @@ export function parseSearchQuery(def: ResourceSearchDef, params: URLSearchParams
         if (keys.length) applied.push([name, keys.join(',')]);
         continue;
       }
+      case '_include':
+      case '_revinclude': {
+        const spec = parseInclude(value);
+        const source = spec && SEARCH_DEFS.get(spec.sourceType);
+        const param = source?.params.get(spec!.param);
+        if (!spec || !param || param.type !== 'reference') bad(name, `${name} takes Type:parameter[:targetType] naming a reference parameter, got "${value}"`);
+        else if (name === '_include' && spec.sourceType !== def.type) bad(name, `_include must start with ${def.type}, got "${value}"`);
+        else {
+          (name === '_include' ? includes : revincludes).push(spec);
+          applied.push([name, value]);
+        }
+        continue;
+      }
       case '_total':
       case '_format':
       case '_pretty':
@@ -228,7 +259,7 @@ export function parseSearchQuery(def: ResourceSearchDef, params: URLSearchParams
   }
 
   if (errors.length) throw new BadRequestError('Invalid search parameters', errors);
-  return { criteria, sort, count, offset, countOnly, elements, applied };
+  return { criteria, sort, count, offset, countOnly, elements, includes, revincludes, applied };
 }
 
 function parseCriterion(

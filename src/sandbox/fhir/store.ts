@@ -283,15 +283,54 @@ export class FhirStore {
     if (offset + count < total) links.push({ relation: 'next', url: link(offset + count, count) });
     bundle.link = links;
     const page = matches.slice(offset, offset + count);
-    bundle.entry = page.map(
-      (e): BundleEntry => ({
-        fullUrl: `${base}/${type}/${e.id}`,
-        // Only supported (hence concrete) resource types are ever stored.
-        resource: (query.elements ? subset(e.resource, query.elements) : e.resource) as FhirResource,
-        search: { mode: 'match' },
-      }),
-    );
+    const entryFor = (e: Entry, mode: 'match' | 'include'): BundleEntry => ({
+      fullUrl: `${base}/${e.resource.resourceType}/${e.id}`,
+      // Only supported (hence concrete) resource types are ever stored.
+      resource: (query.elements ? subset(e.resource, query.elements) : e.resource) as FhirResource,
+      search: { mode },
+    });
+    bundle.entry = [...page.map((e) => entryFor(e, 'match')), ...this.included(type, page, query).map((e) => entryFor(e, 'include'))];
     return bundle;
+  }
+
+  /**
+   * Resources named by `_include` (referenced by the page) and `_revinclude` (referring to it),
+   * once each and never repeating a match (R4 §3.1.1.5.4). Not iterated (:iterate unsupported).
+   */
+  private included(type: string, page: readonly Entry[], query: SearchQuery): Entry[] {
+    if (!query.includes.length && !query.revincludes.length) return [];
+    const seen = new Set(page.map((e) => `${type}/${e.id}`));
+    const out: Entry[] = [];
+    const add = (e: Entry | undefined): void => {
+      const key = e && `${e.resource.resourceType}/${e.id}`;
+      if (e && key && !seen.has(key)) {
+        seen.add(key);
+        out.push(e);
+      }
+    };
+    for (const spec of query.includes) {
+      const param = this.table(type).def.params.get(spec.param);
+      const single = param?.type === 'reference' && param.targets.length === 1 ? param.targets[0] : undefined;
+      for (const e of page) {
+        for (const ref of e.refs(spec.param)) {
+          const refType = ref.type ?? single;
+          if (!refType || (spec.targetType && refType !== spec.targetType)) continue;
+          add(this.tables.get(refType)?.byId.get(ref.id));
+        }
+      }
+    }
+    for (const spec of query.revincludes) {
+      if (spec.targetType && spec.targetType !== type) continue;
+      const source = this.tables.get(spec.sourceType);
+      const param = source?.def.params.get(spec.param);
+      if (!source || param?.type !== 'reference') continue;
+      for (const e of page) {
+        const sets = source.referenceSets(spec.param, [{ type, id: e.id }], param.targets);
+        if (sets) for (const set of sets) for (const r of set) add(r);
+        else for (const r of source.byId.values()) if (r.refs(spec.param).some((v) => v.id === e.id && (v.type ?? type) === type)) add(r);
+      }
+    }
+    return out;
   }
 }
 

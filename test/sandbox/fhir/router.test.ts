@@ -67,6 +67,9 @@ describe('FHIR router: reads and searches', () => {
       expect.arrayContaining(['Patient', 'Encounter', 'Observation', 'Condition', 'MedicationRequest', 'ServiceRequest', 'AuditEvent', 'Practitioner', 'Organization', 'DiagnosticReport', 'Procedure', 'RiskAssessment']),
     );
     expect(cs.rest![0]!.interaction!.map((i) => i.code)).toEqual(['transaction', 'batch']);
+    expect(observation.searchInclude).toEqual(expect.arrayContaining(['Observation:patient', 'Observation:encounter']));
+    const patient = cs.rest![0]!.resource!.find((r) => r.type === 'Patient')!;
+    expect(patient.searchRevInclude).toEqual(expect.arrayContaining(['Observation:patient', 'Encounter:subject']));
   });
 
   it('GET /{type}/{id} reads with ETag and Last-Modified', async () => {

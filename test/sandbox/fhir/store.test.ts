@@ -277,6 +277,29 @@ describe('FhirStore search', () => {
     expect(p.meta?.tag).toEqual([{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' }]);
   });
 
+  it('_include adds the referenced resources once each, as mode "include"', () => {
+    const b = search(store, 'Observation', 'code=8867-4&_include=Observation:patient');
+    expect(b.total).toBe(5);
+    const included = (b.entry ?? []).filter((e) => e.search?.mode === 'include').map((e) => e.fullUrl);
+    expect(included).toEqual([`${BASE}/Patient/p1`, `${BASE}/Patient/p2`]);
+    expect(search(store, 'Observation', 'code=8867-4&_include=Observation:subject:Group').entry!.filter((e) => e.search?.mode === 'include')).toEqual([]);
+    // Only the page's references are followed.
+    const page = search(store, 'Observation', '_id=d&_include=Observation:subject');
+    expect(page.entry!.map((e) => `${e.search!.mode} ${e.resource!.resourceType}/${e.resource!.id}`)).toEqual(['match Observation/d', 'include Patient/p2']);
+  });
+
+  it('_revinclude adds the resources that refer to the matches', () => {
+    const b = search(store, 'Patient', '_id=p2&_revinclude=Observation:patient');
+    expect(b.total).toBe(1);
+    expect(b.entry!.map((e) => `${e.search!.mode} ${e.resource!.resourceType}/${e.resource!.id}`)).toEqual(['match Patient/p2', 'include Observation/d']);
+  });
+
+  it('malformed _include / _revinclude are 400', () => {
+    for (const qs of ['_include=Observation', '_include=Observation:code', '_include=Patient:organization', '_revinclude=Spaceship:patient', '_include=Observation:nope']) {
+      expect(() => search(store, 'Observation', qs)).toThrow(BadRequestError);
+    }
+  });
+
   it('unknown parameters are ignored (and dropped from the self link) unless strict', () => {
     const b = search(store, 'Observation', 'patient=p1&foo=bar');
     expect(b.total).toBe(5);
