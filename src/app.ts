@@ -13,6 +13,7 @@ import { createServices } from './cds-hooks/services/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
 import { createSandbox } from './sandbox/index.js';
+import type { FhirStore } from './sandbox/fhir/store.js';
 import { cdsClientAuthentication, createCdsClientVerifier } from './smart/cds-client-auth.js';
 import { RemoteJwksCache } from './smart/jwks-cache.js';
 import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-sqlite.js';
@@ -20,6 +21,8 @@ import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-
 export interface Vigil {
   app: Express;
   logger: Logger;
+  /** The sandbox EHR's in-process FHIR store (SANDBOX=on): where the HL7 interface writes by default. */
+  sandboxStore?: FhirStore;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     res.json({ status: 'ok' });
   });
 
+  let sandboxStore: FhirStore | undefined;
   if (config.sandbox) {
     // In process rather than GET /cds-services over loopback: the same list, no client JWT needed.
     const sandbox = await createSandbox({
@@ -74,6 +78,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       clients: cdsClients,
     });
     app.use('/sandbox', sandbox.router);
+    sandboxStore = sandbox.store;
     closers.push(() => sandbox.close());
     app.get('/', (_req, res) => res.redirect('/sandbox'));
     logger.info({ patients: sandbox.patientCount }, 'sandbox EHR mounted at /sandbox');
@@ -85,6 +90,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   return {
     app,
     logger,
+    ...(sandboxStore ? { sandboxStore } : {}),
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -63,6 +63,25 @@ export interface Config {
    * authorization server (/sandbox/auth) and enforces its scopes and patient. "off" leaves it open. Default on.
    */
   sandboxFhirAuth: boolean;
+  /** HL7_PORT — TCP port of the HL7 v2 MLLP listener; "off" disables it. Default 2575 (docs/hl7.md). */
+  hl7Port: number | undefined;
+  /**
+   * HL7_DURABLE — "on": every inbound message is committed to SQLite (DATA_DIR/hl7.sqlite, fsynced)
+   * before its ACK. "off" keeps the queue in memory — benchmarks only, ACKed messages die with the process. Default on.
+   */
+  hl7Durable: boolean;
+  /** HL7_MAX_MESSAGE_BYTES — largest accepted HL7 message; larger frames are answered AR. Default 1048576. */
+  hl7MaxMessageBytes: number;
+  /** HL7_LOCAL_CODES_FILE — local OBX-3 code / assigning-authority map. Default: the shipped src/hl7/local-codes.json. */
+  hl7LocalCodesFile: string | undefined;
+  /** HL7_OUT_HOST — where ORU^R01 results are sent over MLLP. Default: none (outbound off). */
+  hl7OutHost: string | undefined;
+  /** HL7_OUT_PORT — port for HL7_OUT_HOST. Default: none (outbound off). */
+  hl7OutPort: number | undefined;
+  /** FHIR_STORE_URL — FHIR R4 server HL7 data are written to. Default: the sandbox's in-process FHIR store. */
+  fhirStoreUrl: string | undefined;
+  /** FHIR_STORE_TOKEN — static bearer token for FHIR_STORE_URL (a SMART token provider replaces it when wired). Default none. */
+  fhirStoreToken: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,6 +126,15 @@ function jwsAlgorithmsFrom(env: Env): string[] {
   return algs;
 }
 
+function portOrOff(env: Env, name: string, fallback: number | undefined): number | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === 'off') return undefined;
+  const port = intFrom(env, name, fallback ?? -1);
+  if (port === -1) return undefined;
+  if (port > 65535) throw new Error(`Environment variable ${name} must be a TCP port or off, got "${env[name]}"`);
+  return port;
+}
+
 /** Reads the configuration from an environment (process.env by default). Throws on malformed values. */
 export function loadConfig(env: Env = process.env): Config {
   const port = intFrom(env, 'PORT', 8080);
@@ -131,5 +159,13 @@ export function loadConfig(env: Env = process.env): Config {
     jwksCooldownSeconds: intFrom(env, 'JWKS_COOLDOWN_S', 30),
     jwksMaxAgeSeconds: intFrom(env, 'JWKS_MAX_AGE_S', 600),
     sandboxFhirAuth: flagFrom(env, 'SANDBOX_FHIR_AUTH', true),
+    hl7Port: portOrOff(env, 'HL7_PORT', 2575),
+    hl7Durable: flagFrom(env, 'HL7_DURABLE', true),
+    hl7MaxMessageBytes: Math.max(1024, intFrom(env, 'HL7_MAX_MESSAGE_BYTES', 1024 * 1024)),
+    hl7LocalCodesFile: env.HL7_LOCAL_CODES_FILE ? path.resolve(env.HL7_LOCAL_CODES_FILE) : undefined,
+    hl7OutHost: env.HL7_OUT_HOST || undefined,
+    hl7OutPort: portOrOff(env, 'HL7_OUT_PORT', undefined),
+    fhirStoreUrl: env.FHIR_STORE_URL ? env.FHIR_STORE_URL.replace(/\/+$/, '') : undefined,
+    fhirStoreToken: env.FHIR_STORE_TOKEN || undefined,
   };
 }

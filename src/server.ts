@@ -2,10 +2,13 @@
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from './config.js';
 import { createVigil } from './app.js';
+import { startHl7FromConfig } from './hl7/index.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const vigil = await createVigil(config);
+  // HL7 v2 MLLP listener (HL7_PORT, default 2575; off disables): docs/hl7.md.
+  const hl7 = await startHl7FromConfig(config, { logger: vigil.logger, ...(vigil.sandboxStore ? { sandboxStore: vigil.sandboxStore } : {}) });
   const server = vigil.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     vigil.logger.info({ port, sandbox: config.sandbox }, `Vigil listening on http://localhost:${port}`);
@@ -18,7 +21,7 @@ async function main(): Promise<void> {
     stopping = true;
     vigil.logger.info({ signal }, 'shutting down');
     server.close(() => {
-      vigil.close().then(
+      (hl7 ? hl7.close() : Promise.resolve()).then(() => vigil.close()).then(
         () => process.exit(0),
         () => process.exit(1),
       );

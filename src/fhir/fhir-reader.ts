@@ -29,7 +29,11 @@ export type FhirReadFailure =
   | 'network'
   | 'invalid-response'
   /** The URL asked for was not a relative FHIR URL; nothing was sent. */
-  | 'invalid-url';
+  | 'invalid-url'
+  /** 429 Too Many Requests after the retries allowed (src/fhir/fhir-client.ts). */
+  | 'throttled'
+  /** The server's CapabilityStatement is not FHIR R4 (src/fhir/fhir-client.ts). */
+  | 'unsupported-version';
 
 /** A FHIR read that did not yield a resource. `upstreamStatus` is the FHIR server's HTTP status, if any. */
 export class FhirReadError extends BadGatewayError {

@@ -1,0 +1,137 @@
+/**
+ * The HL7 v2 interface, assembled: MLLP listener → ingest (durable queue, ACK) → worker (FHIR store)
+ * → optional scoring and outbound ORU^R01. `startHl7Interface` takes everything injected (tests start
+ * it on port 0); `startHl7FromConfig` chooses the back ends from the configuration for `npm start`.
+ * See docs/hl7.md.
+ */
+import type { Logger } from '../logger.js';
+import type { Config } from '../config.js';
+import type { FhirStore } from '../sandbox/fhir/store.js';
+import { Ingest } from './ingest.js';
+import { startMllpListener, type MllpListener } from './listener.js';
+import { Hl7Worker } from './worker.js';
+import { applyMessage, type ApplyResult } from './apply.js';
+import { openSqliteQueue } from './sqlite-queue.js';
+import { openMemoryQueue } from './memory-queue.js';
+import type { MessageStore } from './queue.js';
+import type { FhirWriter } from './fhir-writer.js';
+import { storeWriter } from './store-writer.js';
+import { httpWriter } from './http-writer.js';
+import { loadLocalCodes, type LocalCodes } from './local-codes.js';
+import { OutboundSender, type OutboundOptions } from './outbound.js';
+import { news2Scorer, scoreAndQueue, type PatientScorer } from './scoring.js';
+
+export interface Hl7InterfaceOptions {
+  port: number;
+  host?: string;
+  /** Directory of the SQLite queue (DATA_DIR). */
+  dataDir: string;
+  /** false = in-memory queue (benchmarks only). Default true. */
+  durable?: boolean;
+  maxMessageBytes?: number;
+  writer: FhirWriter;
+  logger: Logger;
+  localCodes?: LocalCodes;
+  assumeOffset?: string;
+  /** Results back to the EHR (ORU^R01); off when absent. */
+  outbound?: Omit<OutboundOptions, 'store' | 'logger'>;
+  /** Scorers run after an HL7 update brings new observations. Default: NEWS2. */
+  scorers?: readonly PatientScorer[];
+  /** Do not apply messages (the queue only fills; used by the durability tests and benchmarks). */
+  applyPaused?: boolean;
+  retryBaseMs?: number;
+}
+
+export interface Hl7Interface {
+  port: number;
+  store: MessageStore;
+  worker: Hl7Worker;
+  outbound?: OutboundSender;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<Hl7Interface> {
+  const { logger, writer } = options;
+  const local = options.localCodes ?? loadLocalCodes();
+  const store = options.durable === false ? openMemoryQueue() : openSqliteQueue(options.dataDir);
+  const planOptions = { local, ...(options.assumeOffset ? { assumeOffset: options.assumeOffset } : {}) };
+
+  const outbound = options.outbound ? new OutboundSender({ ...options.outbound, store, logger }) : undefined;
+  const scorers = options.scorers ?? [news2Scorer];
+  const onApplied = async (result: ApplyResult) => {
+    if (!outbound || result.observations === 0) return;
+    await scoreAndQueue(result.patientId, { writer, scorers, store, now: new Date() });
+    outbound.notify();
+  };
+
+  const worker = new Hl7Worker({
+    store,
+    logger,
+    apply: (raw) => applyMessage(raw, writer, planOptions),
+    onApplied,
+    ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+  });
+  const ingest = new Ingest({ ...planOptions, store, logger, onStored: () => worker.notify() });
+  let listener: MllpListener;
+  try {
+    listener = await startMllpListener({
+      port: options.port,
+      ...(options.host ? { host: options.host } : {}),
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      ingest,
+      logger,
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  if (!options.applyPaused) worker.start();
+  outbound?.start();
+  logger.info({ port: listener.port, durable: store.durable, counts: store.counts() }, 'hl7: MLLP listener started');
+
+  return {
+    port: listener.port,
+    store,
+    worker,
+    ...(outbound ? { outbound } : {}),
+    async close() {
+      await listener.close();
+      await worker.stop();
+      await outbound?.stop();
+      store.close();
+    },
+  };
+}
+
+/**
+ * The interface as configured (HL7_PORT, DATA_DIR, FHIR_STORE_URL, HL7_OUT_HOST/PORT…): writes to
+ * FHIR_STORE_URL when set, else to the sandbox's in-process store. Returns undefined when HL7_PORT=off.
+ */
+export async function startHl7FromConfig(
+  config: Config,
+  deps: { logger: Logger; sandboxStore?: FhirStore; tokenProvider?: () => Promise<string | undefined> },
+): Promise<Hl7Interface | undefined> {
+  if (config.hl7Port === undefined) return undefined;
+  let writer: FhirWriter;
+  if (config.fhirStoreUrl) {
+    const token = config.fhirStoreToken;
+    writer = httpWriter({ baseUrl: config.fhirStoreUrl, token: deps.tokenProvider ?? (token ? async () => token : undefined) });
+  } else if (deps.sandboxStore) {
+    writer = storeWriter(deps.sandboxStore);
+  } else {
+    throw new Error('HL7 interface needs a FHIR store: set FHIR_STORE_URL, enable the sandbox (SANDBOX=on), or set HL7_PORT=off');
+  }
+  return startHl7Interface({
+    port: config.hl7Port,
+    host: config.host,
+    dataDir: config.dataDir,
+    durable: config.hl7Durable,
+    maxMessageBytes: config.hl7MaxMessageBytes,
+    writer,
+    logger: deps.logger,
+    ...(config.hl7LocalCodesFile ? { localCodes: loadLocalCodes(config.hl7LocalCodesFile) } : {}),
+    ...(config.hl7OutHost && config.hl7OutPort ? { outbound: { host: config.hl7OutHost, port: config.hl7OutPort } } : {}),
+  });
+}

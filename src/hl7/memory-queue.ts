@@ -1,0 +1,111 @@
+/**
+ * In-memory back end of the HL7 message store (HL7_DURABLE=off): same semantics as SQLite, nothing
+ * survives the process. For benchmarks (the durability-off baseline) and tests only.
+ */
+import type { InboundMessage, MessageStore, OutboundMessage, QueueCounts } from './queue.js';
+
+type InRow = InboundMessage & { state: 'pending' | 'applied' | 'failed'; error?: string };
+type OutRow = OutboundMessage & { state: 'pending' | 'sent' | 'failed'; nextAttemptAt: number; error?: string };
+
+export function openMemoryQueue(): MessageStore {
+  const keys = new Set<string>();
+  const inbound = new Map<number, InRow>();
+  const outbound = new Map<number, OutRow>();
+  const outIds = new Set<string>();
+  let seq = 0;
+  let outSeq = 0;
+  const pendingOut = () => [...outbound.values()].filter((r) => r.state === 'pending');
+
+  return {
+    durable: false,
+    enqueue(items) {
+      return items.map((m) => {
+        if (keys.has(m.key)) return false;
+        keys.add(m.key);
+        seq++;
+        inbound.set(seq, { ...m, seq, attempts: 0, state: 'pending' });
+        return true;
+      });
+    },
+    pending(afterSeq, limit) {
+      const out: InboundMessage[] = [];
+      for (const row of inbound.values()) {
+        if (row.seq > afterSeq && row.state === 'pending') out.push({ seq: row.seq, key: row.key, event: row.event, raw: row.raw, attempts: row.attempts });
+        if (out.length >= limit) break;
+      }
+      return out;
+    },
+    markApplied(s) {
+      const row = inbound.get(s);
+      if (row) {
+        row.state = 'applied';
+        row.attempts++;
+        // Applied rows keep only their key (for duplicate detection), as the raw text is no longer needed.
+        row.raw = '';
+      }
+    },
+    recordAttempt(s, error) {
+      const row = inbound.get(s);
+      if (row) {
+        row.attempts++;
+        row.error = error;
+      }
+    },
+    markFailed(s, error) {
+      const row = inbound.get(s);
+      if (row) {
+        row.state = 'failed';
+        row.attempts++;
+        row.error = error;
+      }
+    },
+    enqueueOutbound(item, now) {
+      if (outIds.has(item.controlId)) return;
+      outIds.add(item.controlId);
+      outSeq++;
+      outbound.set(outSeq, { seq: outSeq, controlId: item.controlId, raw: item.raw, attempts: 0, state: 'pending', nextAttemptAt: now });
+    },
+    nextOutbound(now) {
+      const row = pendingOut().find((r) => r.nextAttemptAt <= now);
+      return row ? { seq: row.seq, controlId: row.controlId, raw: row.raw, attempts: row.attempts } : undefined;
+    },
+    nextOutboundDue() {
+      const due = pendingOut().map((r) => r.nextAttemptAt);
+      return due.length ? Math.min(...due) : undefined;
+    },
+    markSent(s) {
+      const row = outbound.get(s);
+      if (row) {
+        row.state = 'sent';
+        row.attempts++;
+      }
+    },
+    retryOutbound(s, at, error) {
+      const row = outbound.get(s);
+      if (row) {
+        row.attempts++;
+        row.nextAttemptAt = at;
+        row.error = error;
+      }
+    },
+    failOutbound(s, error) {
+      const row = outbound.get(s);
+      if (row) {
+        row.state = 'failed';
+        row.attempts++;
+        row.error = error;
+      }
+    },
+    counts(): QueueCounts {
+      const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
+      for (const r of inbound.values()) c[r.state]++;
+      for (const r of outbound.values()) {
+        if (r.state === 'pending') c.outboundPending++;
+        else if (r.state === 'sent') c.outboundSent++;
+        else c.outboundFailed++;
+      }
+      return c;
+    },
+    close() {},
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Outbound results: ORU^R01 messages from the durable outbound queue, sent over MLLP to
+ * HL7_OUT_HOST:HL7_OUT_PORT one at a time on a persistent connection, each kept until the receiver
+ * ACKs it. AA/CA → sent; AE/CE, no answer, or no connection → retried with capped exponential backoff
+ * and jitter (the queue survives restarts); AR/CR (the receiver rejects the message itself) → failed,
+ * since resending the same bytes cannot succeed.
+ */
+import net, { type Socket } from 'node:net';
+import type { Logger } from '../logger.js';
+import { frame, MllpDecoder } from './mllp.js';
+import { parseHl7 } from './message.js';
+import type { MessageStore } from './queue.js';
+
+export interface OutboundOptions {
+  host: string;
+  port: number;
+  store: MessageStore;
+  logger: Logger;
+  ackTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+/** One MLLP client connection that answers each request with the next frame received. */
+class MllpClient {
+  private readonly decoder = new MllpDecoder(1024 * 1024);
+  private waiting: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of this.decoder.push(chunk)) {
+        if (event.kind === 'frame' && this.waiting) {
+          const w = this.waiting;
+          this.waiting = undefined;
+          w.resolve(event.payload);
+        }
+      }
+    });
+    const fail = (err: Error) => {
+      this.closed = true;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.reject(err);
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  static connect(host: string, port: number, timeoutMs: number): Promise<MllpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('connect timed out'));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', reject);
+        resolve(new MllpClient(socket));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed;
+  }
+
+  request(message: string, timeoutMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined;
+        this.destroy();
+        reject(new Error('no ACK in time'));
+      }, timeoutMs);
+      this.waiting = {
+        resolve: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.socket.write(frame(message));
+    });
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}
+
+/** MSA-1 and MSA-2 of an ACK. */
+export function readAck(payload: Buffer): { code: string; controlId: string } {
+  const msg = parseHl7(payload.toString('utf8'));
+  const msa = msg.segment('MSA');
+  return { code: msg.value(msa, 1).trim().toUpperCase(), controlId: msg.value(msa, 2).trim() };
+}
+
+export class OutboundSender {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private client: MllpClient | undefined;
+  private wake: (() => void) | undefined;
+  private failures = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: OutboundOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Resolves when nothing is due to be sent (tests). */
+  idle(): Promise<void> {
+    if (this.options.store.counts().outboundPending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.client?.destroy();
+  }
+
+  private sleep(ms: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      this.wake = () => {
+        this.wake = undefined;
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(() => this.wake?.(), Math.max(0, ms));
+    });
+  }
+
+  private backoff(): number {
+    const base = this.options.retryBaseMs ?? 1000;
+    const capped = Math.min(this.options.retryMaxMs ?? 60_000, base * 2 ** Math.min(this.failures, 16));
+    // Full jitter keeps many Vigil instances from retrying in step against one receiver.
+    return capped / 2 + Math.random() * (capped / 2);
+  }
+
+  private async run(): Promise<void> {
+    const { store, logger } = this.options;
+    while (this.running) {
+      const now = Date.now();
+      const next = store.nextOutbound(now);
+      if (!next) {
+        if (store.counts().outboundPending === 0) for (const r of this.idleWaiters.splice(0)) r();
+        const due = store.nextOutboundDue();
+        await this.sleep(due === undefined ? undefined : due - now);
+        continue;
+      }
+      try {
+        if (!this.client?.usable) {
+          this.client = await MllpClient.connect(this.options.host, this.options.port, this.options.connectTimeoutMs ?? 5000);
+        }
+        const ack = readAck(await this.client.request(next.raw, this.options.ackTimeoutMs ?? 10_000));
+        if (ack.code === 'AA' || ack.code === 'CA') {
+          store.markSent(next.seq);
+          this.failures = 0;
+        } else if (ack.code === 'AR' || ack.code === 'CR') {
+          store.failOutbound(next.seq, `receiver answered ${ack.code}`);
+          logger.error({ seq: next.seq, ack: ack.code }, 'hl7 out: result rejected by the receiver');
+        } else {
+          throw new Error(`receiver answered ${ack.code || 'no MSA-1'}`);
+        }
+      } catch (err) {
+        this.failures++;
+        const delay = this.backoff();
+        store.retryOutbound(next.seq, Date.now() + delay, (err as Error)?.message ?? String(err));
+        logger.warn({ seq: next.seq, attempt: next.attempts + 1, retryInMs: Math.round(delay), errMessage: (err as Error)?.message }, 'hl7 out: send failed, will retry');
+        if (this.client && !this.client.usable) this.client = undefined;
+      }
+    }
+  }
+}
