@@ -114,8 +114,8 @@ beforeAll(async () => {
     'Observation?patient=p1&code=8867-4': { body: { resourceType: 'Bundle', type: 'searchset', total: 0 } },
     'Patient/p401': { status: 401, body: { resourceType: 'OperationOutcome', issue: [] } },
     'Observation?patient=p401&code=8867-4': { status: 401, body: { resourceType: 'OperationOutcome', issue: [] } },
-    'Patient/pslow': { delayMs: 500, body: { resourceType: 'Patient', id: 'pslow' } },
-    'Observation?patient=pslow&code=8867-4': { delayMs: 500, body: { resourceType: 'Bundle', type: 'searchset' } },
+    'Patient/pslow': { delayMs: 5000, body: { resourceType: 'Patient', id: 'pslow' } },
+    'Observation?patient=pslow&code=8867-4': { delayMs: 5000, body: { resourceType: 'Bundle', type: 'searchset' } },
     'Patient/popt': { body: { resourceType: 'Patient', id: 'popt' } },
     'Observation?patient=popt&code=8867-4': { status: 404, body: { resourceType: 'OperationOutcome', issue: [] } },
   });
@@ -123,7 +123,7 @@ beforeAll(async () => {
   app.use(
     '/cds-services',
     createCdsHooksRouter({
-      config: testConfig({ prefetchTimeoutMs: 150, hookDeadlineMs: 300 }),
+      config: testConfig({ prefetchTimeoutMs: 1000, hookDeadlineMs: 2000 }),
       logger: capturingLogger,
       services,
       feedbackStore,
