@@ -15,8 +15,8 @@
  * open when it is absent (the SMART layer plugs in there).
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Bundle, Resource } from 'fhir/r4';
-import { BadRequestError, MethodNotAllowedError, NotFoundError, UnsupportedMediaTypeError } from '../../errors.js';
+import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
+import { BadRequestError, ForbiddenError, MethodNotAllowedError, NotFoundError, UnsupportedMediaTypeError } from '../../errors.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import { operationOutcomeErrorHandler } from '../../http/error-handler.js';
 import type { Logger } from '../../logger.js';
@@ -129,7 +129,30 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
     for (const [k, v] of extra ?? []) params.append(k, v);
     await authorize(req, 'search-type', type, patientOfSearch(type, params));
     const bundle = store.search(type, params, { baseUrl: baseOf(req), strict: preferences(req).get('handling') === 'strict' });
+    if (opts.authorize) bundle.entry = await visibleIncludes(req, bundle.entry);
     send(res, 200, bundle);
+  };
+
+  /**
+   * Included resources (_include/_revinclude) may be of other types or patients than the search
+   * was authorised for: each is authorised as a read, and those refused are left out, as a server
+   * leaves out what the caller may not see.
+   */
+  const visibleIncludes = async (req: Request, entries: BundleEntry[] | undefined): Promise<BundleEntry[] | undefined> => {
+    if (!entries?.some((e) => e.search?.mode === 'include')) return entries;
+    const kept: BundleEntry[] = [];
+    for (const e of entries) {
+      if (e.search?.mode === 'include' && e.resource) {
+        try {
+          await authorize(req, 'read', e.resource.resourceType, store.patientIdsOf(e.resource)[0]);
+        } catch (err) {
+          if (err instanceof ForbiddenError) continue;
+          throw err;
+        }
+      }
+      kept.push(e);
+    }
+    return kept;
   };
 
   /**

@@ -319,6 +319,20 @@ describe('FHIR router: the authorize seam', () => {
     expectOutcome(denied.body, 'forbidden');
   });
 
+  it('leaves out included resources the caller may not read', async () => {
+    store.create({ resourceType: 'Practitioner', id: 'dr1' });
+    store.create({ ...hr('p1', '2024-01-01T12:00:00Z'), id: 'o3', performer: [{ reference: 'Practitioner/dr1' }] });
+    const guarded = appWith((_req, interaction, type) => {
+      if (interaction === 'read' && type === 'Practitioner') throw new ForbiddenError('no practitioner scope');
+    });
+    const url = '/sandbox/fhir/Observation?patient=p1&_include=Observation:performer&_include=Observation:patient';
+    const open = (await request(app).get(url).expect(200)).body as Bundle;
+    expect(open.entry!.filter((e) => e.search!.mode === 'include').map((e) => e.resource!.resourceType).sort()).toEqual(['Patient', 'Practitioner']);
+    const res = (await request(guarded).get(url).expect(200)).body as Bundle;
+    expect(res.total).toBe(3);
+    expect(res.entry!.filter((e) => e.search!.mode === 'include').map((e) => e.resource!.resourceType)).toEqual(['Patient']);
+  });
+
   it('authorises every entry of a transaction as its own interaction', async () => {
     const calls: Array<[FhirInteraction, string | undefined, string | undefined]> = [];
     const guarded = appWith((_req, interaction, type, patient) => {
