@@ -94,10 +94,15 @@ function bodyResource(req: Request): Resource {
 
 /** The patient a search is confined to, from `patient`, `subject` (Patient) or, on Patient, `_id`. */
 function patientOfSearch(type: string, params: URLSearchParams): string | undefined {
-  if (type === 'Patient') return params.get('_id') ?? undefined;
+  if (type === 'Patient') {
+    // Only a single, repeated-free _id confines a Patient search to one patient.
+    const ids = params.getAll('_id');
+    return ids.length === 1 && !ids[0]!.includes(',') ? ids[0] : undefined;
+  }
   for (const name of ['patient', 'subject', 'subject:Patient', 'patient:Patient']) {
-    const value = params.get(name);
-    if (!value || value.includes(',')) continue;
+    const values = params.getAll(name);
+    const value = values[0];
+    if (values.length !== 1 || !value || value.includes(',')) continue;
     const ref = parseReference(value);
     if (ref && (ref.type === undefined || ref.type === 'Patient') && (name !== 'subject' || ref.type === 'Patient')) return ref.id;
   }

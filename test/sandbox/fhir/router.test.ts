@@ -315,6 +315,15 @@ describe('FHIR router: the authorize seam', () => {
       ['read', 'Patient', 'p1'],
       ['create', 'Observation', 'p1'],
     ]);
+    calls.length = 0;
+    await request(guarded).get('/sandbox/fhir/Patient?_id=p1,p2').expect(200);
+    await request(guarded).get('/sandbox/fhir/Patient?_id=p1').expect(200);
+    await request(guarded).get('/sandbox/fhir/Observation?patient=p1,p2').expect(200);
+    expect(calls).toEqual([
+      ['search-type', 'Patient', undefined],
+      ['search-type', 'Patient', 'p1'],
+      ['search-type', 'Observation', undefined],
+    ]);
     const denied = await request(guarded).get('/sandbox/fhir/Observation/o1').set('x-deny', '1').expect(403);
     expectOutcome(denied.body, 'forbidden');
   });
