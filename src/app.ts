@@ -2,7 +2,7 @@
  * Builds the Vigil application (CDS service + optional sandbox EHR) without listening, so tests
  * and src/server.ts start it the same way.
  */
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { requestContext } from './http/request-context.js';
@@ -17,6 +17,9 @@ import type { FhirStore } from './sandbox/fhir/store.js';
 import { cdsClientAuthentication, createCdsClientVerifier } from './smart/cds-client-auth.js';
 import { RemoteJwksCache } from './smart/jwks-cache.js';
 import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-sqlite.js';
+import { createAuditStore } from './storage/audit-store.js';
+import { auditCdsHookCalls } from './smart/audit.js';
+import { createAdminAuditRouter } from './smart/admin-audit.js';
 
 export interface Vigil {
   app: Express;
@@ -50,7 +53,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => {
     securityDb.close();
   });
-  const authenticate = cdsClientAuthentication({
+  const auditStore = createAuditStore(securityDb);
+  const clientAuth = cdsClientAuthentication({
     verifier: createCdsClientVerifier({
       clients: cdsClients,
       remoteJwks: new RemoteJwksCache({ cooldownSeconds: config.jwksCooldownSeconds, maxAgeSeconds: config.jwksMaxAgeSeconds }),
@@ -62,6 +66,11 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     publicBaseUrl: config.publicBaseUrl,
     logger,
   });
+  // Authenticate, then audit the hook call (one AuditEvent per patient-data access) once it is answered.
+  const auditHooks = auditCdsHookCalls({ sink: auditStore, logger });
+  const authenticate: RequestHandler = (req, res, next) =>
+    clientAuth(req, res, (err?: unknown) => (err ? next(err) : auditHooks(req, res, next)));
+  if (config.adminToken) app.use('/admin', createAdminAuditRouter({ adminToken: config.adminToken, store: auditStore }));
   app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate }));
 
   app.get('/healthz', (_req, res) => {

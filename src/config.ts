@@ -63,6 +63,11 @@ export interface Config {
    * authorization server (/sandbox/auth) and enforces its scopes and patient. "off" leaves it open. Default on.
    */
   sandboxFhirAuth: boolean;
+  /**
+   * ADMIN_TOKEN — bearer token for GET /admin/audit (the AuditEvent trail). Default: none, and the admin
+   * routes are not mounted. Use a long random value; it is compared in constant time.
+   */
+  adminToken: string | undefined;
   /** HL7_PORT — TCP port of the HL7 v2 MLLP listener; "off" disables it. Default 2575 (docs/hl7.md). */
   hl7Port: number | undefined;
   /**
@@ -159,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwksCooldownSeconds: intFrom(env, 'JWKS_COOLDOWN_S', 30),
     jwksMaxAgeSeconds: intFrom(env, 'JWKS_MAX_AGE_S', 600),
     sandboxFhirAuth: flagFrom(env, 'SANDBOX_FHIR_AUTH', true),
+    adminToken: env.ADMIN_TOKEN || undefined,
     hl7Port: portOrOff(env, 'HL7_PORT', 2575),
     hl7Durable: flagFrom(env, 'HL7_DURABLE', true),
     hl7MaxMessageBytes: Math.max(1024, intFrom(env, 'HL7_MAX_MESSAGE_BYTES', 1024 * 1024)),

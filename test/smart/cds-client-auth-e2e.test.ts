@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AuditEvent } from 'fhir/r4';
 import { createVigil, type Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { capturingLogger } from './helpers.js';
@@ -18,6 +19,7 @@ let vigil: Vigil;
 let server: Server;
 let origin: string;
 let lines: string[];
+const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
 interface HookCall {
   url: string;
@@ -29,7 +31,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-auth-e2e-'));
   const captured = capturingLogger('info');
   lines = captured.lines;
-  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on' }), { logger: captured.logger });
+  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', ADMIN_TOKEN, LOG_LEVEL: 'debug' }), { logger: captured.logger });
   server = vigil.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -109,5 +111,68 @@ describe('CDS client authentication in the assembled app', () => {
     const log = lines.join('\n');
     expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
     expect(log).toContain('"reason":"replayed"');
+  });
+});
+
+describe('audit trail', () => {
+  it('records one AuditEvent per accepted hook call, queryable by patient with the admin token only', async () => {
+    const call = await sandboxHookCall();
+    const patientId = (call.body.context as { patientId: string }).patientId;
+    const before = await fetch(`${origin}/admin/audit?patient=${patientId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const countBefore = ((await before.json()) as { entry?: unknown[] }).entry?.length ?? 0;
+    expect((await send(call)).status).toBe(200);
+    expect((await send(call)).status).toBe(401); // the replay is refused before any data is touched: not audited
+
+    const res = await fetch(`${origin}/admin/audit?patient=${patientId}`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(res.status).toBe(200);
+    const bundle = (await res.json()) as { entry: Array<{ resource: AuditEvent }> };
+    expect(bundle.entry).toHaveLength(countBefore + 1);
+    const event = bundle.entry[0]!.resource;
+    expect(event).toMatchObject({
+      resourceType: 'AuditEvent',
+      action: 'E',
+      outcome: '0',
+      entity: [{ what: { reference: `Patient/${patientId}` }, role: { code: '1' } }],
+      agent: [{ who: { identifier: { value: `${origin}/sandbox` } }, requestor: true }],
+      purposeOfEvent: [{ coding: [{ code: 'TREAT' }] }],
+    });
+    expect(event.outcomeDesc).toMatch(/^cds-hook /);
+
+    expect((await fetch(`${origin}/admin/audit`)).status).toBe(401);
+    expect((await fetch(`${origin}/admin/audit`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+  });
+
+  it('the audit survives a restart (durable SQLite in DATA_DIR)', async () => {
+    const again = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'off', ADMIN_TOKEN, LOG_LEVEL: 'silent' }));
+    try {
+      const srv = again.app.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => srv.once('listening', () => resolve()));
+      const res = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/admin/audit`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(((await res.json()) as { entry: unknown[] }).entry.length).toBeGreaterThan(0);
+      srv.closeAllConnections();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('logs (at debug level) carry no sandbox patient names or identifiers', async () => {
+    const patients = (await json(await fetch(`${origin}/sandbox/api/patients`))).patients as Array<{ id: string; name: string }>;
+    // Identifier values straight from the FHIR resources (read with a token the sandbox issues for the patient).
+    const sandbox = (await json(await fetch(`${origin}/sandbox/fhir/.well-known/smart-configuration`))) as { issuer: string };
+    expect(sandbox.issuer).toBe(`${origin}/sandbox/auth`);
+    const call = await sandboxHookCall();
+    const access = (call.body.fhirAuthorization as { access_token: string }).access_token;
+    const patientId = (call.body.context as { patientId: string }).patientId;
+    const patient = await json(await fetch(`${origin}/sandbox/fhir/Patient/${patientId}`, { headers: { Authorization: `Bearer ${access}` } }));
+    const identifiers = ((patient.identifier as Array<{ value?: string }> | undefined) ?? []).map((i) => i.value).filter((v): v is string => !!v && v.length >= 4);
+    expect((await send(call)).status).toBe(200);
+
+    const log = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(10);
+    for (const p of patients) {
+      for (const part of p.name.split(/\s+/).filter((w) => w.length >= 4)) expect(log).not.toContain(part);
+    }
+    for (const value of identifiers) expect(log).not.toContain(value);
   });
 });

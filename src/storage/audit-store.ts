@@ -1,0 +1,72 @@
+/**
+ * Durable store of FHIR AuditEvents (src/smart/audit.ts): table `audit_event` in DATA_DIR/security.sqlite
+ * (WAL, synchronous=FULL, like the feedback store). The full resource is kept as JSON; patient, agent and
+ * time are columns so an admin can query by them. Append-only: nothing here updates or deletes.
+ */
+import type Database from 'better-sqlite3';
+import type { AuditEvent } from 'fhir/r4';
+import type { AuditSink } from '../smart/audit.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_event (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  recorded TEXT NOT NULL,
+  patient_id TEXT,
+  agent TEXT,
+  outcome TEXT,
+  resource TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_event_patient ON audit_event (patient_id, recorded);
+CREATE INDEX IF NOT EXISTS audit_event_recorded ON audit_event (recorded);
+`;
+
+export interface AuditQuery {
+  patientId?: string;
+  /** ISO 8601 instant; events recorded at or after it. */
+  since?: string;
+  /** Most events returned, newest first. Default 100, at most 1000. */
+  limit?: number;
+}
+
+export interface AuditStore extends AuditSink {
+  list(query?: AuditQuery): AuditEvent[];
+}
+
+function patientOf(event: AuditEvent): string | null {
+  const ref = event.entity?.find((e) => e.role?.code === '1')?.what?.reference;
+  return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
+}
+
+function agentOf(event: AuditEvent): string | null {
+  const who = event.agent[0]?.who;
+  return who?.reference ?? who?.identifier?.value ?? null;
+}
+
+/** Audit store on an open database (see openSecurityDatabase in replay-cache-sqlite.ts). */
+export function createAuditStore(db: Database.Database): AuditStore {
+  db.exec(SCHEMA);
+  const insert = db.prepare<[string, string, string | null, string | null, string | null, string]>(
+    'INSERT INTO audit_event (id, recorded, patient_id, agent, outcome, resource) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  return {
+    record(event) {
+      insert.run(event.id ?? '', event.recorded, patientOf(event), agentOf(event), event.outcome ?? null, JSON.stringify(event));
+    },
+    list(query = {}) {
+      const where: string[] = [];
+      const params: Array<string | number> = [];
+      if (query.patientId !== undefined) {
+        where.push('patient_id = ?');
+        params.push(query.patientId);
+      }
+      if (query.since !== undefined) {
+        where.push('recorded >= ?');
+        params.push(query.since);
+      }
+      const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
+      const sql = `SELECT resource FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`;
+      return (db.prepare(sql).all(...params) as Array<{ resource: string }>).map((r) => JSON.parse(r.resource) as AuditEvent);
+    },
+  };
+}
