@@ -81,7 +81,15 @@ async function main(): Promise<void> {
   const detInputs: DeteriorationInput[] = stays.map((s) => ({ rows: windowRows(s, s.hours.length - 1), age: s.age, sex: s.sex }));
 
   const results: ScenarioResult[] = [];
-  const costs: Array<{ backend: string; model: string; forward: ReturnType<typeof timeIt>; inputGradient: ReturnType<typeof timeIt> }> = [];
+  const costs: Array<{
+    backend: string;
+    model: string;
+    forward: ReturnType<typeof timeIt>;
+    inputGradient: ReturnType<typeof timeIt>;
+    /** One batched gradient call over 16 / 64 interpolated inputs: the core of integrated gradients (issue 7). */
+    gradient16: ReturnType<typeof timeIt>;
+    gradient64: ReturnType<typeof timeIt>;
+  }> = [];
   for (const backend of wanted) {
     if (!(await ADAPTERS[backend].activate())) {
       console.log(`${backend}: not available, skipped`);
@@ -107,13 +115,18 @@ async function main(): Promise<void> {
       const x = model.encode(inputs[0] as never);
       const xt = tf.tensor(x, [1, ...model.inputShape]);
       const grad = tf.grad((inp: tfTypes.Tensor) => (model.network.apply(inp) as tfTypes.Tensor).sum());
+      const x16 = tf.tile(xt, [16, ...model.inputShape.map(() => 1)]);
+      const x64 = tf.tile(xt, [64, ...model.inputShape.map(() => 1)]);
+      const reps = backend === 'cpu' && id === 'deterioration' ? 10 : 50;
       costs.push({
         backend,
         model: id,
-        forward: timeIt(() => tf.tidy(() => void (model.network.predict(xt) as tfTypes.Tensor).dataSync()), 50),
-        inputGradient: timeIt(() => tf.tidy(() => void grad(xt).dataSync()), 50),
+        forward: timeIt(() => tf.tidy(() => void (model.network.predict(xt) as tfTypes.Tensor).dataSync()), reps),
+        inputGradient: timeIt(() => tf.tidy(() => void grad(xt).dataSync()), reps),
+        gradient16: timeIt(() => tf.tidy(() => void grad(x16).dataSync()), reps),
+        gradient64: timeIt(() => tf.tidy(() => void grad(x64).dataSync()), Math.min(reps, 20)),
       });
-      xt.dispose();
+      tf.dispose([xt, x16, x64]);
     }
     await plain.close();
     await batched.close();
@@ -136,7 +149,11 @@ async function main(): Promise<void> {
   }
   console.log('\nsingle-example cost (ms, p50 / p99):');
   for (const c of costs) {
-    console.log(`  ${c.backend.padEnd(8)} ${c.model.padEnd(14)} forward ${c.forward.p50Ms.toFixed(2)} / ${c.forward.p99Ms.toFixed(2)}   input gradient ${c.inputGradient.p50Ms.toFixed(2)} / ${c.inputGradient.p99Ms.toFixed(2)}`);
+    const f = (t: { p50Ms: number; p99Ms: number }) => `${t.p50Ms.toFixed(2)} / ${t.p99Ms.toFixed(2)}`;
+    console.log(
+      `  ${c.backend.padEnd(8)} ${c.model.padEnd(14)} forward ${f(c.forward)}   input gradient ${f(c.inputGradient)}   ` +
+        `batched gradient ×16 ${f(c.gradient16)}   ×64 ${f(c.gradient64)}`,
+    );
   }
   if (values.json) writeFileSync(values.json, JSON.stringify({ callers, maxBatch: config.modelMaxBatch, maxWaitMs: config.modelMaxWaitMs, results, ratios, costs }, null, 2) + '\n');
 }
