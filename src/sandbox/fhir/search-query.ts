@@ -76,6 +76,14 @@ function splitUnescaped(text: string, sep: string): string[] {
   return parts;
 }
 
+/**
+ * Escapes a literal for use in a search value (R4 §3.1.1.3.4 "Escaping search parameters"), e.g.
+ * an identifier value holding "|" or ",": `identifier=${escapeSearchValue(system)}|${escapeSearchValue(value)}`.
+ */
+export function escapeSearchValue(text: string): string {
+  return text.replace(/[\\,|$]/g, (ch) => `\\${ch}`);
+}
+
 function unescape(text: string): string {
   return text.replace(/\\([\\,|$])/g, '$1');
 }

@@ -8,7 +8,7 @@ import {
   matchesToken,
   stringSearchText,
 } from '../../../src/sandbox/fhir/matchers.js';
-import { parseReferenceValue, parseSearchQuery, parseTokenValue } from '../../../src/sandbox/fhir/search-query.js';
+import { escapeSearchValue, parseReferenceValue, parseSearchQuery, parseTokenValue } from '../../../src/sandbox/fhir/search-query.js';
 import { SEARCH_DEFS } from '../../../src/sandbox/fhir/search-params.js';
 import { foldString, parseReference, stringValues } from '../../../src/sandbox/fhir/search-values.js';
 import { BadRequestError } from '../../../src/errors.js';
@@ -25,6 +25,11 @@ describe('token values and matching', () => {
     ['sys|a\\,b', { system: 'sys', code: 'a,b' }],
   ])('parses %j', (text, query) => {
     expect(parseTokenValue(text)).toEqual(query);
+  });
+
+  it('escapeSearchValue round-trips literals holding the separators', () => {
+    const value = 'A|B,C$D\\E';
+    expect(parseTokenValue(`urn:sys|${escapeSearchValue(value)}`)).toEqual({ system: 'urn:sys', code: value });
   });
 
   it.each(['|', 'a|b|c', ''])('rejects %j', (text) => {

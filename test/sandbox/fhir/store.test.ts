@@ -4,6 +4,7 @@ import type { Bundle, Observation, Patient, Resource } from 'fhir/r4';
 import { BadRequestError, NotFoundError, PreconditionFailedError } from '../../../src/errors.js';
 import { FhirStore } from '../../../src/sandbox/fhir/store.js';
 import { matchesDate, parseDateSearchValue, parseFhirDate } from '../../../src/sandbox/fhir/fhir-date.js';
+import { escapeSearchValue } from '../../../src/sandbox/fhir/search-query.js';
 
 const BASE = 'http://ehr.example/sandbox/fhir';
 const LOINC = 'http://loinc.org';
@@ -224,6 +225,12 @@ describe('FhirStore search', () => {
     ['_id=p3', ['p3']],
   ])('Patient?%s → %j', (qs, expected) => {
     expect(ids(search(store, 'Patient', qs))).toEqual(expected);
+  });
+
+  it('escaped separators in values are literals', () => {
+    store.create<Patient>({ resourceType: 'Patient', id: 'odd', identifier: [{ system: 'urn:mrn', value: 'A,B|C' }] });
+    const qs = new URLSearchParams({ identifier: `urn:mrn|${escapeSearchValue('A,B|C')}` });
+    expect(ids(store.search('Patient', qs, { baseUrl: BASE }))).toEqual(['odd']);
   });
 
   it('_sort with several keys, ascending and descending; missing values last', () => {
