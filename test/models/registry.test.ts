@@ -9,6 +9,7 @@ import { heartCard, heartManifest } from '../../src/models/heart-disease/card.js
 import { writeModelBundle } from '../../src/models/artifacts.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { HTI1_ATTRIBUTES } from '../../src/models/model-card.js';
+import { evaluateUciFile } from '../../src/models/evaluate.js';
 import { NotFoundError, UnprocessableEntityError } from '../../src/errors.js';
 
 const examples = parseUciHeart(readFileSync('data/raw/uci-heart-disease/processed.cleveland.data', 'utf8'));
@@ -125,6 +126,22 @@ describe('heart-disease pipeline → files → registry', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(registry.get('heart-disease').manifest.version).toBe('1.0.2');
+  });
+
+  it('evaluates a UCI processed.*.data file, counting rows it cannot score', () => {
+    const file = path.join(dir, 'processed.test.data');
+    // Two scorable rows and one with almost everything missing.
+    writeFileSync(
+      file,
+      '63.0,1.0,1.0,145.0,233.0,1.0,2.0,150.0,0.0,2.3,3.0,0.0,6.0,0\n' +
+        '67.0,1.0,4.0,160.0,0,?,2.0,108.0,1.0,1.5,?,?,?,2\n' +
+        '50,0,?,?,?,?,?,?,?,?,?,?,?,1\n',
+    );
+    const result = evaluateUciFile(registry.get<HeartRecord>('heart-disease'), file, { replicates: 10 });
+    expect(result.scored).toBe(2);
+    expect(result.refused).toBe(1);
+    expect(Object.keys(result.refusals)[0]).toMatch(/too little data/);
+    expect(result.report.overall.n).toBe(2);
   });
 
   it('loads the quantised weights on request', async () => {

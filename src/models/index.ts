@@ -1,0 +1,21 @@
+/**
+ * What the rest of Vigil uses from src/models: open the registry once at start-up, then
+ * registry.get(id).predict(input). Explainers additionally use RegisteredModel.encode / network.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { initBackend } from './backend/index.js';
+import { ModelRegistry } from './registry.js';
+
+export { ModelRegistry, type RegisteredModel, type Prediction } from './registry.js';
+export { initBackend, backendName, getTf, type BackendName } from './backend/index.js';
+export { buildDeteriorationWindow, type DeteriorationWindow, type RejectedObservation } from './features/deterioration-window.js';
+export { heartInputFromFhir } from './features/heart-inputs.js';
+export { BAND_INDICATOR, bandOf, type DeteriorationInput, type HeartDiseaseInput, type ModelManifest, type RiskBand, type Thresholds } from './types.js';
+export type { ModelCard } from './model-card.js';
+
+/** Selects the TensorFlow.js back end (VIGIL_BACKEND) and loads every model under MODELS_DIR. */
+export async function openModelRegistry(config: Pick<Config, 'backend' | 'modelsDir' | 'modelMaxBatch' | 'modelMaxWaitMs'>, logger?: Logger): Promise<ModelRegistry> {
+  await initBackend({ force: config.backend === 'auto' ? undefined : config.backend, logger });
+  return ModelRegistry.open({ dir: config.modelsDir, maxBatch: config.modelMaxBatch, maxWaitMs: config.modelMaxWaitMs, logger });
+}
