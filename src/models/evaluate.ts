@@ -76,5 +76,5 @@ export function evaluatePhysionet(model: RegisteredModel<DeteriorationInput>, lo
       if (encoded) rows.push({ encoded, label: stay.labels[t]!, sex: stay.sex, age: stay.age, cluster: stay.id });
     });
   }
-  return score(model as RegisteredModel<never>, rows, refusals, options.replicates ?? 500, options.seed ?? 1);
+  return score(model as RegisteredModel<never>, rows, refusals, options.replicates ?? 200, options.seed ?? 1);
 }

@@ -18,6 +18,7 @@ import { ServiceUnavailableError, UnprocessableEntityError, NotFoundError } from
 import type { Logger } from '../logger.js';
 import type { Indicator } from '../cds-hooks/types.js';
 import { getTf } from './backend/index.js';
+import { currentMetrics } from '../observability/metrics.js';
 import { MicroBatcher } from './batcher.js';
 import { CHANNELS, MEASUREMENTS, encodeWindow, type PhysionetEncodingSpec } from './data/physionet.js';
 import { HEART_INPUTS, encodeHeart, type HeartEncodingSpec } from './data/uci-heart.js';
@@ -115,9 +116,12 @@ class LoadedModel implements RegisteredModel<AnyInput> {
       maxBatch: options.maxBatch,
       maxWaitMs: options.maxWaitMs,
       run: (inputs) => {
+        const started = performance.now();
         const flat = new Float32Array(inputs.length * this.width);
         inputs.forEach((x, i) => flat.set(x, i * this.width));
-        return Array.from(this.forward(flat, inputs.length));
+        const outputs = Array.from(this.forward(flat, inputs.length));
+        currentMetrics()?.observeInference(this.manifest.id, inputs.length, (performance.now() - started) / 1000);
+        return outputs;
       },
     });
   }

@@ -98,7 +98,7 @@ export function deteriorationCard(metrics: DeteriorationMetrics, version: string
     subgroups: t.gru,
     extraFindings: [
       `Target per-hour AUROC ≥ ${target.perHourAuroc}: ${target.met ? 'met' : `not met — short by ${fmt(target.shortfall)}`} (test estimate ${fmt(t.gru.overall.auroc.estimate)}).`,
-      `Test split: ${s.testHours} patient-hours, ${s.testPositiveHours} with SepsisLabel 1. Bootstrap CIs resample patients (${t.gru.overall.n ? 'cluster bootstrap' : ''}).`,
+      `Test split: ${s.testHours} patient-hours, ${s.testPositiveHours} with SepsisLabel 1. 95 % CIs: percentile bootstrap over patients (all hours of a resampled patient together), 500 replicates, seeded.`,
       `Validation per-hour AUROC: GRU ${fmt(metrics.validation.gruAuroc)}, logistic regression ${fmt(metrics.validation.baselineAuroc)}, NEWS2 ${fmt(metrics.validation.news2Auroc)}.`,
       `Quantised variant (uint8 weights, models/deterioration/quantized): ${metrics.quantized.weightBytes} bytes vs ${metrics.quantized.float32WeightBytes} float32; test AUROC ${fmt(metrics.quantized.testAuroc)} (Δ ${fmt(metrics.quantized.aurocDelta, 4)}).`,
       `Thresholds (validation split): moderate ≥ ${fmt(metrics.thresholds.moderate)}, high ≥ ${fmt(metrics.thresholds.high)}. ${metrics.thresholds.rule}`,

@@ -60,6 +60,11 @@ export interface DeteriorationMetrics {
   target: { perHourAuroc: number; met: boolean; shortfall: number };
   thresholds: Thresholds;
   quantized: QuantizedResult;
+  /**
+   * Probabilities of the first test hours, so a test can check cheaply that the committed weights are the
+   * ones these metrics describe.
+   */
+  fingerprint: Array<{ patient: string; hour: number; probability: number }>;
 }
 
 export interface DeteriorationTrained {
@@ -247,6 +252,7 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
     target: { perHourAuroc: target, met: estimate >= target, shortfall: Math.max(0, target - estimate) },
     thresholds,
     quantized: { quantization: 'uint8', weightBytes: q.weightBytes, float32WeightBytes: model.countParams() * 4, testAuroc: qAuroc, aurocDelta: qAuroc - estimate },
+    fingerprint: testRefs.slice(0, 200).map((r, i) => ({ patient: r.stay.id, hour: r.t, probability: testScores[i]! })),
   };
   return { model, preprocess: spec, baseline, split, metrics };
 }
