@@ -1,0 +1,107 @@
+/**
+ * The explanation record: what Vigil stores for every scored card and serves at GET /explanations/{id}
+ * for the explanation view (issue 7). Plain JSON, self-contained: the prediction, the model version, a
+ * hash of the exact model input, the top factors with the FHIR Observations behind them and, for the
+ * time-series model, one attribution per hour × measurement.
+ */
+import { createHash } from 'node:crypto';
+import type { Indicator } from '../cds-hooks/types.js';
+import type { RiskBand } from '../models/index.js';
+
+/** One contributing factor, in clinical words, linked to its evidence. */
+export interface ExplanationFactor {
+  /** Model input name (PhysioNet column such as "Lactate", UCI attribute such as "thalach"). */
+  feature: string;
+  /** Clinical label, e.g. "Lactate", "Maximum heart rate on exercise". */
+  label: string;
+  /** The sentence the card shows. */
+  text: string;
+  /** The value shown (latest in the window for measurements), as recorded in FHIR. */
+  value?: string;
+  /** ISO 8601 time of that value. */
+  time?: string;
+  /** Signed change in probability attributed to this input (0.12 = raised the risk by 12 percentage points). */
+  contribution: number;
+  /** "Observation/<id>" references the factor rests on (most influential first). */
+  evidence: string[];
+}
+
+/** Per hour × measurement attributions of a time-series model, credited to the hour the value was measured. */
+export interface TimeSeriesAttributions {
+  /** ISO start of each hourly row, oldest first. */
+  hourStarts: string[];
+  /** Measurement names (columns). */
+  features: string[];
+  /** values[hour][feature]: contribution of the value measured in that hour, including its carried-forward effect. */
+  values: number[][];
+  /** measured[hour][feature]: whether a value was measured that hour (false = nothing to attribute). */
+  measured: boolean[][];
+  /** sources[hour][feature]: Observation ids behind the cell. */
+  sources: string[][][];
+}
+
+export interface ExplanationMethod {
+  /** e.g. "integrated-gradients". */
+  name: string;
+  /** What "no information" was taken to be, in words. */
+  baseline: string;
+  steps?: number;
+  /** |Σ attributions − (f(x) − f(baseline))| / |f(x) − f(baseline)|; completeness check of path methods. */
+  convergenceDelta?: number;
+  /** Probability the model gives the baseline input. */
+  baselineProbability?: number;
+}
+
+export interface ExplanationRecord {
+  /** UUID; the card's explanation link carries it. */
+  id: string;
+  patientId: string;
+  /** CDS service that produced the card, and the hook call. */
+  serviceId: string;
+  hookInstance?: string;
+  /** uuid of the card the record explains (feedback from the explanation view refers to it). */
+  cardUuid: string;
+  model: { id: string; version: string };
+  /** When the record was made (ISO 8601). */
+  created: string;
+  /** The instant the data window ends at. */
+  asOf: string;
+  /** sha256 of the canonical model input: two records with the same hash scored the same data. */
+  dataHash: string;
+  prediction: {
+    probability: number;
+    band: RiskBand;
+    indicator: Indicator;
+    thresholds: { moderate: number; high: number };
+    /** What the probability is of. */
+    outcome: string;
+    horizonHours?: number;
+  };
+  /** Absent when no explainer ran (factors are then empty). */
+  method?: ExplanationMethod;
+  factors: ExplanationFactor[];
+  /** The model inputs as used (null = missing), with their evidence; for tabular models. */
+  inputs?: Array<{ feature: string; value: number | null; evidence: string[] }>;
+  attributions?: TimeSeriesAttributions;
+  /** Observations that were found but not used, with the reason. */
+  notUsed: Array<{ reference?: string; reason: string }>;
+}
+
+/** JSON with sorted keys and NaN as null, so equal data always hash equally. */
+function canonical(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return canonical(Array.from(value as unknown as ArrayLike<number>));
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** "sha256:<hex>" of the canonical form of a model input. */
+export function dataHash(input: unknown): string {
+  return `sha256:${createHash('sha256').update(canonical(input)).digest('hex')}`;
+}

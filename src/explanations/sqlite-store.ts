@@ -1,0 +1,55 @@
+/**
+ * SQLite back end of the ExplanationStore: DATA_DIR/explanations.sqlite (WAL, synchronous=NORMAL: an
+ * explanation lost in a power cut only costs the view its detail — the card itself was already answered).
+ * The record is kept whole as JSON; patient, model and time are columns for later retention jobs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ExplanationRecord } from './record.js';
+import type { ExplanationStore } from './store.js';
+
+export const EXPLANATIONS_DB_FILE = 'explanations.sqlite';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS explanation (
+  id TEXT PRIMARY KEY,
+  patient_id TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  data_hash TEXT NOT NULL,
+  created TEXT NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS explanation_patient ON explanation (patient_id, created);
+`;
+
+/** Opens (creating when needed) the store in `dataDir`, or an in-memory one for ':memory:'. */
+export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
+  let file = ':memory:';
+  if (dataDir !== ':memory:') {
+    fs.mkdirSync(dataDir, { recursive: true });
+    file = path.join(dataDir, EXPLANATIONS_DB_FILE);
+  }
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const insert = db.prepare<[string, string, string, string, string, string, string]>(
+    'INSERT INTO explanation (id, patient_id, model_id, model_version, data_hash, created, record) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const select = db.prepare<[string], { record: string }>('SELECT record FROM explanation WHERE id = ?');
+  return {
+    async save(record) {
+      insert.run(record.id, record.patientId, record.model.id, record.model.version, record.dataHash, record.created, JSON.stringify(record));
+    },
+    async get(id) {
+      const row = select.get(id);
+      return row ? (JSON.parse(row.record) as ExplanationRecord) : undefined;
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
