@@ -20,6 +20,7 @@ import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-
 import { createAuditStore } from './storage/audit-store.js';
 import { auditCdsHookCalls } from './smart/audit.js';
 import { createAdminAuditRouter } from './smart/admin-audit.js';
+import { createExplanationApp, explanationAppClient, type SessionStore } from './smart/app-launch/index.js';
 
 export interface Vigil {
   app: Express;
@@ -31,6 +32,10 @@ export interface Vigil {
 
 export interface VigilOptions {
   logger?: Logger;
+  /** Sessions of the explanation view (/app). Default: in memory. */
+  appSessions?: SessionStore;
+  /** Folder of the built explanation view. Default <repo>/dist/web. */
+  webDir?: string;
 }
 
 export async function createVigil(config: Config, options: VigilOptions = {}): Promise<Vigil> {
@@ -73,6 +78,16 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   if (config.adminToken) app.use('/admin', createAdminAuditRouter({ adminToken: config.adminToken, store: auditStore }));
   app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate }));
 
+  // The explanation view: SMART App Launch client + its token-holding API + the built page (docs/explanation-view.md).
+  const explanationApp = createExplanationApp({
+    config,
+    logger,
+    feedbackStore,
+    ...(options.appSessions ? { sessions: options.appSessions } : {}),
+    ...(options.webDir ? { webDir: options.webDir } : {}),
+  });
+  app.use('/app', explanationApp.router);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -87,6 +102,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       clients: cdsClients,
     });
     app.use('/sandbox', sandbox.router);
+    sandbox.auth.registerClient(explanationAppClient(config.smartClientId));
     sandboxStore = sandbox.store;
     closers.push(() => sandbox.close());
     app.get('/', (_req, res) => res.redirect('/sandbox'));

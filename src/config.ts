@@ -87,6 +87,19 @@ export interface Config {
   fhirStoreUrl: string | undefined;
   /** FHIR_STORE_TOKEN — static bearer token for FHIR_STORE_URL (a SMART token provider replaces it when wired). Default none. */
   fhirStoreToken: string | undefined;
+  /**
+   * SMART_CLIENT_ID — OAuth client id of the explanation view (/app), a public SMART client using PKCE that
+   * keeps its tokens server-side. Register it with each EHR's authorization server (redirect URI
+   * <PUBLIC_BASE_URL>/app/callback). Default vigil-explain (registered with the sandbox automatically).
+   */
+  smartClientId: string;
+  /**
+   * SMART_ALLOWED_ISSUERS — comma-separated FHIR base URLs (`iss`) the explanation view may be launched from.
+   * The sandbox FHIR base is always allowed when SANDBOX=on; any other issuer is refused. Default none.
+   */
+  smartAllowedIssuers: string[];
+  /** APP_SESSION_TTL_S — idle lifetime of an explanation-view session (server-side, cookie bound). Default 28800 (8 h). */
+  appSessionTtlSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -173,5 +186,8 @@ export function loadConfig(env: Env = process.env): Config {
     hl7OutPort: portOrOff(env, 'HL7_OUT_PORT', undefined),
     fhirStoreUrl: env.FHIR_STORE_URL ? env.FHIR_STORE_URL.replace(/\/+$/, '') : undefined,
     fhirStoreToken: env.FHIR_STORE_TOKEN || undefined,
+    smartClientId: env.SMART_CLIENT_ID || 'vigil-explain',
+    smartAllowedIssuers: (env.SMART_ALLOWED_ISSUERS ?? '').split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean),
+    appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
   };
 }

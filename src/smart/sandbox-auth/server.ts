@@ -79,7 +79,11 @@ export interface SandboxAuthServer {
   smartConfiguration(baseUrl: string): SmartConfiguration;
   registerClient(client: SmartClientRegistration): void;
   /** Opens an EHR launch context; the id goes into the app's launch URL. */
-  createLaunch(context: { patient: string; encounter?: string; user?: string }): string;
+  /**
+   * Opens an EHR launch context; the id goes into the app's launch URL. `appContext` (CDS Hooks 2.0.1 §Link)
+   * is handed to the app in the token response.
+   */
+  createLaunch(context: { patient: string; encounter?: string; user?: string; appContext?: string }): string;
   /** Issues an access token directly (the sandbox EHR's fhirAuthorization for hook calls). */
   issueAccessToken(grant: AccessGrant, opts: { baseUrl: string; lifetimeSeconds: number; now?: Date }): Promise<{ token: string; expiresIn: number }>;
   /** Verifies a token we issued for the FHIR server at `baseUrl`; refuses revoked ones. */
@@ -120,6 +124,8 @@ interface AuthRequest {
   patient?: string;
   encounter?: string;
   user?: string;
+  /** CDS Hooks 2.0.1 §Link appContext from the EHR launch, returned with the token. */
+  appContext?: string;
 }
 
 interface Transaction extends AuthRequest {
@@ -190,7 +196,7 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
   const transactions = new Map<string, Transaction>();
   const codes = new Map<string, CodeRecord>();
   const refreshTokens = new Map<string, RefreshRecord>();
-  const launches = new Map<string, { patient: string; encounter?: string; user?: string; expiresAt: number }>();
+  const launches = new Map<string, { patient: string; encounter?: string; user?: string; appContext?: string; expiresAt: number }>();
   const revoked = new Map<string, number>();
   const revokedFamilies = new Set<string>();
   const { logger } = options;
@@ -240,7 +246,7 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
 
   const tokenResponse = async (
     baseUrl: string,
-    grant: { clientId: string; scopes: string[]; patient?: string; encounter?: string; user?: string; nonce?: string },
+    grant: { clientId: string; scopes: string[]; patient?: string; encounter?: string; user?: string; nonce?: string; appContext?: string },
     family?: string,
   ) => {
     const urls = sandboxAuthUrls(baseUrl);
@@ -257,6 +263,7 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
       body.smart_style_url = `${baseUrl}/sandbox/smart-style.json`;
     }
     if (grant.encounter) body.encounter = grant.encounter;
+    if (grant.appContext) body.appContext = grant.appContext;
     if (grant.scopes.includes('openid') && grant.scopes.includes('fhirUser') && grant.user) {
       body.id_token = await signer.idToken({
         issuer: urls.issuer,
@@ -343,7 +350,13 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
     const encounter = str(body.encounterId);
     // The sandbox EHR's clinician is the one signed in when the EHR opens an app.
     const user = options.users[0]?.reference;
-    const launch = server.createLaunch({ patient, ...(encounter ? { encounter } : {}), ...(user ? { user } : {}) });
+    // CDS Hooks 2.0.1 §Link appContext: opaque to the EHR, bounded so a launch cannot carry a payload.
+    const appContext = str(body.appContext);
+    if (appContext !== undefined && appContext.length > 2048) {
+      res.status(400).json({ error: 'invalid_request', error_description: 'appContext too long' });
+      return;
+    }
+    const launch = server.createLaunch({ patient, ...(encounter ? { encounter } : {}), ...(user ? { user } : {}), ...(appContext ? { appContext } : {}) });
     res.setHeader('Cache-Control', 'no-store');
     res.json({ launch, iss: sandboxAuthUrls(baseOf(req)).fhirBase });
   });
@@ -383,6 +396,7 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
       request.patient = launch.patient;
       if (launch.encounter) request.encounter = launch.encounter;
       if (launch.user) request.user = launch.user;
+      if (launch.appContext) request.appContext = launch.appContext;
     }
     const hasPatientScopes = scopes.some((s) => parseClinicalScope(s)?.context === 'patient');
     const needsPatient = request.patient === undefined && (scopes.includes('launch/patient') || hasPatientScopes);

@@ -1,0 +1,102 @@
+/**
+ * Test helpers for the explanation view: a tiny cookie-keeping HTTP "browser" (no redirects followed, so each
+ * hop can be asserted), the sandbox's EHR launch, and a full launch down to the view's context id.
+ */
+import { expect } from '@jest/globals';
+
+export class CookieBrowser {
+  readonly cookies = new Map<string, string>();
+
+  private cookieHeader(): string | undefined {
+    return this.cookies.size ? [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+  }
+
+  private remember(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const cookie = this.cookieHeader();
+    const headers = new Headers(init.headers);
+    if (cookie) headers.set('Cookie', cookie);
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.remember(res);
+    return res;
+  }
+
+  get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+    return this.request(url, { headers });
+  }
+
+  postForm(url: string, form: Record<string, string>): Promise<Response> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+}
+
+export function locationOf(res: Response): URL {
+  const location = res.headers.get('location');
+  if (!location) throw new Error(`no Location (status ${res.status})`);
+  return new URL(location);
+}
+
+function hidden(html: string, name: string): string {
+  const match = new RegExp(`name="${name}" value="([^"]+)"`).exec(html);
+  if (!match) throw new Error(`no ${name} in page`);
+  return match[1]!;
+}
+
+/** What the sandbox page does for a card's SMART link: POST /sandbox/auth/launch, then the app's launch URL. */
+export async function ehrLaunchUrl(origin: string, patientId: string, appContext?: string): Promise<string> {
+  const res = await fetch(`${origin}/sandbox/auth/launch`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ patientId, ...(appContext ? { appContext } : {}) }),
+  });
+  expect(res.status).toBe(200);
+  const { launch, iss } = (await res.json()) as { launch: string; iss: string };
+  return `${origin}/app/launch?iss=${encodeURIComponent(iss)}&launch=${encodeURIComponent(launch)}`;
+}
+
+/**
+ * Follows /app/launch to the authorization server and, for a standalone launch, through sign-in and the
+ * patient picker; returns the redirect back to /app/callback (not yet followed).
+ */
+export async function toCallback(browser: CookieBrowser, launchUrl: string, pickPatient?: string): Promise<URL> {
+  const launched = await browser.get(launchUrl);
+  expect(launched.status).toBe(302);
+  const authorize = await browser.get(locationOf(launched).toString());
+  if (authorize.status === 303) return locationOf(authorize);
+  expect(authorize.status).toBe(200);
+  const login = await authorize.text();
+  const origin = new URL(launchUrl).origin;
+  const tx = hidden(login, 'tx');
+  const afterLogin = await browser.postForm(`${origin}/sandbox/auth/login`, { tx, user: 'Practitioner/sandbox-clinician', decision: 'allow' });
+  if (afterLogin.status === 303) return locationOf(afterLogin);
+  expect(afterLogin.status).toBe(200);
+  if (!pickPatient) throw new Error('picker shown but no patient to pick');
+  const picked = await browser.postForm(`${origin}/sandbox/auth/pick`, { tx, patient: pickPatient });
+  expect(picked.status).toBe(303);
+  return locationOf(picked);
+}
+
+/** Completes the callback; returns the view's context id from the redirect's fragment. */
+export async function finishCallback(browser: CookieBrowser, callback: URL): Promise<string> {
+  const res = await browser.get(callback.toString());
+  expect(res.status).toBe(303);
+  const to = locationOf(res);
+  expect(to.pathname).toBe('/app/');
+  const ctx = /^#ctx=([A-Za-z0-9_-]+)$/.exec(to.hash)?.[1];
+  if (!ctx) throw new Error(`no ctx in ${to.toString()}`);
+  return ctx;
+}
