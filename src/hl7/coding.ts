@@ -58,8 +58,24 @@ export function conceptOf(msg: Hl7Message, rawRep: string): CodeableConcept | un
   return { ...(coding.length ? { coding } : {}), ...(text !== undefined ? { text } : {}) };
 }
 
+/** LOINC code shape with a valid mod-10 check digit (the Luhn scheme LOINC uses). */
+export function isLoincCode(code: string): boolean {
+  const m = /^(\d{1,7})-(\d)$/.exec(code);
+  if (!m) return false;
+  let sum = 0;
+  const digits = m[1]!;
+  for (let i = digits.length - 1, double = true; i >= 0; i--, double = !double) {
+    let d = Number(digits[i]) * (double ? 2 : 1);
+    if (d > 9) d -= 9;
+    sum += d;
+  }
+  return (10 - (sum % 10)) % 10 === Number(m[2]);
+}
+
 /**
  * OBX-3 as an Observation.code whose first coding is LOINC when one is known. `loinc` is that code.
+ * Besides "LN" triples, a check-digit-valid LOINC code whose "system" is free text (some senders put
+ * the LOINC long name in CE-3, e.g. "1554-5^GLUCOSE^POST 12H CFST:MCNC:PT:SER/PLAS:QN") counts as LOINC.
  */
 export function observationCodeOf(
   msg: Hl7Message,
@@ -69,9 +85,11 @@ export function observationCodeOf(
   const concept = conceptOf(msg, rawRep);
   if (!concept) return undefined;
   const triples = triplesOf(msg, rawRep);
-  const direct = triples.find((t) => fhirSystemFor(t.system) === LOINC && t.code !== '');
+  const direct =
+    triples.find((t) => fhirSystemFor(t.system) === LOINC && t.code !== '') ??
+    triples.find((t) => /[\s:]/.test(t.system) && isLoincCode(t.code));
   if (direct) {
-    const rest = (concept.coding ?? []).filter((c) => !(c.system === LOINC && c.code === direct.code));
+    const rest = (concept.coding ?? []).filter((c) => c.code !== direct.code);
     return { concept: { ...concept, coding: [{ system: LOINC, code: direct.code, ...(direct.text ? { display: direct.text } : {}) }, ...rest] }, loinc: direct.code };
   }
   for (const t of triples) {
