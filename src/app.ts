@@ -21,12 +21,23 @@ import { createAuditStore } from './storage/audit-store.js';
 import { auditCdsHookCalls } from './smart/audit.js';
 import { createAdminAuditRouter } from './smart/admin-audit.js';
 import { createExplanationApp, explanationAppClient, type SessionStore } from './smart/app-launch/index.js';
+import { VigilMetrics, installMetrics } from './observability/metrics.js';
+import { httpMetrics, metricsEndpoint } from './observability/http-metrics.js';
+import { Readiness, readinessEndpoint, storeReachableCheck } from './observability/readiness.js';
+import { instrumentFhirReaderFactory } from './observability/fhir-metrics.js';
+import { createFhirReader } from './fhir/fhir-reader.js';
+import { TokenBucketLimiter, rateLimit } from './http/rate-limit.js';
+import { backendName } from './models/backend/index.js';
 
 export interface Vigil {
   app: Express;
   logger: Logger;
   /** The sandbox EHR's in-process FHIR store (SANDBOX=on): where the HL7 interface writes by default. */
   sandboxStore?: FhirStore;
+  /** Prometheus metrics served at /metrics; other modules report through it (or currentMetrics()). */
+  metrics: VigilMetrics;
+  /** Checks behind /readyz; components started outside createVigil (HL7, models) register theirs here. */
+  readiness: Readiness;
   close(): Promise<void>;
 }
 
@@ -36,19 +47,37 @@ export interface VigilOptions {
   appSessions?: SessionStore;
   /** Folder of the built explanation view. Default <repo>/dist/web. */
   webDir?: string;
+  /** Metrics registry to use; default a new one with process metrics. */
+  metrics?: VigilMetrics;
 }
 
 export async function createVigil(config: Config, options: VigilOptions = {}): Promise<Vigil> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger));
 
   const closers: Array<() => Promise<void> | void> = [];
 
+  // Observability first, so every later route is measured.
+  const metrics = options.metrics ?? new VigilMetrics();
+  installMetrics(metrics);
+  metrics.setBackendSource(backendName);
+  closers.push(() => installMetrics(undefined));
+  const readiness = new Readiness({ metrics });
+  app.use(httpMetrics(metrics));
+  app.get('/metrics', metricsEndpoint(metrics));
+  app.get('/readyz', readinessEndpoint(readiness));
+  // Rate limits guard the CDS Hooks surface (the one EHRs and the internet can reach); the sandbox is a
+  // development tool and calls itself over loopback, so it is not limited.
+  const limitClients = config.rateLimitRps > 0
+    ? rateLimit({ limiter: new TokenBucketLimiter({ ratePerSecond: config.rateLimitRps, burst: config.rateLimitBurst }), metrics })
+    : undefined;
+
   const feedbackStore = openFeedbackStore(config.dataDir);
   closers.push(() => feedbackStore.close());
+  readiness.register('feedback-store', storeReachableCheck(() => feedbackStore.list({ card: '' })));
 
   const services = createServices();
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
@@ -58,6 +87,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => {
     securityDb.close();
   });
+  readiness.register('security-store', storeReachableCheck(() => securityDb.prepare('SELECT 1').get()));
   const auditStore = createAuditStore(securityDb);
   const clientAuth = cdsClientAuthentication({
     verifier: createCdsClientVerifier({
@@ -73,10 +103,15 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   });
   // Authenticate, then audit the hook call (one AuditEvent per patient-data access) once it is answered.
   const auditHooks = auditCdsHookCalls({ sink: auditStore, logger });
+  const afterAuth: RequestHandler = (req, res, next) =>
+    limitClients ? limitClients(req, res, (err?: unknown) => (err ? next(err) : auditHooks(req, res, next))) : auditHooks(req, res, next);
+  // A refused caller still spends from its IP's budget, so bad-JWT floods are throttled too.
   const authenticate: RequestHandler = (req, res, next) =>
-    clientAuth(req, res, (err?: unknown) => (err ? next(err) : auditHooks(req, res, next)));
+    clientAuth(req, res, (err?: unknown) =>
+      err ? (limitClients ? limitClients(req, res, (limited?: unknown) => next(limited ?? err)) : next(err)) : afterAuth(req, res, next));
   if (config.adminToken) app.use('/admin', createAdminAuditRouter({ adminToken: config.adminToken, store: auditStore }));
-  app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate }));
+  const fhirReaderFactory = instrumentFhirReaderFactory(createFhirReader, metrics);
+  app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate, fhirReaderFactory }));
 
   // The explanation view: SMART App Launch client + its token-holding API + the built page (docs/explanation-view.md).
   const explanationApp = createExplanationApp({
@@ -105,6 +140,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     sandbox.auth.registerClient(explanationAppClient(config.smartClientId));
     sandboxStore = sandbox.store;
     closers.push(() => sandbox.close());
+    // Reaching this line means the sandbox's patients are loaded; the check documents it in /readyz.
+    readiness.register('sandbox', () => undefined);
     app.get('/', (_req, res) => res.redirect('/sandbox'));
     logger.info({ patients: sandbox.patientCount }, 'sandbox EHR mounted at /sandbox');
   }
@@ -116,6 +153,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     app,
     logger,
     ...(sandboxStore ? { sandboxStore } : {}),
+    metrics,
+    readiness,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -33,6 +33,20 @@ export interface Config {
   /** BODY_LIMIT — maximum JSON request body size. Default 5mb (prefetch bundles can be large). */
   bodyLimit: string;
   /**
+   * RATE_LIMIT_RPS — sustained requests per second allowed per client (the verified CDS client issuer,
+   * else the IP address) on /cds-services; over it → 429 with Retry-After. 0 turns it off. Default 100.
+   * Per replica: behind a load balancer the effective budget is replicas × this (docs/deploy.md).
+   */
+  rateLimitRps: number;
+  /** RATE_LIMIT_BURST — requests a client may send at once after a quiet period. Default 2 × RATE_LIMIT_RPS. */
+  rateLimitBurst: number;
+  /**
+   * TRUST_PROXY — which proxies' X-Forwarded-For/-Proto to believe (express "trust proxy": loopback,
+   * a comma-separated list of addresses/CIDRs, or a hop count). Sets req.ip for rate limits and the
+   * protocol for derived URLs. Default loopback.
+   */
+  trustProxy: string | number;
+  /**
    * VIGIL_BACKEND — TensorFlow.js back end for the models: tensorflow-gpu, tensorflow (native CPU), wasm,
    * cpu, or auto. Default auto = the first of that list that loads (src/models/backend); a forced back end
    * that cannot load stops start-up instead of falling back.
@@ -153,6 +167,11 @@ function portOrOff(env: Env, name: string, fallback: number | undefined): number
   return port;
 }
 
+function trustProxyFrom(env: Env): string | number {
+  const raw = env.TRUST_PROXY?.trim() || 'loopback';
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
 /** Reads the configuration from an environment (process.env by default). Throws on malformed values. */
 export function loadConfig(env: Env = process.env): Config {
   const port = intFrom(env, 'PORT', 8080);
@@ -167,6 +186,9 @@ export function loadConfig(env: Env = process.env): Config {
     prefetchTimeoutMs: intFrom(env, 'PREFETCH_TIMEOUT_MS', 5000),
     hookDeadlineMs: intFrom(env, 'HOOK_DEADLINE_MS', 10000),
     bodyLimit: env.BODY_LIMIT || '5mb',
+    rateLimitRps: intFrom(env, 'RATE_LIMIT_RPS', 100),
+    rateLimitBurst: Math.max(1, intFrom(env, 'RATE_LIMIT_BURST', 2 * intFrom(env, 'RATE_LIMIT_RPS', 100))),
+    trustProxy: trustProxyFrom(env),
     backend: backendFrom(env),
     modelsDir: path.resolve(env.MODELS_DIR || 'models'),
     modelMaxBatch: Math.max(1, intFrom(env, 'MODEL_MAX_BATCH', 32)),

@@ -24,14 +24,25 @@ export const REDACTED_PATHS = [
   'patient',
   'name',
   'birthDate',
+  'identifier',
+  'telecom',
+  'address',
+  'patientId',
+  'mrn',
 ];
+
+/**
+ * The same keys one level down (`{ err: { patient } }`, `{ req: { body } }`): pino wildcards cost little at
+ * one level; deeper nesting is not covered, which is why nothing PHI-bearing may be logged in the first place.
+ */
+const NESTED_PATHS = REDACTED_PATHS.filter((p) => !p.includes('.')).map((p) => `*.${p}`);
 
 export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'vigil' },
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      redact: { paths: [...REDACTED_PATHS, ...NESTED_PATHS], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

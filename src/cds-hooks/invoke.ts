@@ -4,23 +4,26 @@
  * the hook deadline → guard its cards. Kept out of the route handler so it is testable without HTTP.
  *
  * Deadline: the whole call gets HOOK_DEADLINE_MS. When it passes, FHIR reads are aborted and the EHR gets
- * 503 Service Unavailable. The spec names no status for a slow service (it only says services SHOULD answer
- * in ~500 ms and MAY use other 4xx/5xx); 503 tells the EHR "no decision support this time, through no
- * fault of your request", unlike a 200 with no cards, which would claim there was nothing to say.
+ * 200 with one degraded `info` card saying no assessment was made (issue 9: a slow or hung FHIR server must
+ * never turn into a 5xx or a hang). The spec names no status for a slow service (it only says services
+ * SHOULD answer in ~500 ms); a bare `{ cards: [] }` would claim there was nothing to say, and a 5xx is
+ * dropped silently by most EHRs, so the card makes the absence of a score visible without alarming.
  *
  * Handler failures: a PreconditionFailedError (or a FHIR read failure) from the handler becomes 412, as
  * the spec uses 412 for "unable to retrieve the necessary FHIR data … directly calling the FHIR server";
  * other 4xx VigilErrors pass through; anything else is logged by class and message only and answered as a
  * generic 500 so no internals reach the EHR.
  */
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { Config } from '../config.js';
-import { PreconditionFailedError, ServiceUnavailableError, VigilError, isVigilError } from '../errors.js';
+import { PreconditionFailedError, VigilError, isVigilError } from '../errors.js';
+import { currentMetrics } from '../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import { FhirReadError, createFhirReader, type FhirReaderFactory } from '../fhir/fhir-reader.js';
 import { ServiceOutputError, guardCdsResponse } from './cards.js';
 import { resolvePrefetch } from './prefetch-resolver.js';
-import type { CdsResponse, CdsService, HookInvocation } from './types.js';
+import type { CdsResponse, CdsService, CdsServiceDefinition, HookInvocation } from './types.js';
 import { parseHookRequest } from './validation.js';
 
 export interface InvokeOptions {
@@ -34,6 +37,7 @@ export interface InvokeOptions {
 }
 
 class DeadlineExceeded extends Error {}
+const DEADLINE = Symbol('deadline');
 
 /** Rejects with DeadlineExceeded when `signal` aborts first. */
 function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -54,12 +58,29 @@ function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function deadlineError(): ServiceUnavailableError {
-  return new ServiceUnavailableError('The CDS service did not answer within its deadline');
+/**
+ * The answer when HOOK_DEADLINE_MS passes: one `info` card (§Card Attributes) stating that no assessment
+ * was made. It carries no patient data and says plainly that a missing score is not a low score.
+ */
+export function deadlineResponse(definition: CdsServiceDefinition): CdsResponse {
+  const name = definition.title ?? definition.id;
+  return {
+    cards: [
+      {
+        uuid: randomUUID(),
+        summary: `${name}: not available this time (no answer within the time limit)`.slice(0, 139),
+        indicator: 'info',
+        detail:
+          'Vigil could not finish this assessment in time, usually because patient data could not be read quickly enough. ' +
+          '**No score was calculated: this is not a low-risk result.** Reopen the record to try again.',
+        source: { label: 'Vigil' },
+      },
+    ],
+  };
 }
 
-function handlerFailure(err: unknown, signal: AbortSignal, logger: Logger, serviceId: string): VigilError {
-  if (err instanceof DeadlineExceeded || signal.aborted) return deadlineError();
+function handlerFailure(err: unknown, signal: AbortSignal, logger: Logger, serviceId: string): VigilError | typeof DEADLINE {
+  if (err instanceof DeadlineExceeded || signal.aborted) return DEADLINE;
   if (err instanceof FhirReadError) {
     return new PreconditionFailedError('The CDS service could not obtain the FHIR data it needs', [
       { field: 'fhirServer', message: err.upstreamStatus ? `FHIR server answered ${err.upstreamStatus}` : err.message },
@@ -73,7 +94,8 @@ function handlerFailure(err: unknown, signal: AbortSignal, logger: Logger, servi
 
 /**
  * Validates `body` for `service`, resolves its prefetch, runs it and returns guarded cards.
- * @throws BadRequestError (400), PreconditionFailedError (412), ServiceUnavailableError (503) or a generic VigilError (500).
+ * Past the deadline it resolves to deadlineResponse() instead of throwing.
+ * @throws BadRequestError (400), PreconditionFailedError (412) or a generic VigilError (500).
  */
 export async function invokeService(service: CdsService, body: unknown, opts: InvokeOptions): Promise<CdsResponse> {
   const { config, logger } = opts;
@@ -93,11 +115,17 @@ export async function invokeService(service: CdsService, body: unknown, opts: In
       ? factory(request.fhirServer, request.fhirAuthorization, { timeoutMs: config.prefetchTimeoutMs, signal })
       : undefined;
 
+    const degraded = (stage: string): CdsResponse => {
+      logger.warn({ serviceId, hookInstance: request.hookInstance, stage, ms: Math.round(performance.now() - started) }, 'hook deadline passed; degraded card');
+      currentMetrics()?.countDegraded(serviceId, 'deadline');
+      return deadlineResponse(service.definition);
+    };
+
     let resolved;
     try {
       resolved = await beforeDeadline(resolvePrefetch({ service, request, reader: fhir, logger }), signal);
     } catch (err) {
-      if (err instanceof DeadlineExceeded) throw deadlineError();
+      if (err instanceof DeadlineExceeded) return degraded('prefetch');
       throw err;
     }
 
@@ -115,7 +143,9 @@ export async function invokeService(service: CdsService, body: unknown, opts: In
     try {
       raw = await beforeDeadline(Promise.resolve().then(() => service.handle(invocation)), signal);
     } catch (err) {
-      throw handlerFailure(err, signal, logger, serviceId);
+      const failure = handlerFailure(err, signal, logger, serviceId);
+      if (failure === DEADLINE) return degraded('handler');
+      throw failure;
     }
 
     let response: CdsResponse;

@@ -8,6 +8,7 @@ import type { OperationOutcome } from 'fhir/r4';
 import {
   BadRequestError,
   PayloadTooLargeError,
+  ServiceUnavailableError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   VigilError,
@@ -15,9 +16,22 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 
+/**
+ * SQLite result codes (better-sqlite3 SqliteError.code) meaning "the database cannot be used right now"
+ * — locked past busy_timeout, I/O failure, disk full, file gone or read-only — as opposed to a bug in a
+ * query. They answer 503 so clients retry and the instance recovers by itself when the cause clears.
+ */
+const STORE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)/;
+
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { name?: unknown; code?: unknown } | undefined;
+  return e?.name === 'SqliteError' && typeof e.code === 'string' && STORE_UNAVAILABLE.test(e.code);
+}
+
 /** Body-parser and other express-level errors arrive as plain errors with `type`/`status`; give them our classes. */
 export function normalizeError(err: unknown): VigilError {
   if (isVigilError(err)) return err;
+  if (isStoreUnavailable(err)) return new ServiceUnavailableError('Storage is temporarily unavailable; retry later', [], { cause: err });
   const e = err as { type?: string; status?: number; message?: string } | undefined;
   switch (e?.type) {
     case 'entity.parse.failed':

@@ -400,10 +400,12 @@ describe('handler failures', () => {
     expect(res.body.message).toBe('The CDS service failed to process this request');
   });
 
-  it('answers 503 when the hook deadline passes', async () => {
+  it('answers 200 with one degraded info card when the hook deadline passes (issue 9: never a 5xx)', async () => {
     const started = Date.now();
-    const res = await request(app).post('/cds-services/slow').send(hookBody('patient-view')).expect(503);
-    expect(res.body.error).toBe('service_unavailable');
+    const res = await request(app).post('/cds-services/slow').send(hookBody('patient-view')).expect(200);
+    expect(res.body.cards).toHaveLength(1);
+    expect(res.body.cards[0]).toMatchObject({ indicator: 'info', source: { label: 'Vigil' } });
+    expect(res.body.cards[0].detail).toContain('not a low-risk result');
     expect(Date.now() - started).toBeLessThan(5000);
   });
 

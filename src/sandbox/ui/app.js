@@ -1,6 +1,7 @@
 // Sandbox EHR page. Behaves like a browser-based EHR: it asks its own server for a signed hook call
 // (POST /sandbox/api/hook-request), then POSTs that call from the browser straight to the CDS service
-// and renders the cards (CDS Hooks 2.0.1 §CDS Service Response, §Feedback). No framework, no build.
+// and renders the cards (CDS Hooks 2.0.1 §CDS Service Response, §Feedback); a card's SMART link is opened
+// through an EHR launch (launchSmartApp). No framework, no build.
 import { renderMarkdown, safeUrl } from './markdown.js';
 
 const API = new URL('./api/', window.location.href);
@@ -15,6 +16,8 @@ const state = {
   draftOrders: [],
   /** The service the last cards came from (for feedback). */
   lastServiceId: '',
+  /** The patient the last cards are about (a SMART link launches for them, whatever is selected now). */
+  lastPatientId: '',
 };
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -172,6 +175,7 @@ async function fireHook(event) {
     }
     showRaw(call, res.status, body, elapsed);
     state.lastServiceId = serviceId;
+    state.lastPatientId = patientId;
     if (!res.ok) {
       const message = body && typeof body === 'object' && typeof body.message === 'string' ? body.message : res.statusText;
       showError(`The CDS service answered ${res.status}: ${message}`);
@@ -276,20 +280,39 @@ function renderSuggestion(card, suggestion, cardNode, outcome) {
 function renderLink(link, outcome) {
   const url = safeUrl(link.url ?? '');
   if (link.type === 'smart') {
-    return el(
-      'button',
-      {
-        type: 'button',
-        title: link.label,
-        onclick: () => {
-          outcome.textContent = `SMART app launch is not available in the sandbox yet (${link.label}).`;
-        },
-      },
-      'Open app',
-    );
+    if (!url) return el('span', { class: 'muted' }, `${link.label} (unsafe link hidden)`);
+    return el('button', { type: 'button', class: 'smart-link', onclick: () => launchSmartApp(link, url, outcome) }, link.label);
   }
   if (!url) return el('span', { class: 'muted' }, `${link.label} (unsafe link hidden)`);
   return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, link.label);
+}
+
+/**
+ * EHR launch of a card's SMART link (SMART App Launch v2.2 §EHR Launch; CDS Hooks 2.0.1 §Link): the sandbox's
+ * authorization server records the launch context (this patient, the link's appContext) under an opaque
+ * `launch` id, and the app is opened at the link URL with `iss` (our FHIR base) and `launch` added.
+ */
+async function launchSmartApp(link, url, outcome) {
+  // Opened before the await so the browser still counts it as a user action (no pop-up blocking).
+  const win = window.open('about:blank', '_blank');
+  try {
+    const res = await fetch(new URL('./auth/launch', window.location.href), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ patientId: state.lastPatientId || selectedPatientId(), ...(typeof link.appContext === 'string' ? { appContext: link.appContext } : {}) }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(body.error_description ?? `HTTP ${res.status}`);
+    const target = new URL(url);
+    target.searchParams.set('iss', body.iss);
+    target.searchParams.set('launch', body.launch);
+    if (win) win.location.href = target.toString();
+    else window.location.href = target.toString();
+    outcome.textContent = `Opened ${link.label}.`;
+  } catch (err) {
+    win?.close();
+    outcome.textContent = `Could not open the app: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 function renderOverrideButton(card, cardNode, outcome) {
