@@ -23,7 +23,8 @@ export const quietLogger = createLogger('silent');
 export class MllpTestClient {
   private readonly decoder = new MllpDecoder(10 * 1024 * 1024);
   private readonly acks: string[] = [];
-  private waiters: Array<{ n: number; resolve: (acks: string[]) => void }> = [];
+  private waiters: Array<{ n: number; resolve: (acks: string[]) => void; reject: (err: Error) => void }> = [];
+  private ended = false;
   closed: Promise<void>;
 
   private constructor(readonly socket: net.Socket) {
@@ -31,7 +32,13 @@ export class MllpTestClient {
       for (const e of this.decoder.push(chunk)) if (e.kind === 'frame') this.acks.push(e.payload.toString('utf8'));
       this.check();
     });
-    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.ended = true;
+        for (const w of this.waiters.splice(0)) w.reject(new Error('connection closed'));
+        resolve();
+      }),
+    );
     socket.on('error', () => undefined);
   }
 
@@ -65,12 +72,17 @@ export class MllpTestClient {
 
   waitFor(n: number, timeoutMs = 10_000): Promise<string[]> {
     return new Promise((resolve, reject) => {
+      if (this.ended && this.acks.length < n) return reject(new Error('connection closed'));
       const timer = setTimeout(() => reject(new Error(`expected ${n} ACKs, got ${this.acks.length}`)), timeoutMs);
       this.waiters.push({
         n,
         resolve: (a) => {
           clearTimeout(timer);
           resolve(a);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
         },
       });
       this.check();
