@@ -46,7 +46,7 @@ export async function startVigil(env: Record<string, string> = {}, logger?: Logg
     key,
     authHeaders,
     async post(p, body, headers = {}) {
-      const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+      const raw = typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body);
       return fetch(`${origin}${p}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(await authHeaders(p)), ...headers },
