@@ -1,0 +1,76 @@
+/**
+ * The heart-disease card — CDS Hooks 2.0.1 §Card Attributes and §Link. Pure apart from the card uuid.
+ * Indicator from the risk band (BAND_INDICATOR); on order-select the summary names the order it is about.
+ */
+import { createCard } from '../../cards.js';
+import type { Card, CardLink } from '../../types.js';
+import type { ModelManifest, Prediction } from '../../../models/index.js';
+import type { ExplanationFactor, ExplanationMethod } from '../../../explanations/record.js';
+import { BAND_WORDS, escapeMarkdown, explanationLink, factorLines, formatPercent, modelCardLink, modelSource, thresholdLine } from '../../../explanations/risk-card.js';
+import { HEART_LABELS } from './factors.js';
+import type { HeartInput } from '../../../models/data/uci-heart.js';
+
+export interface HeartCardInput {
+  cardUuid: string;
+  prediction: Prediction;
+  manifest: ModelManifest;
+  factors: readonly ExplanationFactor[];
+  method?: ExplanationMethod;
+  explanationProblem?: string;
+  explanationId?: string;
+  /** Inputs the work-up does not have (the model treats them as missing). */
+  missing: readonly HeartInput[];
+  notUsed: ReadonlyArray<{ reference?: string; reason: string }>;
+  /** order-select: the display of the cardiology order(s) selected. */
+  orders?: readonly string[];
+  baseUrl: string;
+}
+
+export function heartSummary(prediction: Prediction, manifest: ModelManifest, orders?: readonly string[]): string {
+  const core = `Coronary disease probability ${formatPercent(prediction.probability)} — ${BAND_WORDS[prediction.band]} (${manifest.id} v${manifest.version})`;
+  return orders?.length ? `Before ${orders[0]!.toLowerCase()}: ${core}` : core;
+}
+
+export function heartDetail(input: HeartCardInput): string {
+  const { prediction, manifest } = input;
+  const lines = [
+    `**Probability of angiographic coronary artery disease: ${formatPercent(prediction.probability)}** · ${BAND_WORDS[prediction.band]} risk band`,
+    '',
+    thresholdLine(manifest),
+    '',
+    `Model: ${escapeMarkdown(manifest.title)} v${escapeMarkdown(manifest.version)} — ${escapeMarkdown(manifest.output.description)}.`,
+    '',
+  ];
+  if (input.orders?.length) lines.push(`Shown because ${input.orders.map(escapeMarkdown).join(', ')} ${input.orders.length === 1 ? 'was' : 'were'} selected.`, '');
+  if (input.factors.length) {
+    lines.push('**What moved the probability most:**', ...factorLines(input.factors));
+    if (input.method) {
+      const delta = input.method.convergenceDelta === undefined ? '' : `; completeness error ${(input.method.convergenceDelta * 100).toFixed(1)} %`;
+      lines.push('', `_Factors: ${escapeMarkdown(input.method.name)} against ${escapeMarkdown(input.method.baseline)}${delta}._`);
+    }
+  } else if (input.explanationProblem) {
+    lines.push(`Contributing factors are not available: ${escapeMarkdown(input.explanationProblem)}.`);
+  }
+  if (input.missing.length) {
+    lines.push('', `**Not in the work-up:** ${input.missing.map((m) => HEART_LABELS[m]).join(', ')} — scored as missing, which the model was trained to handle; the probability is less certain.`);
+  }
+  if (input.notUsed.length) {
+    lines.push('', '**Readings not used:**', ...input.notUsed.slice(0, 10).map((n) => `- ${n.reference ? `\`${n.reference}\`: ` : ''}${escapeMarkdown(n.reason)}`));
+  }
+  lines.push('', 'Decision support only: the probability informs, and never replaces, clinical judgement and guideline-directed testing.');
+  return lines.join('\n');
+}
+
+export function buildHeartCard(input: HeartCardInput): Card {
+  const links: CardLink[] = [];
+  if (input.explanationId) links.push(explanationLink(input.baseUrl, input.explanationId));
+  links.push(modelCardLink(input.baseUrl, input.manifest));
+  return createCard({
+    uuid: input.cardUuid,
+    summary: heartSummary(input.prediction, input.manifest, input.orders),
+    indicator: input.prediction.indicator,
+    source: modelSource(input.manifest, input.baseUrl),
+    detail: heartDetail(input),
+    links,
+  });
+}

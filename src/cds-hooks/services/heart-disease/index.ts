@@ -1,0 +1,184 @@
+/**
+ * vigil-heart-disease (patient-view) and vigil-heart-disease-order (order-select): probability of coronary
+ * artery disease from the cardiology work-up (model: models/heart-disease, docs/models/heart-disease.md).
+ * Steps: work-up Observations → 13 inputs with their evidence → can they be scored? → predict →
+ * attribute → store the explanation record → card. The order-select service answers no cards unless a
+ * cardiology test is among the selections.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
+import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
+import { HEART_INPUTS, encodeHeart, type HeartEncodingSpec } from '../../../models/data/uci-heart.js';
+import type { HeartDiseaseInput, RegisteredModel } from '../../../models/index.js';
+import { integratedGradientsExplainer } from '../../../explanations/integrated-gradients.js';
+import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
+import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
+import type { Explainer } from '../../../explanations/explainer.js';
+import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
+import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
+import { buildHeartCard } from './card.js';
+import { HEART_MODEL_ID, HEART_ORDER_SERVICE_ID, HEART_SERVICE_ID, PREFETCH_KEYS, heartDefinition, heartOrderDefinition } from './definition.js';
+import { attributionByInput, heartFactors } from './factors.js';
+import { CARDIOLOGY_ORDER_CODES, selectedCardiologyOrders, type OrderCode } from './orders.js';
+import { heartInputs } from './workup.js';
+
+const SERVICE_LABEL = 'Vigil · coronary artery disease probability';
+const MIN_AGE_YEARS = 18;
+const USABLE = new Set(['final', 'amended', 'corrected', 'preliminary']);
+export const ALL_MISSING_BASELINE = 'an all-missing work-up (every input unknown)';
+
+function resourcesOf(value: FhirResource | null | undefined): FhirResource[] {
+  if (!value) return [];
+  if (value.resourceType !== 'Bundle') return [value];
+  return (Array.isArray(value.entry) ? value.entry : []).map((e) => e?.resource).filter((r): r is FhirResource => r !== undefined);
+}
+
+interface Explained {
+  factors: ExplanationFactor[];
+  method?: ExplanationMethod;
+  problem?: string;
+}
+
+async function explain(
+  explainer: Explainer,
+  model: RegisteredModel<HeartDiseaseInput>,
+  scored: ReturnType<typeof heartInputs>,
+  observationsById: ReadonlyMap<string, Observation>,
+  invocation: HookInvocation,
+): Promise<Explained> {
+  try {
+    const missing = Object.fromEntries(HEART_INPUTS.map((n) => [n, NaN])) as HeartDiseaseInput;
+    const attribution = await explainer.attribute({
+      model: model as RegisteredModel<unknown>,
+      input: model.encode(scored.input),
+      baseline: encodeHeart(missing, model.preprocess as HeartEncodingSpec),
+      baselineDescription: ALL_MISSING_BASELINE,
+      ...(invocation.signal ? { signal: invocation.signal } : {}),
+    });
+    const byInput = attributionByInput(model.featureNames, attribution.values);
+    return { factors: heartFactors(byInput, scored.input, scored.evidence, observationsById, model.manifest), method: attribution.method };
+  } catch (err) {
+    invocation.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'heart-disease explanation failed');
+    return { factors: [], problem: 'the explainer failed for this input' };
+  }
+}
+
+async function scoreHeart(deps: ModelServiceDeps & { explainer: Explainer }, serviceId: string, invocation: HookInvocation, orders?: readonly string[]): Promise<CdsResponse> {
+  const { now, baseUrl } = invocation;
+  let model: RegisteredModel<HeartDiseaseInput>;
+  try {
+    model = await deps.models.get<HeartDiseaseInput>(HEART_MODEL_ID);
+  } catch (err) {
+    const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
+    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
+  }
+  const { manifest } = model;
+  const patientValue = invocation.prefetch[PREFETCH_KEYS.patient];
+  const patient: Patient | undefined = patientValue?.resourceType === 'Patient' ? patientValue : undefined;
+  const patientId = patient?.id ?? String(invocation.request.context.patientId ?? '');
+  const observations = resourcesOf(invocation.prefetch[PREFETCH_KEYS.observations]).filter(
+    (r): r is Observation => r.resourceType === 'Observation' && USABLE.has(r.status),
+  );
+  const encounters = resourcesOf(invocation.prefetch[PREFETCH_KEYS.encounters]).filter((r): r is Encounter => r.resourceType === 'Encounter');
+  const scored = heartInputs(patient, observations, encounters, manifest, now);
+  const source = modelSource(manifest, baseUrl);
+  const links = [modelCardLink(baseUrl, manifest)];
+  const summary = 'Coronary disease probability not scored: the work-up cannot be scored reliably';
+
+  // patient-view on a patient never worked up: nothing to say, and a "not scored" card on every ICU chart
+  // would only train clinicians to ignore Vigil. On order-select the absence is worth saying.
+  if (!orders && scored.workupObservations.length === 0) return { cards: [] };
+  const problems = [...scored.problems];
+  if (!Number.isNaN(scored.input.age) && scored.input.age < MIN_AGE_YEARS) problems.unshift(`the patient is ${scored.input.age}; the model was trained on adults only`);
+  if (problems.length) return { cards: [cannotScoreCard({ summary, reasons: problems, notUsed: scored.notUsed, source, links })] };
+
+  let prediction;
+  try {
+    prediction = await model.predict(scored.input);
+  } catch (err) {
+    if (err instanceof UnprocessableEntityError) {
+      const reason = scored.workupObservations.length ? err.message : `${err.message}; no cardiology work-up was found for this patient`;
+      return { cards: [cannotScoreCard({ summary, reasons: [reason], notUsed: scored.notUsed, source, links })] };
+    }
+    const reason = isVigilError(err) ? err.message : 'the model failed on this input';
+    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
+  }
+
+  const observationsById = new Map(observations.filter((o) => o.id).map((o) => [o.id!, o]));
+  const explained = await explain(deps.explainer, model, scored, observationsById, invocation);
+  const cardUuid = randomUUID();
+  const record: ExplanationRecord = {
+    id: randomUUID(),
+    patientId,
+    serviceId,
+    hookInstance: invocation.request.hookInstance,
+    cardUuid,
+    model: { id: manifest.id, version: manifest.version },
+    created: new Date().toISOString(),
+    asOf: now.toISOString(),
+    dataHash: dataHash(scored.input),
+    prediction: {
+      probability: prediction.probability,
+      band: prediction.band,
+      indicator: prediction.indicator,
+      thresholds: { moderate: manifest.thresholds.moderate, high: manifest.thresholds.high },
+      outcome: manifest.output.description,
+    },
+    ...(explained.method ? { method: explained.method } : {}),
+    factors: explained.factors,
+    inputs: HEART_INPUTS.map((feature) => ({ feature, value: Number.isNaN(scored.input[feature]) ? null : scored.input[feature], evidence: scored.evidence[feature] })),
+    notUsed: scored.notUsed,
+  };
+  let explanationId: string | undefined;
+  try {
+    await deps.explanations.save(record);
+    explanationId = record.id;
+  } catch (err) {
+    invocation.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
+  }
+  return {
+    cards: [
+      buildHeartCard({
+        cardUuid,
+        prediction,
+        manifest,
+        factors: explained.factors,
+        ...(explained.method ? { method: explained.method } : {}),
+        ...(explained.problem ? { explanationProblem: explained.problem } : {}),
+        ...(explanationId ? { explanationId } : {}),
+        missing: HEART_INPUTS.filter((n) => Number.isNaN(scored.input[n])),
+        notUsed: scored.notUsed,
+        ...(orders ? { orders } : {}),
+        baseUrl,
+      }),
+    ],
+  };
+}
+
+export interface HeartServiceOptions {
+  /** Orders that make vigil-heart-disease-order answer. Default CARDIOLOGY_ORDER_CODES. */
+  cardiologyOrderCodes?: readonly OrderCode[];
+}
+
+/** Both heart-disease services: patient-view first, then order-select. */
+export function createHeartDiseaseServices(deps: ModelServiceDeps, options: HeartServiceOptions = {}): CdsService[] {
+  const full = { ...deps, explainer: deps.explainer ?? integratedGradientsExplainer() };
+  const orderCodes = options.cardiologyOrderCodes ?? CARDIOLOGY_ORDER_CODES;
+  return [
+    {
+      definition: heartDefinition(),
+      requiredPrefetch: [PREFETCH_KEYS.patient],
+      handle: (invocation) => scoreHeart(full, HEART_SERVICE_ID, invocation),
+    },
+    {
+      definition: heartOrderDefinition(),
+      requiredPrefetch: [PREFETCH_KEYS.patient],
+      async handle(invocation) {
+        const selected = selectedCardiologyOrders(invocation.request.context, orderCodes);
+        // Not a cardiology order: nothing to say (§HTTP Response: an empty cards array).
+        if (!selected.length) return { cards: [] };
+        return scoreHeart(full, HEART_ORDER_SERVICE_ID, invocation, selected.map((s) => s.code.display));
+      },
+    },
+  ];
+}
