@@ -4,8 +4,13 @@
  * to the list below (discovery lists services in this order).
  */
 import type { CdsService } from '../types.js';
+import type { ModelServiceDeps } from '../../explanations/service-deps.js';
+import { createDeteriorationService } from './deterioration/index.js';
+import { createHeartDiseaseServices } from './heart-disease/index.js';
 import { createNews2Service } from './news2/index.js';
 
-export function createServices(): CdsService[] {
-  return [createNews2Service()];
+/** NEWS2 always; the model services (deterioration, heart disease) when their dependencies are given. */
+export function createServices(models?: ModelServiceDeps): CdsService[] {
+  if (!models) return [createNews2Service()];
+  return [createNews2Service(), createDeteriorationService(models), ...createHeartDiseaseServices(models)];
 }
