@@ -6,10 +6,16 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { requestContext } from './http/request-context.js';
+import { baseUrlOf } from './http/base-url.js';
 import { jsonErrorHandler } from './http/error-handler.js';
 import { NotFoundError } from './errors.js';
 import { createCdsHooksRouter, discoveryEntry } from './cds-hooks/router.js';
 import { createServices } from './cds-hooks/services/index.js';
+import { openModelRegistry, type ModelRegistry } from './models/index.js';
+import { modelProviderFrom } from './explanations/model-provider.js';
+import { openSqliteExplanationStore } from './explanations/sqlite-store.js';
+import { createExplanationsRouter } from './explanations/router.js';
+import type { VerifiedGrant } from './smart/require-access.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
 import { createSandbox } from './sandbox/index.js';
@@ -49,6 +55,8 @@ export interface VigilOptions {
   webDir?: string;
   /** Metrics registry to use; default a new one with process metrics. */
   metrics?: VigilMetrics;
+  /** The model registry (loading or loaded). Default: openModelRegistry(config) started in the background. */
+  modelRegistry?: Promise<ModelRegistry>;
 }
 
 export async function createVigil(config: Config, options: VigilOptions = {}): Promise<Vigil> {
@@ -79,7 +87,17 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => feedbackStore.close());
   readiness.register('feedback-store', storeReachableCheck(() => feedbackStore.list({ card: '' })));
 
-  const services = createServices();
+  // Models load in the background: start-up does not wait for them, and until they are loaded (or if
+  // they fail to) the model services answer a "model unavailable" card (src/explanations/model-provider.ts).
+  const modelRegistry: Promise<ModelRegistry> = options.modelRegistry ?? openModelRegistry(config, logger);
+  modelRegistry.catch((err: unknown) => logger.error({ errName: err instanceof Error ? err.name : typeof err, errMessage: err instanceof Error ? err.message : String(err) }, 'models could not be loaded'));
+  closers.push(async () => {
+    const registry = await modelRegistry.catch(() => undefined);
+    await registry?.close();
+  });
+  const explanationStore = openSqliteExplanationStore(config.dataDir);
+  closers.push(() => explanationStore.close());
+  const services = createServices({ models: modelProviderFrom(modelRegistry), explanations: explanationStore });
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
   // Replayed jti are refused across restarts: the cache lives in DATA_DIR/security.sqlite.
@@ -123,6 +141,19 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   });
   app.use('/app', explanationApp.router);
 
+  // GET /explanations/{id} (SMART token, patient must match, audited) and GET /models/{id}/card (public).
+  // Tokens are verified by the sandbox authorization server when it runs; without it none is accepted yet.
+  let verifyAccessToken: ((token: string, req: express.Request) => Promise<VerifiedGrant>) | undefined;
+  app.use(
+    createExplanationsRouter({
+      store: explanationStore,
+      verify: (token, req) => (verifyAccessToken ? verifyAccessToken(token, req) : Promise.reject(new Error('no token verifier'))),
+      audit: auditStore,
+      logger,
+      modelsDir: config.modelsDir,
+    }),
+  );
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -138,6 +169,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     });
     app.use('/sandbox', sandbox.router);
     sandbox.auth.registerClient(explanationAppClient(config.smartClientId));
+    verifyAccessToken = (token, req) => sandbox.auth.verifyAccessToken(token, { baseUrl: baseUrlOf(req, config.publicBaseUrl) });
     sandboxStore = sandbox.store;
     closers.push(() => sandbox.close());
     // Reaching this line means the sandbox's patients are loaded; the check documents it in /readyz.
