@@ -1,0 +1,137 @@
+/**
+ * GET /explanations/{id} and GET /models/{id}/card: real SMART access tokens (signed by the sandbox
+ * authorization server's token signer), requireAccess (401 / 403 / 200), one AuditEvent per decision,
+ * and the SQLite store surviving a reopen.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express from 'express';
+import request from 'supertest';
+import { jsonErrorHandler } from '../../src/http/error-handler.js';
+import { createExplanationsRouter } from '../../src/explanations/router.js';
+import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
+import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
+import { createAuditStore } from '../../src/storage/audit-store.js';
+import { openSecurityDatabase } from '../../src/storage/replay-cache-sqlite.js';
+import { createTokenSigner, type TokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
+import { silentLogger } from '../cds-hooks/helpers.js';
+
+const FHIR_BASE = 'http://vigil.test/sandbox/fhir';
+const ISSUER = 'http://vigil.test/sandbox/auth';
+
+function record(id: string, patientId: string): ExplanationRecord {
+  return {
+    id,
+    patientId,
+    serviceId: 'vigil-deterioration',
+    cardUuid: `card-${id}`,
+    model: { id: 'deterioration', version: '1.1.0' },
+    created: '2026-01-01T12:00:00.000Z',
+    asOf: '2026-01-01T12:00:00.000Z',
+    dataHash: dataHash({ rows: [[1, NaN]], age: 60, sex: 1 }),
+    prediction: { probability: 0.07, band: 'high', indicator: 'critical', thresholds: { moderate: 0.01, high: 0.05 }, outcome: 'sepsis', horizonHours: 6 },
+    factors: [{ feature: 'Lactate', label: 'Lactate', text: 'Lactate 4 mmol/L raised the risk', contribution: 0.03, evidence: ['Observation/lac-1'] }],
+    notUsed: [],
+  };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'vigil-explanations-'));
+const db = openSecurityDatabase(':memory:');
+const audit = createAuditStore(db);
+const store = openSqliteExplanationStore(dir);
+let signer: TokenSigner;
+const app = express();
+
+beforeAll(async () => {
+  signer = await createTokenSigner();
+  await store.save(record('11111111-1111-4111-8111-111111111111', 'pat-a'));
+  await store.save(record('22222222-2222-4222-8222-222222222222', 'pat-b'));
+  app.use(
+    createExplanationsRouter({
+      store,
+      verify: (token) => signer.verifyAccessToken(token, { audience: FHIR_BASE }),
+      audit,
+      logger: silentLogger,
+      modelsDir: path.resolve('models'),
+    }),
+  );
+  app.use(jsonErrorHandler(silentLogger));
+});
+afterAll(async () => {
+  await store.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function token(scope: string, patient?: string): Promise<string> {
+  const grant = { clientId: 'vigil-explain', scope, user: 'Practitioner/dr-1', ...(patient ? { patient } : {}) };
+  return (await signer.accessToken(grant, { issuer: ISSUER, audience: FHIR_BASE, lifetimeSeconds: 300 })).token;
+}
+
+const get = (id: string, bearer?: string) => {
+  const req = request(app).get(`/explanations/${id}`);
+  return bearer ? req.set('Authorization', `Bearer ${bearer}`) : req;
+};
+
+describe('GET /explanations/{id}', () => {
+  const A = '11111111-1111-4111-8111-111111111111';
+  const B = '22222222-2222-4222-8222-222222222222';
+
+  it('401 without a token or with one signed by someone else', async () => {
+    const none = await get(A);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer realm="vigil"/);
+    const other = await createTokenSigner();
+    const forged = (await other.accessToken({ clientId: 'x', scope: 'patient/RiskAssessment.rs', patient: 'pat-a' }, { issuer: ISSUER, audience: FHIR_BASE, lifetimeSeconds: 300 })).token;
+    expect((await get(A, forged)).status).toBe(401);
+  });
+
+  it("200 with the record for the token's own patient, 403 for another patient's, 403 without RiskAssessment scope", async () => {
+    const forA = await token('launch patient/RiskAssessment.rs patient/Observation.rs', 'pat-a');
+    const ok = await get(A, forA);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ id: A, patientId: 'pat-a', model: { version: '1.1.0' }, factors: [{ evidence: ['Observation/lac-1'] }] });
+    expect(ok.headers['cache-control']).toBe('no-store');
+    expect((await get(B, forA)).status).toBe(403);
+    expect((await get(A, await token('patient/Observation.rs', 'pat-a'))).status).toBe(403);
+  });
+
+  it('404 for an unknown id only to a token that could read it (user-level scope)', async () => {
+    const user = await token('user/RiskAssessment.rs');
+    expect((await get('33333333-3333-4333-8333-333333333333', user)).status).toBe(404);
+    expect((await get('33333333-3333-4333-8333-333333333333')).status).toBe(401);
+  });
+
+  it('writes one AuditEvent per decision about a record, refusals included', () => {
+    const forA = audit.list({ patientId: 'pat-a' });
+    const forB = audit.list({ patientId: 'pat-b' });
+    expect(forA.map((e) => e.outcome).sort()).toEqual(['0', '4']);
+    expect(forB.map((e) => e.outcome)).toEqual(['4']);
+    expect(forA.find((e) => e.outcome === '0')).toMatchObject({ outcomeDesc: 'explanation read', agent: [{ who: { reference: 'Practitioner/dr-1' } }] });
+  });
+});
+
+describe('GET /models/{id}/card', () => {
+  it('serves the public model card with its HTI-1 attributes; 404 for an unknown model', async () => {
+    const res = await request(app).get('/models/deterioration/card');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: 'deterioration', version: expect.any(String) });
+    expect(res.body.hti1).toBeDefined();
+    expect((await request(app).get('/models/nope/card')).status).toBe(404);
+    expect((await request(app).get('/models/..%2F..%2Fpackage.json/card')).status).toBe(404);
+  });
+});
+
+describe('explanation store', () => {
+  it('keeps records across a reopen, and hashes data independently of key order and NaN spelling', async () => {
+    const reopened = openSqliteExplanationStore(dir);
+    expect((await reopened.get('11111111-1111-4111-8111-111111111111'))?.patientId).toBe('pat-a');
+    expect(await reopened.get('nope')).toBeUndefined();
+    await reopened.close();
+    expect(dataHash({ a: 1, b: [NaN, 2] })).toBe(dataHash({ b: [null, 2], a: 1 }));
+    expect(dataHash({ a: 1 })).not.toBe(dataHash({ a: 2 }));
+    expect(dataHash({ rows: [new Float32Array([1, NaN])] })).toBe(dataHash({ rows: [[1, null]] }));
+  });
+});
