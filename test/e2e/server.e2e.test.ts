@@ -113,6 +113,25 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     }
   }, 120_000);
 
+  it('fires vigil-deterioration for a septic and a non-septic sandbox patient (data/sandbox/index.json provenance)', async () => {
+    // 7aa15a43…: PhysioNet septic (label 6 h before the anchor); 0283b437…: not septic.
+    const scored: Record<string, { indicator: string; summary: string; detail: string }> = {};
+    for (const id of ['7aa15a43-3a41-4d3d-a9c5-7ef941757531', '0283b437-ef20-41bb-a026-b60a742d536a']) {
+      const call = await buildHookCall({ serviceId: 'vigil-deterioration', hook: 'patient-view', patientId: id, prefetch: 'none' });
+      const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(call.body) });
+      const { cards } = await json<{ cards: Array<{ summary: string; indicator: string; detail: string; links: Array<{ type: string; url: string }> }> }>(res);
+      expect(cards).toHaveLength(1);
+      expect(cards[0]!.summary).toMatch(/^Sepsis risk \d+\.\d % within 6 h — (low|moderate|high) \(deterioration v\d+\.\d+\.\d+\)$/);
+      expect(cards[0]!.detail).toMatch(/Observation\/[\w.-]+/);
+      expect(cards[0]!.links.map((l) => l.type)).toEqual(['smart', 'absolute']);
+      scored[id] = cards[0]!;
+    }
+    expect(scored['7aa15a43-3a41-4d3d-a9c5-7ef941757531']!.indicator).toBe('critical');
+    expect(scored['0283b437-ef20-41bb-a026-b60a742d536a']!.indicator).not.toBe('critical');
+    const card = await fetch(`${origin}/models/deterioration/card`);
+    expect(card.status).toBe(200);
+  }, 60_000);
+
   it('answers a malformed hook call with 400 naming the field, and an unknown service with 404', async () => {
     const call = await buildHookCall({ serviceId: 'vigil-news2', hook: 'patient-view', patientId: patients[0]!.id });
     const broken = { ...call.body, context: { userId: 'Practitioner/1' } };
