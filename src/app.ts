@@ -29,7 +29,7 @@ import { createAdminAuditRouter } from './smart/admin-audit.js';
 import { createExplanationApp, explanationAppClient, type SessionStore } from './smart/app-launch/index.js';
 import { VigilMetrics, installMetrics } from './observability/metrics.js';
 import { httpMetrics, metricsEndpoint } from './observability/http-metrics.js';
-import { Readiness, readinessEndpoint, storeReachableCheck } from './observability/readiness.js';
+import { Readiness, modelRegistryCheck, readinessEndpoint, shippedModelIds, storeReachableCheck } from './observability/readiness.js';
 import { instrumentFhirReaderFactory } from './observability/fhir-metrics.js';
 import { createFhirReader } from './fhir/fhir-reader.js';
 import { TokenBucketLimiter, rateLimit } from './http/rate-limit.js';
@@ -91,6 +91,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   // they fail to) the model services answer a "model unavailable" card (src/explanations/model-provider.ts).
   const modelRegistry: Promise<ModelRegistry> = options.modelRegistry ?? openModelRegistry(config, logger);
   modelRegistry.catch((err: unknown) => logger.error({ errName: err instanceof Error ? err.name : typeof err, errMessage: err instanceof Error ? err.message : String(err) }, 'models could not be loaded'));
+  readiness.register('models', modelRegistryCheck(modelRegistry, shippedModelIds(config.modelsDir)));
   closers.push(async () => {
     const registry = await modelRegistry.catch(() => undefined);
     await registry?.close();

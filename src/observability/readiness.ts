@@ -7,6 +7,8 @@
  *
  * Checks are time-boxed: a check that hangs counts as failing, the probe itself never hangs.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { RequestHandler } from 'express';
 import type { VigilMetrics } from './metrics.js';
 
@@ -107,6 +109,37 @@ export function modelsLoadedCheck(loaded: () => readonly string[], expected: rea
     const missing = expected.filter((id) => !have.has(id));
     return missing.length ? `models not loaded: ${missing.join(', ')}` : undefined;
   };
+}
+
+/**
+ * Check over a model registry that loads in the background (src/app.ts): not ready while it loads or if it
+ * failed to load, then ready once every expected model id is loaded. `expected` are the model folders
+ * shipped under MODELS_DIR, so a model that is present but broken keeps the instance out of rotation.
+ */
+export function modelRegistryCheck(registry: Promise<{ ids(): readonly string[] }>, expected: readonly string[]): ReadinessCheck {
+  let state: { loaded?: { ids(): readonly string[] }; failure?: string } = {};
+  registry.then(
+    (loaded) => {
+      state = { loaded };
+    },
+    (err: unknown) => {
+      state = { failure: safeReason(err) };
+    },
+  );
+  return () => {
+    if (state.failure !== undefined) return `models could not be loaded: ${state.failure}`;
+    if (!state.loaded) return 'models are still loading';
+    return modelsLoadedCheck(() => state.loaded!.ids(), expected)();
+  };
+}
+
+/** Model ids shipped under `modelsDir` (sub-folders with a manifest.json). */
+export function shippedModelIds(modelsDir: string): string[] {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(modelsDir, d.name, 'manifest.json')))
+    .map((d) => d.name)
+    .sort();
 }
 
 /** Check that a synchronous store probe (e.g. SQLite `SELECT 1`) succeeds. */

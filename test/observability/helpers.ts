@@ -14,6 +14,17 @@ import { makeKey, mintClientJwt, type TestKey } from '../smart/helpers.js';
 
 export const TEST_ISSUER = 'https://ehr.test.example';
 
+/** Polls GET /readyz until it answers 200 (models load in the background), or gives up after `timeoutMs`. */
+export async function waitUntilReady(origin: string, timeoutMs = 30_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${origin}/readyz`);
+    if (res.status === 200 || Date.now() > deadline) return res;
+    await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export interface RunningVigil {
   vigil: Vigil;
   server: Server;
@@ -32,7 +43,8 @@ export async function startVigil(env: Record<string, string> = {}, logger?: Logg
   const key = await makeKey('ES256', 'test-1');
   const clientsFile = path.join(dataDir, 'clients.json');
   fs.writeFileSync(clientsFile, JSON.stringify([{ issuer: TEST_ISSUER, jwks: { keys: [key.jwk] }, services: ['*'] }]));
-  const config = loadConfig({ DATA_DIR: dataDir, SANDBOX: 'off', LOG_LEVEL: 'silent', CDS_CLIENTS_FILE: clientsFile, CDS_JWT_ALGORITHMS: 'ES256', ...env });
+  // No models unless a test asks for them (MODELS_DIR): loading the shipped ones costs seconds per app.
+  const config = loadConfig({ DATA_DIR: dataDir, SANDBOX: 'off', LOG_LEVEL: 'silent', CDS_CLIENTS_FILE: clientsFile, CDS_JWT_ALGORITHMS: 'ES256', MODELS_DIR: path.join(dataDir, 'no-models'), ...env });
   const vigil = await createVigil(config, { ...(logger ? { logger } : {}) });
   const server = vigil.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Readiness, modelsLoadedCheck } from '../../src/observability/readiness.js';
-import { startVigil, type RunningVigil } from './helpers.js';
+import { startVigil, waitUntilReady, type RunningVigil } from './helpers.js';
 
 interface ReadyBody {
   status: string;
@@ -22,11 +22,11 @@ afterAll(async () => {
 
 describe('GET /readyz', () => {
   it('is ready when the stores answer, naming each check', async () => {
-    const res = await fetch(`${app.origin}/readyz`);
+    const res = await waitUntilReady(app.origin);
     expect(res.status).toBe(200);
     const body = (await res.json()) as ReadyBody;
     expect(body.status).toBe('ready');
-    expect(body.checks.map((c) => c.name).sort()).toEqual(['feedback-store', 'security-store']);
+    expect(body.checks.map((c) => c.name).sort()).toEqual(['feedback-store', 'models', 'security-store']);
     expect(body.checks.every((c) => c.ok)).toBe(true);
   });
 
