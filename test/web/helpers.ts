@@ -100,3 +100,48 @@ export async function finishCallback(browser: CookieBrowser, callback: URL): Pro
   if (!ctx) throw new Error(`no ctx in ${to.toString()}`);
   return ctx;
 }
+
+/**
+ * Builds the view (src/web) with Vite into `outDir` — a temp dir: tests never write into the repo. A child
+ * process, because Vite's native bundler does not belong inside jest's VM modules.
+ */
+export async function buildWeb(outDir: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  await promisify(execFile)(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'src/web/vite.config.ts'], {
+    env: { ...process.env, WEB_OUT_DIR: outDir },
+    timeout: 120_000,
+  });
+}
+
+export interface FiredCard {
+  summary: string;
+  uuid?: string;
+  links?: Array<{ label: string; url: string; type: string; appContext?: string }>;
+}
+
+/** Fires patient-view at a service the way the sandbox page does (signed hook call from the sandbox API). */
+export async function firePatientView(origin: string, serviceId: string, patientId: string): Promise<FiredCard[]> {
+  const call = (await (
+    await fetch(`${origin}/sandbox/api/hook-request`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ serviceId, hook: 'patient-view', patientId, prefetch: 'fill' }),
+    })
+  ).json()) as { url: string; headers: Record<string, string>; body: unknown };
+  const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(call.body) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { cards: FiredCard[] }).cards;
+}
+
+/** The explanation id of the first card carrying a SMART link, firing again while the models still load. */
+export async function explanationIdFor(origin: string, patientId: string, serviceId = 'vigil-deterioration', timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cards = await firePatientView(origin, serviceId, patientId);
+    const link = cards.flatMap((c) => c.links ?? []).find((l) => l.type === 'smart' && l.appContext);
+    if (link) return (JSON.parse(link.appContext!) as { explanationId: string }).explanationId;
+    if (Date.now() > deadline) throw new Error(`no SMART link from ${serviceId}: ${cards.map((c) => c.summary).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

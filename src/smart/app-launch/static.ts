@@ -54,7 +54,7 @@ export function createStaticRouter(dir: string): Router {
   }
   router.use(
     '/assets',
-    express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }),
+    express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false }),
   );
   router.get('/', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');

@@ -1,0 +1,178 @@
+/**
+ * The view's charts. uPlot (canvas, ~50 KB) for the time axes; the factor bars and the attribution heat
+ * strips are plain HTML/SVG so they can be focused, clicked and read by screen readers. Every chart has a
+ * text alternative (aria-label plus a values table).
+ */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { el, svg } from './dom.js';
+import { formatPercent, formatPoints, formatTime, heatColor, type Curve, type FactorBar, type TrendPoint } from './model.js';
+
+const HOUR_S = 3600;
+/** Okabe–Ito: raising (vermillion) and lowering (blue) read apart with the common colour-vision deficiencies. */
+export const RAISE = '#b84f00';
+export const LOWER = '#0067a3';
+const INK = '#1a1a1a';
+
+function cssVar(name: string, fallback: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+function widthOf(node: HTMLElement): number {
+  return Math.max(280, Math.floor(node.getBoundingClientRect().width || 600));
+}
+
+/** Resizes a plot with its container (1024×768 and tablet widths both fit). */
+function keepSized(plot: uPlot, container: HTMLElement, height: number, after?: () => void): void {
+  const ro = new ResizeObserver(() => {
+    plot.setSize({ width: widthOf(container), height });
+    after?.();
+  });
+  ro.observe(container);
+}
+
+/** Score over the last 48 h, with the band cut-offs as dashed lines. */
+export function trendChart(container: HTMLElement, points: TrendPoint[], thresholds: { moderate: number; high: number }): void {
+  const xs = points.map((p) => p.time / 1000);
+  const ys = points.map((p) => p.probability * 100);
+  const top = Math.min(100, Math.max(thresholds.high * 100 * 1.3, ...ys.map((y) => y * 1.2), 5));
+  const opts: uPlot.Options = {
+    width: widthOf(container),
+    height: 160,
+    legend: { show: false },
+    scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 6 * HOUR_S, max + HOUR_S] : [min, max]) }, y: { range: [0, top] } },
+    axes: [{ stroke: INK }, { stroke: INK, label: 'Risk (%)', values: (_u, v) => v.map((x) => `${x}`) }],
+    series: [
+      {},
+      { label: 'Risk', stroke: cssVar('--accent', '#3a3a8c'), width: 2, points: { show: true, size: 7 } },
+      { label: 'High band', stroke: RAISE, dash: [6, 4], width: 1, points: { show: false } },
+      { label: 'Moderate band', stroke: '#8a6d00', dash: [2, 4], width: 1, points: { show: false } },
+    ],
+  };
+  const data: uPlot.AlignedData = [xs, ys, xs.map(() => thresholds.high * 100), xs.map(() => thresholds.moderate * 100)];
+  container.replaceChildren();
+  const plot = new uPlot(opts, data, container);
+  keepSized(plot, container, 160);
+}
+
+/** Set through CSSOM: the page's CSP forbids inline style attributes. */
+function barFill(fraction: number): HTMLElement {
+  const fill = el('span', { class: 'factor-bar' });
+  fill.style.width = `${Math.max(2, Math.round(fraction * 100))}%`;
+  return fill;
+}
+
+/** Horizontal bars, one button each: the bar's length is the factor's share of the largest contribution. */
+export function factorChart(container: HTMLElement, bars: FactorBar[], onOpen: (bar: FactorBar) => void): void {
+  container.replaceChildren();
+  const list = el('ol', { class: 'factor-bars' });
+  for (const bar of bars) {
+    const points = formatPoints(bar.contribution);
+    const label = `${bar.label}: ${bar.direction === 'raises' ? 'raised' : 'lowered'} the risk by ${points.replace(/^[+−]/, '')}${bar.value ? `; value ${bar.value}` : ''}`;
+    const button = el(
+      'button',
+      {
+        type: 'button',
+        class: `factor ${bar.direction}`,
+        'aria-label': `${label}. Show the source measurement.`,
+        'data-feature': bar.feature,
+        disabled: bar.evidence ? undefined : true,
+        onclick: () => onOpen(bar),
+      },
+      el('span', { class: 'factor-name' }, bar.label, bar.value ? el('span', { class: 'factor-value' }, ` ${bar.value}`) : null),
+      el(
+        'span',
+        { class: 'factor-track', 'aria-hidden': 'true' },
+        barFill(bar.fraction),
+      ),
+      el('span', { class: 'factor-points' }, el('span', { class: 'arrow', 'aria-hidden': 'true' }, bar.direction === 'raises' ? '▲ ' : '▼ '), points),
+    );
+    list.append(el('li', {}, button));
+  }
+  container.append(list);
+}
+
+/**
+ * A measurement's hourly curve (measured: filled dots joined by a line; carried forward: hollow dots, no
+ * line) with its attribution heat strip underneath, aligned to the plot's own x axis.
+ */
+export function curveChart(container: HTMLElement, curve: Curve, maxAbs: number): void {
+  const xs = curve.points.map((p) => p.time / 1000 + HOUR_S / 2);
+  const measured = curve.points.map((p) => (p.kind === 'measured' ? p.value : null));
+  const carried = curve.points.map((p) => (p.kind === 'carried-forward' ? p.value : null));
+  const first = curve.points[0]?.time ?? 0;
+  const last = curve.points[curve.points.length - 1]?.time ?? 0;
+  const bg = cssVar('--bg', '#ffffff');
+  const opts: uPlot.Options = {
+    width: widthOf(container),
+    height: 130,
+    legend: { show: false },
+    scales: { x: { time: true, range: [first / 1000, last / 1000 + HOUR_S] } },
+    axes: [{ stroke: INK }, { stroke: INK, label: curve.unit ?? '', size: 56 }],
+    series: [
+      {},
+      { label: 'Measured', stroke: INK, width: 1.5, spanGaps: true, points: { show: true, size: 6, fill: INK, stroke: INK } },
+      { label: 'Carried forward', stroke: '#6b6b6b', width: 1, paths: () => null, points: { show: true, size: 6, fill: bg, stroke: '#6b6b6b', width: 1.5 } },
+    ],
+  };
+  const plotBox = el('div', { class: 'curve-plot' });
+  const strip = heatStrip(curve, maxAbs);
+  container.replaceChildren(plotBox, strip);
+  const align = () => {
+    const dpr = window.devicePixelRatio || 1;
+    strip.style.marginLeft = `${plot.bbox.left / dpr}px`;
+    strip.style.width = `${plot.bbox.width / dpr}px`;
+  };
+  const plot = new uPlot(opts, [xs, measured, carried], plotBox);
+  align();
+  keepSized(plot, container, 130, align);
+}
+
+function heatStrip(curve: Curve, maxAbs: number): SVGSVGElement {
+  const n = curve.points.length;
+  const strip = svg('svg', { class: 'heat-strip', viewBox: `0 0 ${n} 1`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `Contribution to the risk, hour by hour, of ${curve.label}` });
+  curve.points.forEach((p, i) => {
+    const rect = svg('rect', { x: i, y: 0, width: 1.02, height: 1, fill: p.kind === 'measured' ? heatColor(p.attribution, maxAbs) : '#f0f0f0' });
+    rect.append(
+      svg('title', {}, `${formatTime(new Date(p.time).toISOString())}: ${p.kind === 'measured' ? formatPoints(p.attribution) : p.kind === 'carried-forward' ? 'carried forward (no new measurement)' : 'not measured'}`),
+    );
+    strip.append(rect);
+  });
+  return strip;
+}
+
+/** Text alternative of a curve: the measured and carried-forward values with their contribution. */
+export function curveTable(curve: Curve): HTMLElement {
+  const rows = curve.points
+    .filter((p) => p.kind !== 'none')
+    .map((p) =>
+      el(
+        'tr',
+        { class: p.kind },
+        el('td', {}, formatTime(new Date(p.time).toISOString())),
+        el('td', {}, p.value === null ? '—' : `${p.value}${curve.unit ? ` ${curve.unit}` : ''}`),
+        el('td', {}, p.kind === 'measured' ? 'measured' : 'carried forward'),
+        el('td', {}, p.kind === 'measured' ? formatPoints(p.attribution) : '—'),
+      ),
+    );
+  return el(
+    'details',
+    { class: 'values' },
+    el('summary', {}, `${curve.label}: values as a table`),
+    el('table', {}, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Hour'), el('th', { scope: 'col' }, 'Value'), el('th', { scope: 'col' }, 'Source'), el('th', { scope: 'col' }, 'Contribution'))), el('tbody', {}, rows)),
+  );
+}
+
+export function trendTable(points: TrendPoint[]): HTMLElement {
+  return el(
+    'details',
+    { class: 'values' },
+    el('summary', {}, 'Scores as a table'),
+    el(
+      'table',
+      {},
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Time'), el('th', { scope: 'col' }, 'Risk'))),
+      el('tbody', {}, points.map((p) => el('tr', {}, el('td', {}, formatTime(new Date(p.time).toISOString())), el('td', {}, formatPercent(p.probability))))),
+    ),
+  );
+}

@@ -1,0 +1,377 @@
+/**
+ * The explanation view's pure logic: explanation record → what the page draws. No DOM, no fetch, so jest
+ * covers every rule (test/web/model.test.ts). Wording follows the cards (src/explanations/risk-card.ts):
+ * percentages with one decimal, contributions in percentage points.
+ */
+import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
+import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
+
+export type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions };
+
+/** CDS Hooks §Link appContext of Vigil's cards is `{"explanationId": "…"}`; a bare id is accepted too. */
+export function explanationIdFrom(appContext: string | undefined): string | undefined {
+  if (!appContext) return undefined;
+  const ID = /^[A-Za-z0-9\-._]{1,128}$/;
+  try {
+    const parsed: unknown = JSON.parse(appContext);
+    if (parsed && typeof parsed === 'object' && typeof (parsed as { explanationId?: unknown }).explanationId === 'string') {
+      const id = (parsed as { explanationId: string }).explanationId;
+      return ID.test(id) ? id : undefined;
+    }
+  } catch {
+    // not JSON: maybe the id itself
+  }
+  return ID.test(appContext) ? appContext : undefined;
+}
+
+/** "7.3 %", "< 0.1 %", "> 99.9 %" (as on the card). */
+export function formatPercent(p: number): string {
+  if (p < 0.001) return '< 0.1 %';
+  if (p > 0.999) return '> 99.9 %';
+  return `${(Math.round(p * 1000) / 10).toFixed(1)} %`;
+}
+
+/** "+4.2 points", "−0.8 points" (percentage points of probability). */
+export function formatPoints(delta: number): string {
+  const points = Math.round(Math.abs(delta) * 1000) / 10;
+  return `${delta < 0 ? '−' : '+'}${points.toFixed(1)} points`;
+}
+
+export const BAND_LABEL: Readonly<Record<string, string>> = { low: 'Low risk', moderate: 'Moderate risk', high: 'High risk' };
+
+/** Local date and time, e.g. "25 Nov 14:00"; the view is read at the bedside, in local time. */
+export function formatTime(iso: string | undefined, locale?: string): string {
+  if (!iso) return '—';
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  return new Date(ms).toLocaleString(locale ?? 'en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+export interface FactorBar {
+  feature: string;
+  label: string;
+  text: string;
+  contribution: number;
+  direction: 'raises' | 'lowers';
+  /** Bar length relative to the largest |contribution| shown, 0–1. */
+  fraction: number;
+  value?: string;
+  time?: string;
+  /** First "Observation/<id>" behind the factor, if any. */
+  evidence?: string;
+}
+
+/** Top factors by |contribution| (ties by label, so the order is stable), scaled for a horizontal bar chart. */
+export function factorBars(factors: readonly ExplanationFactor[], limit = 8): FactorBar[] {
+  const top = [...factors]
+    .filter((f) => Number.isFinite(f.contribution))
+    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution) || a.label.localeCompare(b.label))
+    .slice(0, limit);
+  const max = Math.max(...top.map((f) => Math.abs(f.contribution)), 1e-12);
+  return top.map((f) => {
+    const bar: FactorBar = {
+      feature: f.feature,
+      label: f.label,
+      text: f.text,
+      contribution: f.contribution,
+      direction: f.contribution >= 0 ? 'raises' : 'lowers',
+      fraction: Math.abs(f.contribution) / max,
+    };
+    if (f.value !== undefined) bar.value = f.value;
+    if (f.time !== undefined) bar.time = f.time;
+    const evidence = f.evidence.find((r) => r.startsWith('Observation/'));
+    if (evidence) bar.evidence = evidence;
+    return bar;
+  });
+}
+
+export interface TrendPoint {
+  time: number;
+  probability: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The probability a RiskAssessment states (first prediction), with its time. */
+function riskPoint(ra: RiskAssessment): TrendPoint | undefined {
+  const p = ra.prediction?.[0]?.probabilityDecimal;
+  const when = ra.occurrenceDateTime ?? ra.occurrencePeriod?.end ?? ra.occurrencePeriod?.start;
+  const time = when ? Date.parse(when) : Number.NaN;
+  return typeof p === 'number' && p >= 0 && p <= 1 && Number.isFinite(time) ? { time, probability: p } : undefined;
+}
+
+/** The model a RiskAssessment came from: method code (Vigil writes the model id there) or its text. */
+export function riskAssessmentModel(ra: RiskAssessment): string | undefined {
+  return ra.method?.coding?.[0]?.code ?? ra.method?.text ?? ra.code?.coding?.[0]?.code;
+}
+
+/**
+ * The 48 h score trend for one model: RiskAssessments of that model from the EHR plus the explained score
+ * itself, oldest first, one point per instant, none later than the explained score (never show the past
+ * as if it were newer than what is explained).
+ */
+export function scoreTrend(record: Pick<ExplanationRecord, 'asOf' | 'prediction' | 'model'>, assessments: readonly RiskAssessment[], windowHours = 48): TrendPoint[] {
+  const end = Date.parse(record.asOf);
+  const start = end - windowHours * HOUR_MS;
+  const points = new Map<number, number>();
+  for (const ra of assessments) {
+    if (riskAssessmentModel(ra) !== record.model.id) continue;
+    const point = riskPoint(ra);
+    if (point && point.time >= start && point.time <= end) points.set(point.time, point.probability);
+  }
+  points.set(end, record.prediction.probability);
+  return [...points].sort(([a], [b]) => a - b).map(([time, probability]) => ({ time, probability }));
+}
+
+export interface ObservationSummary {
+  reference: string;
+  label: string;
+  value: string;
+  /** Numeric value, when the Observation has one. */
+  numeric?: number;
+  unit?: string;
+  time?: string;
+  referenceRange?: string;
+  interpretation?: string;
+}
+
+function quantityText(q: { value?: number; unit?: string; code?: string } | undefined): string | undefined {
+  if (q?.value === undefined) return undefined;
+  const unit = q.unit ?? q.code;
+  return unit ? `${q.value} ${unit}` : String(q.value);
+}
+
+/** What the factor dialog shows about one source Observation: value, unit, time, reference range. */
+export function summarizeObservation(obs: Observation): ObservationSummary {
+  const label = obs.code.text ?? obs.code.coding?.find((c) => c.display)?.display ?? obs.code.coding?.[0]?.code ?? 'Observation';
+  const summary: ObservationSummary = { reference: `Observation/${obs.id ?? ''}`, label, value: 'no value recorded' };
+  if (obs.valueQuantity) {
+    summary.value = quantityText(obs.valueQuantity) ?? summary.value;
+    if (typeof obs.valueQuantity.value === 'number') summary.numeric = obs.valueQuantity.value;
+    const unit = obs.valueQuantity.unit ?? obs.valueQuantity.code;
+    if (unit) summary.unit = unit;
+  } else if (obs.valueString !== undefined) summary.value = obs.valueString;
+  else if (obs.valueCodeableConcept) summary.value = obs.valueCodeableConcept.text ?? obs.valueCodeableConcept.coding?.[0]?.display ?? '—';
+  else if (obs.valueBoolean !== undefined) summary.value = obs.valueBoolean ? 'yes' : 'no';
+  else if (obs.valueInteger !== undefined) {
+    summary.value = String(obs.valueInteger);
+    summary.numeric = obs.valueInteger;
+  }
+  const time = obs.effectiveDateTime ?? obs.effectiveInstant ?? obs.effectivePeriod?.start ?? obs.issued;
+  if (time) summary.time = time;
+  const range = obs.referenceRange?.[0];
+  if (range) {
+    const low = quantityText(range.low);
+    const high = quantityText(range.high);
+    summary.referenceRange = range.text ?? (low && high ? `${low} – ${high}` : low ? `≥ ${low}` : high ? `≤ ${high}` : undefined);
+    if (!summary.referenceRange) delete summary.referenceRange;
+  }
+  const interpretation = obs.interpretation?.[0];
+  const text = interpretation?.text ?? interpretation?.coding?.[0]?.display ?? interpretation?.coding?.[0]?.code;
+  if (text) summary.interpretation = text;
+  return summary;
+}
+
+/** One hour of one measurement on a curve. */
+export interface CurvePoint {
+  time: number;
+  /** The value in force that hour: measured then, or carried forward from an earlier hour. */
+  value: number | null;
+  kind: 'measured' | 'carried-forward' | 'none';
+  /** Attribution of the cell (0 when nothing was measured that hour: credit goes to the measuring hour). */
+  attribution: number;
+  sources: string[];
+}
+
+export interface Curve {
+  feature: string;
+  label: string;
+  unit?: string;
+  points: CurvePoint[];
+  /** Σ|attribution| over the window, the curve's rank. */
+  weight: number;
+}
+
+/**
+ * Curves for the time-series model: the `limit` measurements with the most attribution (Σ|cell|), each an
+ * hourly series from the window's Observations. A cell with a measurement shows that value; an hour without
+ * one carries the last value forward (the model does the same) and is marked so the page draws it
+ * differently — a carried-forward value is never shown as a fresh measurement.
+ */
+export function attributionCurves(
+  attributions: TimeSeriesAttributions,
+  observations: ReadonlyMap<string, ObservationSummary>,
+  labels: ReadonlyMap<string, string>,
+  limit = 4,
+): Curve[] {
+  const { hourStarts, features, values, measured, sources } = attributions;
+  const ranked = features
+    .map((feature, f) => ({ feature, f, weight: hourStarts.reduce((sum, _h, h) => sum + Math.abs(values[h]?.[f] ?? 0), 0) }))
+    .filter((c) => c.weight > 0)
+    .sort((a, b) => b.weight - a.weight || a.feature.localeCompare(b.feature))
+    .slice(0, limit);
+  return ranked.map(({ feature, f, weight }) => {
+    let last: number | null = null;
+    let unit: string | undefined;
+    const points = hourStarts.map((iso, h): CurvePoint => {
+      const cellSources = (sources[h]?.[f] ?? []).map((s) => (s.includes('/') ? s : `Observation/${s}`));
+      const wasMeasured = measured[h]?.[f] === true;
+      let value: number | null = null;
+      if (wasMeasured) {
+        // The last Observation of the hour is the value the model saw for it.
+        for (const ref of cellSources) {
+          const obs = observations.get(ref);
+          if (obs?.numeric !== undefined) {
+            value = obs.numeric;
+            unit ??= obs.unit;
+          }
+        }
+        if (value !== null) last = value;
+      }
+      const kind: CurvePoint['kind'] = wasMeasured && value !== null ? 'measured' : last !== null ? 'carried-forward' : 'none';
+      return { time: Date.parse(iso), value: kind === 'measured' ? value : last, kind, attribution: values[h]?.[f] ?? 0, sources: cellSources };
+    });
+    const curve: Curve = { feature, label: labels.get(feature) ?? feature, points, weight };
+    if (unit) curve.unit = unit;
+    return curve;
+  });
+}
+
+/**
+ * Colour of an attribution cell on a blue–orange diverging scale (Okabe–Ito blue #0072B2 for lowering,
+ * vermillion #D55E00 for raising: distinguishable with the common colour-vision deficiencies), white at 0.
+ */
+export function heatColor(value: number, maxAbs: number): string {
+  const t = maxAbs > 0 ? Math.min(1, Math.abs(value) / maxAbs) : 0;
+  const [r, g, b] = value >= 0 ? [0xd5, 0x5e, 0x00] : [0x00, 0x72, 0xb2];
+  const mix = (c: number) => Math.round(255 + (c - 255) * t);
+  return `rgb(${mix(r)}, ${mix(g)}, ${mix(b)})`;
+}
+
+/** WCAG 2.x relative luminance of "#rrggbb" (or "#rgb"); undefined for anything else. */
+export function luminance(color: string): number | undefined {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(color.trim());
+  if (!m) return undefined;
+  const hex = m[1]!.length === 3 ? [...m[1]!].map((c) => c + c).join('') : m[1]!;
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
+
+export function contrastRatio(a: string, b: string): number | undefined {
+  const la = luminance(a);
+  const lb = luminance(b);
+  if (la === undefined || lb === undefined) return undefined;
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+/**
+ * CSS custom properties from the EHR's SMART style (SMART App Launch §Styling: color_background, color_text,
+ * color_highlight, font_family_body, dim_border_radius, …). EHR colours are taken only when text on
+ * background keeps WCAG AA contrast (4.5:1); otherwise the view keeps its own palette.
+ */
+export function styleVariables(style: Record<string, unknown>): Record<string, string> {
+  const str = (k: string) => (typeof style[k] === 'string' ? (style[k] as string).trim() : undefined);
+  const vars: Record<string, string> = {};
+  const bg = str('color_background');
+  const text = str('color_text');
+  if (bg && text && (contrastRatio(bg, text) ?? 0) >= 4.5) {
+    vars['--bg'] = bg;
+    vars['--text'] = text;
+    const highlight = str('color_highlight');
+    if (highlight && (contrastRatio(highlight, bg) ?? 0) >= 3) vars['--accent'] = highlight;
+  }
+  const font = str('font_family_body');
+  if (font && /^[\w\s,"'-]{1,200}$/.test(font)) vars['--font'] = font;
+  const radius = str('dim_border_radius');
+  if (radius && /^\d{1,2}(\.\d+)?(px|rem|em)$/.test(radius)) vars['--radius'] = radius;
+  return vars;
+}
+
+/** Age in whole years at `now`. */
+export function ageOf(birthDate: string | undefined, now: Date): number | undefined {
+  if (!birthDate || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) return undefined;
+  const [y, m, d] = birthDate.split('-').map(Number) as [number, number, number];
+  let age = now.getUTCFullYear() - y;
+  if (now.getUTCMonth() + 1 < m || (now.getUTCMonth() + 1 === m && now.getUTCDate() < d)) age--;
+  return age;
+}
+
+export interface BannerData {
+  name: string;
+  gender?: string;
+  birthDate?: string;
+  age?: number;
+  identifier?: string;
+}
+
+/** SMART §need_patient_banner: name, gender, birth date (age) and the first identifier, as EHR banners show. */
+export function bannerOf(patient: Patient, now: Date): BannerData {
+  const name = patient.name?.find((n) => n.use === 'official') ?? patient.name?.[0];
+  const text = name?.text ?? [name?.prefix?.join(' '), name?.given?.join(' '), name?.family].filter(Boolean).join(' ');
+  const banner: BannerData = { name: text || 'Unnamed patient' };
+  if (patient.gender) banner.gender = patient.gender;
+  if (patient.birthDate) banner.birthDate = patient.birthDate;
+  const age = ageOf(patient.birthDate, now);
+  if (age !== undefined) banner.age = age;
+  const id = patient.identifier?.find((i) => i.value);
+  if (id?.value) banner.identifier = `${id.type?.text ?? id.type?.coding?.[0]?.code ?? 'ID'} ${id.value}`;
+  return banner;
+}
+
+/** The model card fields the view summarises (GET /models/{id}/card; models/<id>/card.json). */
+export interface ModelCardSummary {
+  title: string;
+  version: string;
+  intendedUse?: string;
+  outOfScope?: string;
+  data?: string;
+  limits?: string;
+  performance: Array<{ metric: string; estimate: number; lower?: number; upper?: number }>;
+  hti1: Array<{ attribute: string; value: string }>;
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const s = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
+const n = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export function summarizeModelCard(card: unknown): ModelCardSummary | undefined {
+  const c = obj(card);
+  if (!c) return undefined;
+  const sections = obj(c.sections) ?? {};
+  const summary: ModelCardSummary = { title: s(c.title) ?? s(c.id) ?? 'Model', version: s(c.version) ?? 'unknown', performance: [], hti1: [] };
+  for (const [key, field] of [['intendedUse', 'intendedUse'], ['outOfScope', 'outOfScope'], ['data', 'data'], ['limits', 'limits']] as const) {
+    const value = s(sections[field]);
+    if (value) summary[key] = value;
+  }
+  const table = Array.isArray(c.metricsTable) ? c.metricsTable : [];
+  const report = obj(obj(table[0])?.report);
+  if (report) {
+    for (const [metric, key] of [['AUROC', 'auroc'], ['AUPRC', 'auprc']] as const) {
+      const m = obj(report[key]);
+      const estimate = n(m?.estimate);
+      if (estimate !== undefined) {
+        const row: ModelCardSummary['performance'][number] = { metric, estimate };
+        const lower = n(m?.lower);
+        const upper = n(m?.upper);
+        if (lower !== undefined) row.lower = lower;
+        if (upper !== undefined) row.upper = upper;
+        summary.performance.push(row);
+      }
+    }
+    const brier = n(report.brier);
+    if (brier !== undefined) summary.performance.push({ metric: 'Brier score', estimate: brier });
+  }
+  for (const a of Array.isArray(c.hti1) ? c.hti1 : []) {
+    const attribute = s(obj(a)?.attribute);
+    const value = s(obj(a)?.value);
+    if (attribute && value) summary.hti1.push({ attribute, value });
+  }
+  return summary;
+}
+
+/** "0.74 (95 % CI 0.65–0.82)". */
+export function formatEstimate(row: { estimate: number; lower?: number; upper?: number }): string {
+  const f = (x: number) => x.toFixed(x < 0.1 ? 3 : 2);
+  return row.lower !== undefined && row.upper !== undefined ? `${f(row.estimate)} (95 % CI ${f(row.lower)}–${f(row.upper)})` : f(row.estimate);
+}
