@@ -10,6 +10,9 @@ type OutRow = OutboundMessage & { state: 'pending' | 'sent' | 'failed'; nextAtte
 export function openMemoryQueue(): MessageStore {
   const keys = new Set<string>();
   const inbound = new Map<number, InRow>();
+  // Pending rows in arrival order (a Map keeps insertion order), so `pending` never scans applied rows.
+  const pendingRows = new Map<number, InRow>();
+  const tally = { pending: 0, applied: 0, failed: 0 };
   const outbound = new Map<number, OutRow>();
   const outIds = new Set<string>();
   let seq = 0;
@@ -23,23 +26,29 @@ export function openMemoryQueue(): MessageStore {
         if (keys.has(m.key)) return false;
         keys.add(m.key);
         seq++;
-        inbound.set(seq, { ...m, seq, attempts: 0, state: 'pending' });
+        const row: InRow = { ...m, seq, attempts: 0, state: 'pending' };
+        inbound.set(seq, row);
+        pendingRows.set(seq, row);
+        tally.pending++;
         return true;
       });
     },
     pending(afterSeq, limit) {
       const out: InboundMessage[] = [];
-      for (const row of inbound.values()) {
-        if (row.seq > afterSeq && row.state === 'pending') out.push({ seq: row.seq, key: row.key, event: row.event, raw: row.raw, attempts: row.attempts });
+      for (const row of pendingRows.values()) {
+        if (row.seq > afterSeq) out.push({ seq: row.seq, key: row.key, event: row.event, raw: row.raw, attempts: row.attempts });
         if (out.length >= limit) break;
       }
       return out;
     },
     markApplied(s) {
       const row = inbound.get(s);
-      if (row) {
+      if (row && row.state === 'pending') {
         row.state = 'applied';
         row.attempts++;
+        pendingRows.delete(s);
+        tally.pending--;
+        tally.applied++;
         // Applied rows keep only their key (for duplicate detection), as the raw text is no longer needed.
         row.raw = '';
       }
@@ -53,10 +62,13 @@ export function openMemoryQueue(): MessageStore {
     },
     markFailed(s, error) {
       const row = inbound.get(s);
-      if (row) {
+      if (row && row.state === 'pending') {
         row.state = 'failed';
         row.attempts++;
         row.error = error;
+        pendingRows.delete(s);
+        tally.pending--;
+        tally.failed++;
       }
     },
     enqueueOutbound(item, now) {
@@ -97,8 +109,7 @@ export function openMemoryQueue(): MessageStore {
       }
     },
     counts(): QueueCounts {
-      const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
-      for (const r of inbound.values()) c[r.state]++;
+      const c: QueueCounts = { ...tally, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
       for (const r of outbound.values()) {
         if (r.state === 'pending') c.outboundPending++;
         else if (r.state === 'sent') c.outboundSent++;

@@ -6,6 +6,11 @@
  * mode survives a process crash but may lose the last commits on power loss, which would break the
  * promise an AA makes.) The cost, one fsync per commit, is shared by every message in a group commit
  * (src/hl7/ingest.ts batches all messages that arrive in one event-loop turn).
+ *
+ * The worker's bookkeeping (applied / attempt / failed) goes through a second connection with
+ * synchronous=NORMAL: no fsync per applied message (which would block the event loop, and with it
+ * every ACK, for a disk flush each time). Losing such an update in a power cut only means the message
+ * is applied again on restart, which writes the same resources (ids derive from the message).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -46,6 +51,9 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
+  const stateDb: Db = new Database(path.join(dataDir, options.file ?? HL7_DB_FILE));
+  stateDb.pragma('synchronous = NORMAL');
+  stateDb.pragma('busy_timeout = 5000');
 
   const insert = db.prepare('INSERT OR IGNORE INTO inbound (message_key, event, received_at, raw) VALUES (?, ?, ?, ?)');
   const insertAll = db.transaction((items: readonly NewInbound[]) => {
@@ -55,9 +63,9 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
   const pendingStmt: Statement<[number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
     "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
   );
-  const applied = db.prepare("UPDATE inbound SET state = 'applied', attempts = attempts + 1, error = NULL WHERE seq = ?");
-  const attempt = db.prepare('UPDATE inbound SET attempts = attempts + 1, error = ? WHERE seq = ?');
-  const failed = db.prepare("UPDATE inbound SET state = 'failed', attempts = attempts + 1, error = ? WHERE seq = ?");
+  const applied = stateDb.prepare("UPDATE inbound SET state = 'applied', attempts = attempts + 1, error = NULL WHERE seq = ?");
+  const attempt = stateDb.prepare('UPDATE inbound SET attempts = attempts + 1, error = ? WHERE seq = ?');
+  const failed = stateDb.prepare("UPDATE inbound SET state = 'failed', attempts = attempts + 1, error = ? WHERE seq = ?");
 
   const insertOut = db.prepare('INSERT OR IGNORE INTO outbound (control_id, created_at, raw, next_attempt_at) VALUES (?, ?, ?, ?)');
   const nextOut: Statement<[number], { seq: number; control_id: string; raw: string; attempts: number }> = db.prepare(
@@ -100,6 +108,9 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
       }
       return c;
     },
-    close: () => db.close(),
+    close: () => {
+      stateDb.close();
+      db.close();
+    },
   };
 }

@@ -95,6 +95,9 @@ export class Hl7Worker {
       let blocked = false;
       for (const message of batch) {
         if (!this.running) return;
+        // A macrotask turn per message: an in-process store answers synchronously, and without this a
+        // whole batch would run before the listener reads another frame (ACK latency).
+        await new Promise((resolve) => setImmediate(resolve));
         try {
           const result = await this.options.apply(message.raw);
           store.markApplied(message.seq);
