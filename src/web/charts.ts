@@ -32,7 +32,7 @@ function keepSized(plot: uPlot, container: HTMLElement, height: number, after?: 
 }
 
 /** Score over the last 48 h, with the band cut-offs as dashed lines. */
-export function trendChart(container: HTMLElement, points: TrendPoint[], thresholds: { moderate: number; high: number }): void {
+export function trendChart(container: HTMLElement, points: TrendPoint[], thresholds: { moderate: number; high: number }, window: { start: number; end: number }): void {
   const xs = points.map((p) => p.time / 1000);
   const ys = points.map((p) => p.probability * 100);
   const top = Math.min(100, Math.max(thresholds.high * 100 * 1.3, ...ys.map((y) => y * 1.2), 5));
@@ -40,11 +40,12 @@ export function trendChart(container: HTMLElement, points: TrendPoint[], thresho
     width: widthOf(container),
     height: 160,
     legend: { show: false },
-    scales: { x: { time: true, range: (_u, min, max) => (min === max ? [min - 6 * HOUR_S, max + HOUR_S] : [min, max]) }, y: { range: [0, top] } },
+    // Always the whole 48 h window, so a single score still sits at its time and the axis reads in hours.
+    scales: { x: { time: true, range: [window.start / 1000, window.end / 1000 + HOUR_S / 2] }, y: { range: [0, top] } },
     axes: [{ stroke: INK }, { stroke: INK, label: 'Risk (%)', values: (_u, v) => v.map((x) => `${x}`) }],
     series: [
       {},
-      { label: 'Risk', stroke: cssVar('--accent', '#3a3a8c'), width: 2, points: { show: true, size: 7 } },
+      { label: 'Risk', stroke: cssVar('--accent', '#2d3a8c'), width: 2, points: { show: true, size: 7, fill: cssVar('--accent', '#2d3a8c') } },
       { label: 'High band', stroke: RAISE, dash: [6, 4], width: 1, points: { show: false } },
       { label: 'Moderate band', stroke: '#8a6d00', dash: [2, 4], width: 1, points: { show: false } },
     ],

@@ -5,6 +5,7 @@
  */
 import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
+import { observationToPhysioNet, PHYSIONET_OBSERVATION_MAPPINGS } from '../fhir/mappings/physionet.js';
 
 export type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions };
 
@@ -156,6 +157,16 @@ export function summarizeObservation(obs: Observation): ObservationSummary {
   else if (obs.valueInteger !== undefined) {
     summary.value = String(obs.valueInteger);
     summary.numeric = obs.valueInteger;
+  } else if (obs.component?.length) {
+    // A panel (e.g. blood pressure 85354-9): its values are in the components.
+    const parts = obs.component
+      .map((c) => {
+        const q = quantityText(c.valueQuantity);
+        const name = c.code.text ?? c.code.coding?.find((x) => x.display)?.display;
+        return q ? (name ? `${name} ${q}` : q) : undefined;
+      })
+      .filter((x): x is string => x !== undefined);
+    if (parts.length) summary.value = parts.join('; ');
   }
   const time = obs.effectiveDateTime ?? obs.effectiveInstant ?? obs.effectivePeriod?.start ?? obs.issued;
   if (time) summary.time = time;
@@ -198,9 +209,20 @@ export interface Curve {
  * one carries the last value forward (the model does the same) and is marked so the page draws it
  * differently — a carried-forward value is never shown as a fresh measurement.
  */
+/** Clinical label and display unit of a PhysioNet column (src/fhir/mappings/physionet.ts), e.g. SBP → Systolic blood pressure, mmHg. */
+export function featureInfo(feature: string): { label: string; unit: string } | undefined {
+  const m = PHYSIONET_OBSERVATION_MAPPINGS.find((x) => x.column === feature);
+  return m ? { label: m.primary.display, unit: m.primary.unit } : undefined;
+}
+
+/** The value an Observation holds for a model input column, in the column's FHIR unit (panels read through components). */
+export function valueFor(obs: Observation, feature: string): number | undefined {
+  return observationToPhysioNet(obs).find((r) => r.column === feature)?.value;
+}
+
 export function attributionCurves(
   attributions: TimeSeriesAttributions,
-  observations: ReadonlyMap<string, ObservationSummary>,
+  observations: ReadonlyMap<string, Observation>,
   labels: ReadonlyMap<string, string>,
   limit = 4,
 ): Curve[] {
@@ -212,7 +234,8 @@ export function attributionCurves(
     .slice(0, limit);
   return ranked.map(({ feature, f, weight }) => {
     let last: number | null = null;
-    let unit: string | undefined;
+    const info = featureInfo(feature);
+    const unit = info?.unit;
     const points = hourStarts.map((iso, h): CurvePoint => {
       const cellSources = (sources[h]?.[f] ?? []).map((s) => (s.includes('/') ? s : `Observation/${s}`));
       const wasMeasured = measured[h]?.[f] === true;
@@ -221,17 +244,15 @@ export function attributionCurves(
         // The last Observation of the hour is the value the model saw for it.
         for (const ref of cellSources) {
           const obs = observations.get(ref);
-          if (obs?.numeric !== undefined) {
-            value = obs.numeric;
-            unit ??= obs.unit;
-          }
+          const v = obs ? valueFor(obs, feature) : undefined;
+          if (v !== undefined) value = v;
         }
         if (value !== null) last = value;
       }
       const kind: CurvePoint['kind'] = wasMeasured && value !== null ? 'measured' : last !== null ? 'carried-forward' : 'none';
       return { time: Date.parse(iso), value: kind === 'measured' ? value : last, kind, attribution: values[h]?.[f] ?? 0, sources: cellSources };
     });
-    const curve: Curve = { feature, label: labels.get(feature) ?? feature, points, weight };
+    const curve: Curve = { feature, label: labels.get(feature) ?? info?.label ?? feature, points, weight };
     if (unit) curve.unit = unit;
     return curve;
   });

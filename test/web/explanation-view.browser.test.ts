@@ -1,0 +1,175 @@
+/**
+ * The explanation view in a real browser (Debian chromium driven by playwright-core), end to end with the
+ * sandbox EHR: fire patient-view for a septic patient at vigil-deterioration from the sandbox page, click the
+ * card's SMART link, land in the view through the EHR launch, and check the banner, the risk, the factors,
+ * the evidence dialog and the curves against the explanation record; send an override and find it in the
+ * feedback store; and see another patient's explanation refused.
+ *
+ * Screenshots go to a temp dir, or to SCREENSHOTS_DIR (`npm run screenshots` writes docs/img/).
+ * Skipped when /usr/bin/chromium is missing (.ci/run installs it).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createVigil, type Vigil } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { ExplanationRecord } from '../../src/explanations/record.js';
+import { openFeedbackStore } from '../../src/storage/feedback-store.js';
+import { factorBars, formatPercent, formatPoints } from '../../src/web/model.js';
+import { buildWeb, explanationIdFor } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
+const OTHER_SEPTIC = '15af1070-1ad4-4800-bd3f-f6a70ff55dac';
+const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
+
+let tmp: string;
+let shots: string;
+let vigil: Vigil;
+let server: Server;
+let origin: string;
+let browser: Browser;
+let patients: Array<{ id: string; name: string }>;
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-browser-'));
+  shots = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : path.join(tmp, 'shots');
+  fs.mkdirSync(shots, { recursive: true });
+  const [, launched] = await Promise.all([buildWeb(path.join(tmp, 'web')), chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true })]);
+  browser = launched;
+  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }), { webDir: path.join(tmp, 'web') });
+  server = vigil.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string; name: string }> }).patients;
+  // Wait until the models are loaded (the first hook may come before they are).
+  await explanationIdFor(origin, SEPTIC);
+}, 120_000);
+
+afterAll(async () => {
+  if (!tmp) return;
+  await browser?.close();
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await vigil?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Reads a record through the page's own API (the page's session token; nothing else has one). */
+async function recordVia(page: Page, id: string): Promise<{ status: number; body: ExplanationRecord }> {
+  return page.evaluate(async (explanationId) => {
+    const ctx = /ctx=([A-Za-z0-9_-]+)/.exec(window.location.hash)![1]!;
+    const res = await fetch(`/app/api/explanations/${explanationId}`, { headers: { 'X-Vigil-Context': ctx } });
+    return { status: res.status, body: await res.json() };
+  }, id);
+}
+
+describeIfChromium('explanation view in chromium', () => {
+  it('opens from the sandbox card, shows the right numbers, records an override, refuses another patient', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const ehr = await context.newPage();
+    await ehr.goto(`${origin}/sandbox/`);
+    await ehr.locator(`input[name="patient"][value="${SEPTIC}"]`).check();
+    await ehr.locator('#service').selectOption('vigil-deterioration');
+    await ehr.locator('#fire').click();
+    const link = ehr.getByRole('button', { name: 'Why this score? (explanation)' });
+    await link.waitFor({ timeout: 20_000 });
+    await ehr.screenshot({ path: path.join(shots, 'sandbox-card-smart-link.png'), fullPage: false });
+
+    // The SMART link opens a new window: EHR launch → authorize (clinician already signed in) → callback → view.
+    const [view] = await Promise.all([context.waitForEvent('page'), link.click()]);
+    await view.waitForURL(/\/app\/#ctx=/, { timeout: 15_000 });
+    await view.locator('body[data-ready="true"]').waitFor({ timeout: 15_000 });
+    // From the view's navigation to everything drawn (after the launch redirects). Issue 8: within one second;
+    // the bound here leaves room for a loaded CI machine, the figure is printed for the record.
+    const readyMs = Number(await view.locator('body').getAttribute('data-ready-ms'));
+    console.log(`explanation view ready ${readyMs} ms after navigation`);
+    expect(readyMs).toBeLessThan(3000);
+
+    const explanationId = await view.evaluate(async () => {
+      const ctx = /ctx=([A-Za-z0-9_-]+)/.exec(window.location.hash)![1]!;
+      const body = await (await fetch('/app/api/context', { headers: { 'X-Vigil-Context': ctx } })).json();
+      return (JSON.parse(body.appContext) as { explanationId: string }).explanationId;
+    });
+    const { status, body: record } = await recordVia(view, explanationId);
+    expect(status).toBe(200);
+    expect(record.patientId).toBe(SEPTIC);
+
+    // Banner: the launched patient.
+    await expect(view.getByTestId('patient-name').textContent()).resolves.toContain(patients.find((p) => p.id === SEPTIC)!.name);
+    // Risk: the record's probability, worded as on the card.
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(record.prediction.probability));
+    // Factors: the record's top factors, strongest first, with their contribution in points.
+    const expected = factorBars(record.factors);
+    const shown = view.locator('.factor-bars button.factor');
+    await expect(shown.count()).resolves.toBe(expected.length);
+    for (let i = 0; i < expected.length; i++) {
+      const bar = shown.nth(i);
+      await expect(bar.getAttribute('data-feature')).resolves.toBe(expected[i]!.feature);
+      await expect(bar.locator('.factor-points').textContent()).resolves.toContain(formatPoints(expected[i]!.contribution));
+      await expect(bar.getAttribute('class')).resolves.toContain(expected[i]!.direction);
+    }
+    // Curves: uPlot canvases with an aligned heat strip each; carried-forward hours drawn as such in the table.
+    const curves = view.locator('figure.curve-figure');
+    expect(await curves.count()).toBeGreaterThan(0);
+    expect(await view.locator('figure.curve-figure canvas').count()).toBeGreaterThanOrEqual(await curves.count());
+    expect(await view.locator('figure.curve-figure svg.heat-strip rect').count()).toBe((await curves.count()) * record.attributions!.hourStarts.length);
+    await view.screenshot({ path: path.join(shots, 'explanation-view-1024.png'), fullPage: true });
+
+    // Evidence: the strongest factor with a source opens its Observation (keyboard: focus + Enter).
+    const withEvidence = expected.findIndex((b) => b.evidence);
+    expect(withEvidence).toBeGreaterThanOrEqual(0);
+    await shown.nth(withEvidence).focus();
+    await view.keyboard.press('Enter');
+    const value = view.getByTestId('evidence-value');
+    await value.waitFor();
+    const numeric = /-?\d+(\.\d+)?/.exec(expected[withEvidence]!.value ?? '')?.[0];
+    if (numeric) await expect(value.textContent()).resolves.toContain(numeric);
+    await view.screenshot({ path: path.join(shots, 'explanation-view-evidence.png') });
+    await view.keyboard.press('Escape');
+
+    // Feedback: override with a reason; stored against the explained card.
+    await view.getByRole('radio', { name: 'Override' }).check();
+    await view.getByLabel('Reason for the override').selectOption('data-error');
+    await view.getByLabel('Comment (optional)').fill('SpO2 probe was off');
+    await view.getByRole('button', { name: 'Send feedback' }).click();
+    await view.getByText('your override and its reason were recorded').waitFor();
+    const store = openFeedbackStore(tmp);
+    try {
+      const stored = store.list({ serviceId: 'vigil-deterioration', card: record.cardUuid });
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ outcome: 'overridden', overrideReason: { reason: { code: 'data-error' }, userComment: 'SpO2 probe was off' } });
+    } finally {
+      store.close();
+    }
+
+    // Tablet width: one column, nothing cut off.
+    await view.setViewportSize({ width: 768, height: 1024 });
+    await view.screenshot({ path: path.join(shots, 'explanation-view-tablet.png'), fullPage: true });
+    const overflow = await view.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    expect(overflow).toBe(false);
+
+    // Another patient's explanation: refused by the API with this launch's token…
+    const otherId = await explanationIdFor(origin, OTHER_SEPTIC);
+    expect((await recordVia(view, otherId)).status).toBe(403);
+    // …and a launch for this patient carrying the other's explanation id shows the refusal in words.
+    const launch = (await (
+      await fetch(`${origin}/sandbox/auth/launch`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ patientId: SEPTIC, appContext: JSON.stringify({ explanationId: otherId }) }),
+      })
+    ).json()) as { launch: string; iss: string };
+    const forged = await context.newPage();
+    await forged.goto(`${origin}/app/launch?iss=${encodeURIComponent(launch.iss)}&launch=${launch.launch}`);
+    await forged.getByRole('alert').getByText('belongs to a different patient').waitFor({ timeout: 15_000 });
+    await forged.screenshot({ path: path.join(shots, 'explanation-view-refused.png') });
+    await context.close();
+  }, 60_000);
+});
