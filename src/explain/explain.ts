@@ -6,8 +6,8 @@
  *   const record = explainPrediction(model, prepared, { patient: 'Patient/123' });
  *   record.factors.slice(0, 3).map((f) => f.text);
  *
- * Defaults: integrated gradients on the logit, Gauss–Legendre steps 8 → 16 → … → 128 until the completeness
- * delta is below 1 %, against the "normal physiology" baseline (a patient of the same age and sex with
+ * Defaults: integrated gradients on the logit, adaptive trapezoid from 8 intervals, bisecting where the
+ * completeness error sits until the delta is below 1 % (within a cell budget), against the "normal physiology" baseline (a patient of the same age and sex with
  * normal values), so contributions read "compared with normal physiology".
  */
 import { randomUUID } from 'node:crypto';
@@ -38,10 +38,12 @@ export interface ExplainOptions {
   baseline?: BaselineKind;
   /** Default logit. */
   target?: AttributionTarget;
-  /** Integrated gradients: quadrature rule (default gauss-legendre), step schedule, tolerance (default 0.01). */
+  /** Integrated gradients: quadrature rule (default adaptive-trapezoid), step schedule, tolerance (default 0.01). */
   rule?: QuadratureRule;
   schedule?: readonly number[];
   tolerance?: number;
+  /** Integrated gradients: budget of differentiated cells per input (see IntegratedGradientsOptions.maxCells). */
+  maxCells?: number;
   /** NoiseTunnel methods: noisy samples (default 8), noise SD in encoded units (default 0.1), seed (default 1). */
   noise?: { samples?: number; stdev?: number; seed?: number };
   /** Occlusion: steps per occluded window (default 4). */
@@ -83,7 +85,12 @@ function attribute(model: Explainable, inputs: readonly PreparedInput[], options
   const method = options.method ?? 'integrated-gradients';
   const baselineKind = options.baseline ?? 'normal';
   const target = options.target ?? 'logit';
-  const ig = { rule: options.rule ?? 'gauss-legendre', schedule: options.schedule ?? DEFAULT_SCHEDULE, tolerance: options.tolerance ?? 0.01 } as const;
+  const ig = {
+    rule: options.rule ?? 'adaptive-trapezoid',
+    schedule: options.schedule ?? DEFAULT_SCHEDULE,
+    tolerance: options.tolerance ?? 0.01,
+    ...(options.maxCells !== undefined ? { maxCells: options.maxCells } : {}),
+  } as const;
   const noise = { samples: options.noise?.samples ?? 8, stdev: options.noise?.stdev ?? 0.1, seed: options.noise?.seed ?? 1 };
   switch (method) {
     case 'integrated-gradients':

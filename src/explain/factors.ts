@@ -109,11 +109,12 @@ export function buildFactor(input: FactorInput, options: FactorTextOptions = {})
   };
 }
 
-/** Stable order: largest |contribution| first, then feature name, then window start. */
+/** Stable total order: largest |contribution| first, then feature name, then raising before lowering, then window start. */
 export function compareFactors(a: Factor, b: Factor): number {
   const byMagnitude = Math.abs(b.contribution) - Math.abs(a.contribution);
   if (byMagnitude !== 0) return byMagnitude;
   if (a.feature !== b.feature) return a.feature < b.feature ? -1 : 1;
+  if (a.contribution !== b.contribution) return b.contribution - a.contribution;
   const aFrom = a.window?.from ?? '';
   const bFrom = b.window?.from ?? '';
   return aFrom < bFrom ? -1 : aFrom > bFrom ? 1 : 0;

@@ -110,7 +110,8 @@ export interface Explainable<I = unknown> extends Differentiable {
   prepare(input: I, provenance?: Provenance): PreparedInput;
 }
 
-export type QuadratureRule = 'gauss-legendre' | 'trapezoid';
+/** Uniform rules refine by doubling along a schedule; adaptive-trapezoid bisects the intervals with the largest error. */
+export type QuadratureRule = 'gauss-legendre' | 'trapezoid' | 'adaptive-trapezoid';
 
 export type ExplanationMethod = 'integrated-gradients' | 'smoothgrad-integrated-gradients' | 'gradient-x-input' | 'smoothgrad' | 'occlusion';
 
