@@ -102,15 +102,17 @@ describe('completeness on random inputs, shipped models', () => {
     );
   });
 
-  it('trapezoid reaches the same tolerance (with more steps) and agrees with Gauss–Legendre', () => {
+  it('uniform trapezoid and Gauss–Legendre reach the same tolerance and agree with the adaptive default', () => {
     const input = fc.sample(deteriorationInput, { seed: 3, numRuns: 1 })[0]!;
     const prepared = deterioration.prepare(input);
-    const gl = explainPrediction(deterioration, prepared, fixed);
-    const tr = explainPrediction(deterioration, prepared, { rule: 'trapezoid', ...fixed });
-    expectComplete(tr);
-    const byFeature = new Map(tr.factors.map((f) => [f.feature, f.contribution]));
-    const scale = Math.abs(gl.prediction.probability - gl.baseline.probability);
-    for (const f of gl.factors) expect(Math.abs(f.contribution - byFeature.get(f.feature)!)).toBeLessThan(0.03 * scale + 1e-6);
+    const adaptive = explainPrediction(deterioration, prepared, fixed);
+    const scale = Math.abs(adaptive.prediction.probability - adaptive.baseline.probability);
+    for (const rule of ['trapezoid', 'gauss-legendre'] as const) {
+      const other = explainPrediction(deterioration, prepared, { rule, ...fixed });
+      expectComplete(other);
+      const byFeature = new Map(other.factors.map((f) => [f.feature, f.contribution]));
+      for (const f of adaptive.factors) expect(Math.abs(f.contribution - byFeature.get(f.feature)!)).toBeLessThan(0.03 * scale + 1e-6);
+    }
   });
 });
 
@@ -214,5 +216,45 @@ describe('heart-disease explanation from FHIR Observations', () => {
       const alone = explainPrediction(heart, p, fixed);
       alone.factors.forEach((f, i) => expect(together[k]!.factors[i]!.contribution).toBeCloseTo(f.contribution, 6));
     });
+  });
+});
+
+describe('service Explainer seam (src/explanations/explainer.ts)', () => {
+  it('answers concurrent requests with probability-scale values that add up to p − p(baseline)', async () => {
+    const { integratedGradientsServiceExplainer } = await import('../../src/explain/service-explainer.js');
+    const explainer = integratedGradientsServiceExplainer({ maxWaitMs: 5 });
+    const model = registry.get<HeartRecord>('heart-disease');
+    const records = fc.sample(heartRecord, { seed: 4, numRuns: 3 });
+    const answers = await Promise.all(
+      records.map((r) => {
+        const prepared = heart.prepare(r);
+        return explainer.attribute({ model: model as never, input: prepared.encoded, baseline: prepared.baselines.normal, baselineDescription: 'normal physiology' });
+      }),
+    );
+    answers.forEach((a, k) => {
+      const change = a.probability - a.baselineProbability;
+      const total = Array.from(a.values).reduce((s, v) => s + v, 0);
+      expect(a.method.convergenceDelta).toBeLessThan(0.01);
+      expect(Math.abs(total - change)).toBeLessThanOrEqual(0.0101 * Math.abs(change) + 1e-6);
+      // Same numbers as the record API for the same input.
+      const record = explainPrediction(heart, heart.prepare(records[k]!), fixed);
+      expect(a.probability).toBeCloseTo(record.prediction.probability, 6);
+    });
+  });
+
+  it('refuses a request already aborted at the deadline', async () => {
+    const { integratedGradientsServiceExplainer } = await import('../../src/explain/service-explainer.js');
+    const prepared = heart.prepare(fc.sample(heartRecord, { seed: 5, numRuns: 1 })[0]!);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      integratedGradientsServiceExplainer({ maxWaitMs: 0 }).attribute({
+        model: registry.get('heart-disease') as never,
+        input: prepared.encoded,
+        baseline: prepared.baselines.zero,
+        baselineDescription: 'zero',
+        signal: controller.signal,
+      }),
+    ).rejects.toThrow(/deadline/);
   });
 });
