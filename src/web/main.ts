@@ -166,14 +166,25 @@ async function renderCurves(api: Api, ctx: LaunchContext, record: ExplanationRec
   }
   const labels = new Map(record.factors.map((f) => [f.feature, f.label]));
   const curves = attributionCurves(attributions, byReference, labels);
-  const maxAbs = Math.max(...curves.flatMap((c) => c.points.map((p) => Math.abs(p.attribution))), 1e-12);
   fill(list);
   for (const curve of curves) {
     const measuredCount = curve.points.filter((p) => p.kind === 'measured').length;
     const carriedCount = curve.points.filter((p) => p.kind === 'carried-forward').length;
     const chart = el('div', { class: 'curve', role: 'img', 'aria-label': `${curve.label}: ${measuredCount} measured hours, ${carriedCount} hours carried forward` });
-    list.append(el('figure', { class: 'curve-figure', 'data-feature': curve.feature }, el('figcaption', {}, curve.label, curve.unit ? ` (${curve.unit})` : ''), chart, curveTable(curve)));
-    curveChart(chart, curve, maxAbs);
+    // Each strip is scaled to its own strongest hour (the factor bars compare measurements with each other);
+    // the caption gives that hour's contribution so the shades can be read as numbers.
+    const strongest = curve.points.reduce((best, p) => (Math.abs(p.attribution) > Math.abs(best.attribution) ? p : best), curve.points[0]!);
+    list.append(
+      el(
+        'figure',
+        { class: 'curve-figure', 'data-feature': curve.feature },
+        el('figcaption', {}, curve.label, curve.unit ? ` (${curve.unit})` : ''),
+        chart,
+        el('p', { class: 'muted strip-note' }, `Strongest hour: ${formatPoints(strongest.attribution)} at ${formatTime(new Date(strongest.time).toISOString())}`),
+        curveTable(curve),
+      ),
+    );
+    curveChart(chart, curve, Math.max(Math.abs(strongest.attribution), 1e-12));
   }
   box.hidden = curves.length === 0;
 }

@@ -80,7 +80,8 @@ describeIfChromium('explanation view in chromium', () => {
     await ehr.locator('#fire').click();
     const link = ehr.getByRole('button', { name: 'Why this score? (explanation)' });
     await link.waitFor({ timeout: 20_000 });
-    await ehr.screenshot({ path: path.join(shots, 'sandbox-card-smart-link.png'), fullPage: false });
+    await link.scrollIntoViewIfNeeded();
+    await ehr.locator('article.card').first().screenshot({ path: path.join(shots, 'sandbox-card-smart-link.png') });
 
     // The SMART link opens a new window: EHR launch → authorize (clinician already signed in) → callback → view.
     const [view] = await Promise.all([context.waitForEvent('page'), link.click()]);
