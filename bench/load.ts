@@ -1,0 +1,229 @@
+/**
+ * HTTP load benchmark (issue 9): `npx tsx bench/load.ts [--seconds 5] [--levels 1,8,32,64] [--services a,b] [--json out.json]`
+ *
+ * Starts bench/load-server.ts (the real app with the sandbox's patients, plus a static-card endpoint on
+ * the same express server) as a child process on localhost, then for each endpoint and concurrency level
+ * runs autocannon against `patient-view` with full prefetch (built by the sandbox EHR's own hook-request
+ * builder, so the payload is what an EHR would send). Each request carries a fresh client JWT (ES256,
+ * minted before the run; verifying it and recording its jti is part of what is measured).
+ *
+ * Reports throughput, p50/p99 latency, the server's CPU (% of one core) and RSS, the ratio of each
+ * service's throughput to the static card's at the same concurrency (our overhead), and the tfjs back end
+ * the server chose. Client and server share the machine: on 2 cores autocannon takes part of one.
+ * Bounded: every run is capped by request count and wall time. Localhost only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    levels: { type: 'string', default: '1,8,32,64' },
+    services: { type: 'string', default: 'vigil-news2,vigil-deterioration,vigil-heart-disease' },
+    patients: { type: 'string', default: '8' },
+    json: { type: 'string' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const LEVELS = args.levels!.split(',').map(Number);
+const ISSUER = 'https://bench.vigil.local';
+
+interface Row {
+  endpoint: string;
+  connections: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+  cpuPercent: number;
+  rssMb: number;
+  ratioToStatic?: number;
+}
+
+/** CPU seconds (user + system) of a process, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+function rssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : NaN;
+}
+
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load-server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        try {
+          const parsed = JSON.parse(line) as { listening?: number };
+          if (parsed.listening) resolve(parsed.listening);
+        } catch {
+          // Log lines and partial lines.
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`load server exited with ${code}`)));
+  });
+  return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+async function waitReady(origin: string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${origin}/readyz`);
+    const body = await res.text();
+    if (res.status === 200) return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server never became ready');
+}
+
+interface HookCall {
+  url: string;
+  body: Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-load-'));
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+  const clientsFile = path.join(dataDir, 'clients.json');
+  writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
+
+  const { child, origin } = await startServer({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    SANDBOX: 'on',
+    LOG_LEVEL: 'warn',
+    HL7_PORT: 'off',
+    RATE_LIMIT_RPS: '0',
+    CDS_CLIENTS_FILE: clientsFile,
+    CDS_JWT_ALGORITHMS: 'ES256',
+  });
+  const pid = child.pid!;
+  const rows: Row[] = [];
+  try {
+    await waitReady(origin);
+    const backend = /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
+    const services = ((await (await fetch(`${origin}/sandbox/api/services`)).json()) as { services: Array<{ id: string; hook: string }> }).services;
+    const patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients.slice(0, Number(args.patients));
+
+    /** Full-prefetch patient-view bodies for a service, from the sandbox's own request builder. */
+    const bodiesFor = async (serviceId: string): Promise<string[]> => {
+      const out: string[] = [];
+      for (const p of patients) {
+        const res = await fetch(`${origin}/sandbox/api/hook-request`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ serviceId, hook: 'patient-view', patientId: p.id, prefetch: 'fill' }),
+        });
+        const call = (await res.json()) as HookCall;
+        out.push(JSON.stringify(call.body));
+      }
+      return out;
+    };
+
+    const mint = async (aud: string, n: number): Promise<string[]> => {
+      const now = Math.floor(Date.now() / 1000);
+      const tokens: string[] = [];
+      for (let i = 0; i < n; i++) {
+        tokens.push(await new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' }).setIssuer(ISSUER).setAudience(aud).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey));
+      }
+      return tokens;
+    };
+
+    /** One duration-bounded run; `pool` JWTs are minted first (a reused one would be refused as a replay and show as non-2xx). */
+    const run = async (endpoint: string, pathName: string, bodies: string[], connections: number, seconds: number, pool: number, authed: boolean): Promise<Row> => {
+      const tokens = authed ? await mint(`${origin}${pathName}`, pool) : [];
+      let i = 0;
+      const cpu0 = cpuSeconds(pid);
+      const t0 = performance.now();
+      const result = await autocannon({
+        url: `${origin}${pathName}`,
+        connections,
+        duration: seconds,
+        timeout: 30,
+        requests: [
+          {
+            method: 'POST',
+            setupRequest: (req) => {
+              const headers: Record<string, string> = { 'content-type': 'application/json' };
+              if (authed) headers.authorization = `Bearer ${tokens[i % tokens.length]}`;
+              const body = bodies[i % bodies.length]!;
+              i++;
+              return { ...req, method: 'POST', headers, body };
+            },
+          },
+        ],
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(pid) - cpu0;
+      if (authed && i > tokens.length) console.error(`  (${endpoint} c=${connections}: token pool of ${tokens.length} exhausted; later requests were refused as replays)`);
+      return {
+        endpoint,
+        connections,
+        requests: result.requests.total,
+        non2xx: result.non2xx,
+        errors: result.errors,
+        throughput: Math.round((result['2xx'] / result.duration) * 10) / 10,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        cpuPercent: Math.round((cpu / wall) * 100),
+        rssMb: rssMb(pid),
+      };
+    };
+
+    const staticBodies = await bodiesFor(services.find((s) => s.id === 'vigil-news2')!.id);
+    const targets: Array<{ endpoint: string; path: string; bodies: string[]; authed: boolean }> = [
+      { endpoint: 'static-card', path: '/bench/static-card', bodies: staticBodies, authed: false },
+    ];
+    for (const id of args.services!.split(',')) {
+      const service = services.find((s) => s.id === id && s.hook === 'patient-view');
+      if (!service) {
+        console.error(`skipping ${id}: not registered for patient-view`);
+        continue;
+      }
+      targets.push({ endpoint: id, path: `/cds-services/${id}`, bodies: await bodiesFor(id), authed: true });
+    }
+
+    for (const target of targets) {
+      // Warm-up and probe: the rate at 8 connections sizes the JWT pool of the measured runs.
+      const probe = await run(target.endpoint, target.path, target.bodies, 8, 2, 4000, target.authed);
+      const pool = Math.ceil(Math.max(50, probe.throughput) * SECONDS * 1.6) + 200;
+      for (const connections of LEVELS) {
+        const row = await run(target.endpoint, target.path, target.bodies, connections, SECONDS, pool, target.authed);
+        rows.push(row);
+        console.error(`${row.endpoint} c=${connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms cpu ${row.cpuPercent}% rss ${row.rssMb} MB non2xx ${row.non2xx}`);
+      }
+    }
+    for (const row of rows) {
+      const floor = rows.find((r) => r.endpoint === 'static-card' && r.connections === row.connections);
+      if (floor && row.endpoint !== 'static-card') row.ratioToStatic = Math.round((row.throughput / floor.throughput) * 1000) / 1000;
+    }
+
+    const header = `| endpoint | conc. | req/s | p50 ms | p99 ms | server CPU % | RSS MB | non-2xx | vs static |\n|---|---|---|---|---|---|---|---|---|`;
+    const lines = rows.map((r) => `| ${r.endpoint} | ${r.connections} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.cpuPercent} | ${r.rssMb} | ${r.non2xx} | ${r.ratioToStatic ?? '—'} |`);
+    console.log(`Back end: ${backend}; Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); ${SECONDS} s per run\n\n${header}\n${lines.join('\n')}`);
+    if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
