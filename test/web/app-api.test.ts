@@ -145,3 +145,30 @@ describe('/app/api', () => {
     expect(((await res.json()) as { message: string }).message).toContain("Open Vigil again from the patient's chart");
   });
 });
+
+describe('an EHR that cannot be reached', () => {
+  it('becomes a page in clinician words (502), not a stack trace', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-web-down-'));
+    // PUBLIC_BASE_URL names a port nothing listens on: the sandbox issuer is allowed but unreachable.
+    const other = await createVigil(loadConfig({ DATA_DIR: dir, SANDBOX: 'on', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: 'http://127.0.0.1:1' }), { webDir: path.join(tmp, 'web') });
+    const srv = other.app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => srv.once('listening', () => resolve()));
+    const local = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      const launch = (await (
+        await fetch(`${local}/sandbox/auth/launch`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ patientId: SEPTIC_A }) })
+      ).json()) as { launch: string; iss: string };
+      expect(launch.iss).toBe('http://127.0.0.1:1/sandbox/fhir');
+      const res = await new CookieBrowser().get(`${local}/app/launch?iss=${encodeURIComponent(launch.iss)}&launch=${launch.launch}`);
+      expect(res.status).toBe(502);
+      const page = await res.text();
+      expect(page).toContain('The EHR could not be reached');
+      expect(page).toContain('Try again in a minute');
+    } finally {
+      srv.closeAllConnections();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+      await other.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -46,6 +46,13 @@ export function explanationAppClient(clientId: string): { clientId: string; redi
   return { clientId, redirectUris: ['/app/callback'] };
 }
 
+/** This server as reached on this connection's local socket. */
+export function loopbackOrigin(req: Request): string {
+  const addr = req.socket.localAddress ?? '127.0.0.1';
+  const host = addr === '::' || addr === '0.0.0.0' ? '127.0.0.1' : addr.startsWith('::ffff:') ? addr.slice(7) : addr.includes(':') ? `[${addr}]` : addr;
+  return `http://${host}:${req.socket.localPort}`;
+}
+
 export function createExplanationApp(options: ExplanationAppOptions): ExplanationApp {
   const { config, logger } = options;
   const sessions = options.sessions ?? new MemorySessionStore();
@@ -79,7 +86,9 @@ export function createExplanationApp(options: ExplanationAppOptions): Explanatio
     createApiRouter({
       sessions,
       sessionTtlSeconds: config.appSessionTtlSeconds,
-      selfBaseUrlOf: base,
+      // Our own /explanations and /models: with PUBLIC_BASE_URL the token audience does not depend on the Host, so
+      // call ourselves over loopback (no hairpin through a proxy); without it, the Host-derived base reached us.
+      selfBaseUrlOf: (req) => (config.publicBaseUrl ? loopbackOrigin(req) : base(req)),
       feedbackStore: options.feedbackStore,
       tokenClient: fetchOpts,
       logger,
