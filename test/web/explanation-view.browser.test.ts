@@ -134,6 +134,8 @@ describeIfChromium('explanation view in chromium', () => {
     if (numeric) await expect(value.textContent()).resolves.toContain(numeric);
     await view.screenshot({ path: path.join(shots, 'explanation-view-evidence.png') });
     await view.keyboard.press('Escape');
+    // Closing the dialog returns focus to the factor that opened it (keyboard users keep their place).
+    await expect(view.evaluate(() => document.activeElement?.getAttribute('data-feature'))).resolves.toBe(expected[withEvidence]!.feature);
 
     // Feedback: override with a reason; stored against the explained card.
     await view.getByRole('radio', { name: 'Override' }).check();
