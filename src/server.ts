@@ -9,6 +9,13 @@ async function main(): Promise<void> {
   const vigil = await createVigil(config);
   // HL7 v2 MLLP listener (HL7_PORT, default 2575; off disables): docs/hl7.md.
   const hl7 = await startHl7FromConfig(config, { logger: vigil.logger, ...(vigil.sandboxStore ? { sandboxStore: vigil.sandboxStore } : {}) });
+  // vigil_hl7_queue_depth{queue}: read from the message store at each scrape.
+  if (hl7) {
+    vigil.metrics.registerQueueDepth('hl7', () => {
+      const c = hl7.store.counts();
+      return { inbound: c.pending, 'inbound-failed': c.failed, outbound: c.outboundPending, 'outbound-failed': c.outboundFailed };
+    });
+  }
   const server = vigil.app.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     vigil.logger.info({ port, sandbox: config.sandbox }, `Vigil listening on http://localhost:${port}`);
