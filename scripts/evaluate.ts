@@ -1,5 +1,5 @@
 /**
- * `npm run evaluate -- --model heart-disease|deterioration --data FILE [--svg OUT.svg] [--json OUT.json]
+ * `npm run evaluate -- --model heart-disease|deterioration|ecg-rhythm --data FILE [--svg OUT.svg] [--json OUT.json]
  *  [--quantized] [--replicates N]`
  *
  * Scores a data set in its published format — UCI `processed.*.data`, or PhysioNet 2019 as the
@@ -11,12 +11,15 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { initBackend } from '../src/models/backend/index.js';
-import { ModelRegistry } from '../src/models/registry.js';
+import { ModelRegistry, type RegisteredModel } from '../src/models/registry.js';
 import { evaluatePhysionet, evaluateUciFile } from '../src/models/evaluate.js';
 import { formatReport } from '../src/models/report.js';
 import { reliabilitySvg } from '../src/models/reliability-svg.js';
 import type { HeartRecord } from '../src/models/data/uci-heart.js';
 import type { DeteriorationInput } from '../src/models/types.js';
+import type { EcgInput } from '../src/models/ecg/encoding.js';
+import { evaluateEcgFile, formatEcgReport } from '../src/models/ecg/evaluate.js';
+import { confusionSvg } from '../src/models/ecg/metrics.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,6 +38,20 @@ async function main(): Promise<void> {
   const registry = await ModelRegistry.open({ dir: config.modelsDir, quantized: values.quantized });
   const replicates = values.replicates ? Number(values.replicates) : undefined;
   const started = Date.now();
+  if (values.model === 'ecg-rhythm') {
+    // Challenge records.jsonl format (data/raw/ecg-cinc2017/SOURCE.md); multi-class metrics, confusion matrix SVG.
+    const model = registry.get('ecg-rhythm') as unknown as RegisteredModel<EcgInput>;
+    const ecg = evaluateEcgFile(model, values.data, { replicates });
+    console.log(`${model.manifest.id} ${model.manifest.version}${values.quantized ? ' (quantised)' : ''} on ${backend}: ${values.data}`);
+    console.log(`scored ${ecg.scored}, could not classify ${ecg.refused}${ecg.refused ? ' ' + JSON.stringify(ecg.refusals) : ''} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(formatEcgReport(ecg.report));
+    const svgFile = values.svg ?? `confusion-${model.manifest.id}.svg`;
+    writeFileSync(svgFile, confusionSvg(ecg.report.confusion, `${model.manifest.id} ${model.manifest.version}: ${values.data}`) + '\n');
+    console.log(`confusion matrix: ${svgFile}`);
+    if (values.json) writeFileSync(values.json, JSON.stringify(ecg, null, 2) + '\n');
+    await registry.close();
+    return;
+  }
   const result =
     values.model === 'heart-disease'
       ? evaluateUciFile(registry.get<HeartRecord>('heart-disease'), values.data, { replicates })

@@ -1,5 +1,5 @@
 /**
- * `npm run train -- --model heart-disease|deterioration [--seed N] [--epochs N] [--out DIR] [--docs DIR]`
+ * `npm run train -- --model heart-disease|deterioration|ecg-rhythm [--seed N] [--epochs N] [--out DIR] [--docs DIR]`
  *
  * Trains one model on the committed data with a fixed seed, prints a progress bar (epoch, loss,
  * validation AUROC), and writes models/<id>/ and docs/models/<id>.md. Re-running with the same seed on
@@ -19,12 +19,26 @@ import { deteriorationCard, deteriorationManifest } from '../src/models/deterior
 import { nextVersion, writeModelBundle } from '../src/models/artifacts.js';
 import { progressLine, type ProgressEvent } from '../src/models/training.js';
 import { formatReport } from '../src/models/report.js';
+import { readEcgRecords } from '../src/models/ecg/data.js';
+import { trainEcg } from '../src/models/ecg/pipeline.js';
+import { ecgCard, ecgManifest, writeEcgBundle } from '../src/models/ecg/card.js';
+import { ecgProgressLine, type EcgProgressEvent } from '../src/models/ecg/train.js';
 
 /** Documented default seed for both models (also written into split.json and metrics.json). */
 export const DEFAULT_SEED = 20260401;
 
 const HEART_DATA = 'data/raw/uci-heart-disease/processed.cleveland.data';
 const PHYSIONET_DATA = 'data/raw/physionet-sepsis-2019/sepsis2019_setB_dev_2000.csv';
+const ECG_DATA = 'data/raw/ecg-cinc2017/records.jsonl';
+
+function ecgProgressPrinter(): (e: EcgProgressEvent) => void {
+  const tty = process.stderr.isTTY;
+  return (e) => {
+    const line = ecgProgressLine(e);
+    if (e.validationF1 !== undefined) process.stderr.write(`${tty ? '\r' : ''}${line}\n`);
+    else if (tty) process.stderr.write(`\r${line}`);
+  };
+}
 
 function progressPrinter(): (e: ProgressEvent) => void {
   const tty = process.stderr.isTTY;
@@ -85,8 +99,15 @@ async function main(): Promise<void> {
     console.log(formatReport('GRU, test split (per hour)', trained.metrics.test.gru));
     console.log(formatReport('Logistic regression, test split', trained.metrics.test.baseline));
     console.log(formatReport('NEWS2, test split', trained.metrics.test.news2));
+  } else if (id === 'ecg-rhythm') {
+    const trained = await trainEcg(readEcgRecords(ECG_DATA), { seed, epochs, onProgress: ecgProgressPrinter() });
+    const card = ecgCard(trained.metrics, version, now);
+    await writeEcgBundle(dir, { ...trained, manifest: ecgManifest(trained.metrics, trained.preprocess, version, now), card }, path.resolve(values.docs!));
+    const m = trained.metrics.test;
+    console.log(`CNN, test records: F1(N,A,O) ${m.cnn.challengeF1.toFixed(3)}, AF vs normal AUROC ${m.cnn.aurocAfVsNormal.estimate.toFixed(3)} [${m.cnn.aurocAfVsNormal.lower.toFixed(3)}, ${m.cnn.aurocAfVsNormal.upper.toFixed(3)}]`);
+    console.log(`RR baseline, test records: F1(N,A,O) ${m.baseline.challengeF1.toFixed(3)}, AF vs normal AUROC ${m.baseline.aurocAfVsNormal.estimate.toFixed(3)}`);
   } else {
-    throw new Error('--model must be heart-disease or deterioration');
+    throw new Error('--model must be heart-disease, deterioration or ecg-rhythm');
   }
   console.log(`wrote ${dir}`);
 }

@@ -23,6 +23,7 @@ import { MicroBatcher } from './batcher.js';
 import { CHANNELS, MEASUREMENTS, encodeWindow, type PhysionetEncodingSpec } from './data/physionet.js';
 import { HEART_INPUTS, encodeHeart, type HeartEncodingSpec } from './data/uci-heart.js';
 import { fileHandler } from './io.js';
+import { ecgEncoder, isEcgSpec } from './ecg/encoding.js';
 import { BAND_INDICATOR, bandOf, type DeteriorationInput, type HeartDiseaseInput, type ModelManifest, type Preprocess, type RiskBand } from './types.js';
 
 export interface Prediction {
@@ -62,6 +63,9 @@ export interface RegistryOptions {
 type AnyInput = HeartDiseaseInput | DeteriorationInput;
 
 function encoderFor(preprocess: Preprocess): { inputShape: number[]; encode(input: AnyInput): Float32Array } {
+  // ECG rhythm model (issue 10): windows of a tracing; see src/models/ecg/encoding.ts.
+  const kinded = preprocess as { kind: string };
+  if (isEcgSpec(kinded)) return ecgEncoder(kinded);
   if (preprocess.kind === 'uci-heart-v1') {
     const spec: HeartEncodingSpec = preprocess;
     return {

@@ -1,0 +1,227 @@
+/**
+ * Manifest, model card (Mitchell et al. 2019; ONC HTI-1 source attributes, 45 CFR 170.315(b)(11)(iv)(B)) and
+ * the model folder writer of the ECG rhythm model. The card is the same shape as the other models' cards
+ * for the shared parts (sections, HTI-1 table) and carries multi-class tables instead of binary ones.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { fileHandler } from '../io.js';
+import { buildHti1, fmt, fmtInterval, type ModelCard } from '../model-card.js';
+import type { Interval } from '../metrics.js';
+import type { ModelManifest } from '../types.js';
+import { ECG_CLASSES, ECG_CLASS_NAMES } from './classes.js';
+import type { RecordSplit } from './data.js';
+import { confusionSvg, type MulticlassReport } from './metrics.js';
+import { ECG_MODEL_ID, type EcgMetrics } from './pipeline.js';
+import type { SoftmaxModel } from './softmax-regression.js';
+import type { EcgEncodingSpec } from './windows.js';
+
+export interface EcgModelCard extends Pick<ModelCard, 'id' | 'version' | 'title' | 'summary' | 'sections' | 'extraFindings' | 'hti1' | 'generatedAt'> {
+  kind: 'multiclass';
+  classes: Array<{ code: string; name: string }>;
+  metricsTable: Array<{ model: string; report: MulticlassReport }>;
+  confusionSvg: string;
+}
+
+export function ecgManifest(metrics: EcgMetrics, spec: EcgEncodingSpec, version: string, trainedAt: string): ModelManifest {
+  return {
+    id: ECG_MODEL_ID,
+    version,
+    title: 'ECG rhythm (single lead, PhysioNet/CinC 2017 CNN)',
+    output: {
+      name: 'probability',
+      description: `Class probabilities of one single-lead ECG tracing, in the order ${ECG_CLASSES.map((c) => `${c} (${ECG_CLASS_NAMES[c]})`).join(', ')}; the rhythm is the most probable class`,
+    },
+    input: {
+      encoding: spec.kind as ModelManifest['input']['encoding'],
+      fields: [{ name: 'ecg', display: `single-lead ECG, mV, resampled to ${spec.rateHz} Hz, windows of ${spec.windowSamples / spec.rateHz} s`, unit: 'mV' }],
+    },
+    thresholds: {
+      moderate: 0.5,
+      high: 0.5,
+      rule: 'Not a risk score: the rhythm is the class with the highest mean window probability (argmax); atrial fibrillation is shown as a warning. The band fields carry p(AF) ≥ 0.5 only for tools that expect them.',
+      validation: { moderate: { sensitivity: NaN, specificity: NaN, ppv: NaN }, high: { sensitivity: NaN, specificity: NaN, ppv: NaN } },
+    },
+    files: { model: 'model.json', preprocess: 'preprocess.json', quantized: 'quantized/model.json', card: 'card.json', metrics: 'metrics.json' },
+    trainedAt,
+    trainedOn: metrics.backend,
+    seed: metrics.seed,
+  };
+}
+
+function classTable(rows: Array<{ model: string; report: MulticlassReport }>): string[] {
+  const head = `| | n | accuracy | ${ECG_CLASSES.map((c) => `F1 ${c}`).join(' | ')} | F1 (N,A,O) | AF vs normal AUROC |`;
+  return [
+    head,
+    `|${'---|'.repeat(ECG_CLASSES.length + 5)}`,
+    ...rows.map((r) => `| ${r.model} | ${r.report.n} | ${fmt(r.report.accuracy)} | ${ECG_CLASSES.map((c) => fmt(r.report.f1[c]!)).join(' | ')} | ${fmt(r.report.challengeF1)} | ${fmtInterval(r.report.aurocAfVsNormal)} |`),
+  ];
+}
+
+function ovrTable(rows: Array<{ model: string; report: MulticlassReport }>): string[] {
+  return [
+    `| one-vs-rest AUROC | ${ECG_CLASSES.join(' | ')} |`,
+    `|${'---|'.repeat(ECG_CLASSES.length + 1)}`,
+    ...rows.map((r) => `| ${r.model} | ${ECG_CLASSES.map((c) => fmtInterval(r.report.aurocOvR[c] as Interval)).join(' | ')} |`),
+  ];
+}
+
+export function ecgCard(metrics: EcgMetrics, version: string, generatedAt: string): EcgModelCard {
+  const t = metrics.test;
+  const h = metrics.hyperparameters;
+  const s = metrics.split.records;
+  const n = (part: Record<string, number>) => Object.values(part).reduce((a, b) => a + b, 0);
+  const partLine = (name: string, part: Record<string, number>) => `${name} ${n(part)} (${ECG_CLASSES.map((c) => `${c} ${part[c]}`).join(', ')})`;
+  const af = t.cnn.aurocAfVsNormal;
+  return {
+    kind: 'multiclass',
+    id: ECG_MODEL_ID,
+    version,
+    title: 'ECG rhythm classifier (single lead)',
+    summary:
+      `A one-dimensional residual convolutional network (${h.parameters.toLocaleString('en')} parameters) classifies a single-lead ECG tracing ` +
+      'as normal sinus rhythm, atrial fibrillation, other rhythm or too noisy (the PhysioNet/CinC Challenge 2017 classes), by averaging ' +
+      `the class probabilities of its ${h.windowSeconds}-second windows at ${h.rateHz} Hz. Compared with an R-peak / RR-irregularity softmax regression on the same test records.`,
+    classes: ECG_CLASSES.map((c) => ({ code: c, name: ECG_CLASS_NAMES[c] })),
+    sections: {
+      intendedUse:
+        'Decision support when a single-lead rhythm strip (≥ 10 s) is filed: flags a tracing that looks like atrial fibrillation for a clinician to review, ' +
+        'with the stretches of the tracing that drove the call. It informs, and never replaces, reading the ECG; a 12-lead ECG remains the diagnostic test.',
+      outOfScope:
+        'Diagnosis; 12-lead interpretation; ischaemia, conduction or other morphology findings; paediatric ECGs; continuous monitoring streams; any lead other than ' +
+        'a lead-I-like handheld recording without local validation; "other rhythm" is a heterogeneous bucket and says nothing about which rhythm.',
+      data:
+        'PhysioNet/CinC Challenge 2017 (Clifford et al. 2017; PhysioNet, Goldberger et al. 2000; ODC-By 1.0), the 200-record development copy in ' +
+        'data/raw/ecg-cinc2017 (AliveCor handheld single lead, 300 Hz, 9–61 s; see its SOURCE.md). ' +
+        `Record-level split stratified by class, seed ${metrics.seed}: ${partLine('train', s.train)}, ${partLine('validation', s.validation)}, ${partLine('test', s.test)}; ` +
+        'ids in models/ecg-rhythm/split.json. The records carry no patient identifiers, so one person could contribute recordings to two parts.',
+      training:
+        `Tracings resampled to ${h.rateHz} Hz (windowed-sinc). Each epoch draws ${h.windowsPerRecord} random ${h.windowSeconds}-s crops per training record with amplitude scaling ` +
+        `±${h.augment.amplitude * 100} %, baseline wander up to ${h.augment.wanderMv} mV (0.05–0.5 Hz) and Gaussian noise ${h.augment.noiseMv} mV; each window is normalised to mean 0, SD 1. ` +
+        `Network: stem conv (width 15, stride 2) then residual stages with filters ${h.filters.slice(1).join(', ')} (two width-7 convolutions, batch normalisation, max-pool 2), ` +
+        `global average pooling, dropout 0.3, dense softmax. Adam (lr ${h.learningRate}, batch ${h.batchSize}), class-balanced cross-entropy (weights ${metrics.training.classWeights.map((w) => fmt(w, 2)).join(', ')}), ` +
+        `L2 1e-4, fixed seeds; early stopping on validation F1 (N,A,O) with patience ${h.patience}: best epoch ${metrics.training.bestEpoch} of ${metrics.training.history.length}. ` +
+        `Training took ${fmt(metrics.trainingSeconds / 60, 1)} min on the ${metrics.backend} back end (2 cores).`,
+      limits:
+        `Tiny data: ${n(s.test)} test records (${s.test.A} with AF), so every figure has a wide interval and the class F1s move by 0.1 or more with a single record. ` +
+        'One device (AliveCor), one lead, one challenge population; no external validation. The "~" (noisy) and "O" (other) labels are the least reliable ' +
+        'in the Challenge itself (annotator disagreement). Hyperparameters were chosen without a search (one configuration, sized for a 10-minute CPU training run).',
+    },
+    metricsTable: [
+      { model: 'CNN (shipped)', report: t.cnn },
+      { model: 'RR features + softmax regression', report: t.baseline },
+    ],
+    extraFindings: [
+      `Target AF-vs-normal AUROC ≥ ${metrics.target.afVsNormalAuroc}: ${metrics.target.met ? 'met' : `not met — short by ${fmt(metrics.target.shortfall)}`} (test estimate ${fmtInterval(af)}).`,
+      `Challenge score (mean F1 of N, A, O) on test: CNN ${fmt(t.cnn.challengeF1)}, baseline ${fmt(t.baseline.challengeF1)}; validation: CNN ${fmt(metrics.validation.cnnChallengeF1)}, baseline ${fmt(metrics.validation.baselineChallengeF1)}.`,
+      `Quantised variant (uint8 weights, models/ecg-rhythm/quantized): ${metrics.quantized.weightBytes} bytes vs ${metrics.quantized.float32WeightBytes} float32; test F1 (N,A,O) ${fmt(metrics.quantized.challengeF1)} (Δ ${fmt(metrics.quantized.challengeF1Delta, 4)}), AF-vs-normal AUROC ${fmt(metrics.quantized.afVsNormalAuroc)} (Δ ${fmt(metrics.quantized.afVsNormalAurocDelta, 4)}); same predicted class on ${fmt(metrics.quantized.agreement * 100, 1)} % of test records.`,
+      '95 % CIs: percentile bootstrap over test records, 1,000 replicates, seeded.',
+    ],
+    confusionSvg: confusionSvg(t.cnn.confusion, `ecg-rhythm CNN ${version}, test records`),
+    hti1: buildHti1({
+      developer: 'Vigil open-source project (see repository README for maintainers and issue tracker).',
+      funding: 'No external funding; volunteer open-source development.',
+      outputValue: 'Probabilities of four rhythm classes (normal, AF, other, noisy) for one tracing, the most probable class, and the salient stretches of the tracing.',
+      outputType: 'Classification with class probabilities.',
+      intendedUse: 'Flag single-lead ECG tracings suggestive of atrial fibrillation for clinician review.',
+      intendedPopulation: 'Adults recording a single-lead handheld ECG (training: PhysioNet/CinC 2017 AliveCor recordings).',
+      intendedUsers: 'Clinicians reviewing ECGs (primary care, cardiology, ward staff).',
+      decisionRole: 'Informs; the clinician reads the tracing.',
+      cautionedUse: 'Diagnosis without review; 12-lead or monitor leads; children; ruling out AF on a normal call; tracings under 10 s.',
+      knownRisks: 'Missed paroxysmal AF outside the recording; false AF calls on ectopy or noise; small single-source training set.',
+      inclusionExclusion: 'The 200 development records of the Challenge 2017 validation sample (all four classes); none excluded.',
+      demographicInputs: 'None: the only input is the ECG signal. No age, sex, race, ethnicity or other demographics are used (the data carry none).',
+      demographicRepresentativeness: 'Unknown: the Challenge data carry no demographics.',
+      trainingRelevance: 'Consumer handheld single-lead ECGs; transfer to other devices or leads is unverified.',
+      fairnessApproach: 'No demographic data to assess; performance reported per class.',
+      biasManagement: 'Class-balanced loss and stratified split; per-class metrics reported.',
+      externalDataSource: 'None run in this repository.',
+      externalTester: 'Not yet performed.',
+      externalRepresentativeness: 'Not yet available.',
+      externalProcess: '`npm run evaluate -- --model ecg-rhythm --data <records.jsonl>` on other recordings: same metrics.',
+      internalValidity: `Test F1 (N,A,O) ${fmt(t.cnn.challengeF1)}; AF-vs-normal AUROC ${fmtInterval(af)}.`,
+      internalFairness: 'Not assessable (no demographics in the data).',
+      externalValidity: 'Not measured.',
+      externalFairness: 'Not measured.',
+      outcomeEvaluations: 'None.',
+      validityMonitoring: 'Deployers should evaluate on locally adjudicated ECGs before use and quarterly after.',
+      localValidity: 'Not available until a deploying site runs the evaluation on its own data.',
+      fairnessMonitoring: 'Requires demographics joined to local evaluation data.',
+      localFairness: 'Not available.',
+      updateProcess: 'Retraining with `npm run train -- --model ecg-rhythm` (fixed seed); the registry hot-reloads new versions.',
+      correctionFrequency: 'When local evaluation falls outside the internal test CIs; no fixed schedule yet.',
+    }),
+    generatedAt,
+  };
+}
+
+export function renderEcgCardMarkdown(card: EcgModelCard): string {
+  return [
+    `# Model card: ${card.title} (\`${card.id}\` ${card.version})`,
+    '',
+    `> Generated by \`npm run train -- --model ${card.id}\` on ${card.generatedAt}. Every figure below is copied from`,
+    `> \`models/${card.id}/metrics.json\`, written by the same run; do not edit numbers by hand. Speed figures: see the end.`,
+    '',
+    card.summary,
+    '',
+    '## Intended use',
+    card.sections.intendedUse,
+    '',
+    '## Out of scope',
+    card.sections.outOfScope,
+    '',
+    '## Data',
+    card.sections.data,
+    '',
+    '## Training',
+    card.sections.training,
+    '',
+    '## Performance on the held-out test records',
+    ...classTable(card.metricsTable),
+    '',
+    ...ovrTable(card.metricsTable),
+    '',
+    ...card.extraFindings.map((f) => `- ${f}`),
+    '',
+    `Confusion matrix of the CNN on the test records: [confusion.svg](../../models/${card.id}/confusion.svg).`,
+    '',
+    '## Known limits',
+    card.sections.limits,
+    '',
+    '## ONC HTI-1 source attributes (45 CFR 170.315(b)(11)(iv)(B))',
+    '| § | attribute | value |',
+    '|---|---|---|',
+    ...card.hti1.map((a) => `| ${a.paragraph} | ${a.attribute} | ${a.value.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`),
+    '',
+  ].join('\n');
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileSync(file, JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}
+
+/** Writes models/ecg-rhythm/ (manifest last, so a watching registry never sees a half-written version) and the Markdown card. */
+export async function writeEcgBundle(
+  dir: string,
+  bundle: { manifest: ModelManifest; model: tfTypes.LayersModel; preprocess: EcgEncodingSpec; baseline: SoftmaxModel; split: RecordSplit; metrics: EcgMetrics; card: EcgModelCard },
+  docsDir?: string,
+  extraMarkdown = '',
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await bundle.model.save(fileHandler(dir));
+  await bundle.model.save(fileHandler(path.join(dir, 'quantized'), { quantization: 'uint8' }));
+  writeJson(path.join(dir, 'preprocess.json'), bundle.preprocess);
+  writeJson(path.join(dir, 'baseline-softmax.json'), bundle.baseline);
+  writeJson(path.join(dir, 'split.json'), bundle.split);
+  writeJson(path.join(dir, 'metrics.json'), bundle.metrics);
+  writeJson(path.join(dir, 'card.json'), bundle.card);
+  writeFileSync(path.join(dir, 'confusion.svg'), bundle.card.confusionSvg + '\n');
+  const tmp = path.join(dir, 'manifest.json.tmp');
+  writeJson(tmp, bundle.manifest);
+  renameSync(tmp, path.join(dir, 'manifest.json'));
+  if (docsDir) {
+    mkdirSync(docsDir, { recursive: true });
+    writeFileSync(path.join(docsDir, `${bundle.manifest.id}.md`), renderEcgCardMarkdown(bundle.card) + extraMarkdown);
+  }
+}
