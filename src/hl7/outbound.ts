@@ -133,9 +133,10 @@ export class OutboundSender {
 
   async stop(): Promise<void> {
     this.running = false;
+    // Cutting the connection ends an ACK wait at once; the message stays queued for next time.
+    this.client?.destroy();
     this.wake?.();
     await this.loop;
-    this.client?.destroy();
   }
 
   private sleep(ms: number | undefined): Promise<void> {
