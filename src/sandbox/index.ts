@@ -22,6 +22,21 @@ import { discoveryOverHttp, staticCatalog, type ServiceCatalog } from './ehr/ser
 import { createSandboxSecurity } from '../smart/sandbox-auth/index.js';
 import type { SandboxAuthServer } from '../smart/sandbox-auth/server.js';
 
+
+/** Colours of the sandbox page (src/sandbox/ui/style.css), in SMART styling's vocabulary. */
+const SANDBOX_SMART_STYLE = {
+  color_background: '#ffffff',
+  color_error: '#a10018',
+  color_highlight: '#0b4f9c',
+  color_success: '#1b6b2f',
+  color_text: '#1a1a1a',
+  dim_border_radius: '4px',
+  dim_font_size: '16px',
+  dim_spacing_size: '16px',
+  font_family_body: 'system-ui, "Segoe UI", Roboto, sans-serif',
+  font_family_heading: 'system-ui, "Segoe UI", Roboto, sans-serif',
+} as const;
+
 export interface SandboxOptions {
   config: Config;
   logger: Logger;
@@ -141,6 +156,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   router.get('/fhir/.well-known/smart-configuration', security.smartConfiguration);
   router.use('/fhir', createFhirRouter({ store, logger, ...(security.authorizeFhir ? { authorize: security.authorizeFhir } : {}) }));
   router.use('/auth', security.auth.router);
+  // SMART App Launch §Styling: the document the sandbox's token responses name as smart_style_url, so a
+  // launched app can blend into this EHR (the app applies only values that keep WCAG AA contrast).
+  router.get('/smart-style.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(SANDBOX_SMART_STYLE);
+  });
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=60');
     res.json(identity.jwks);

@@ -138,6 +138,11 @@ describe('createSandbox', () => {
     await request(origin).get(url).expect(200).expect('Content-Type', type);
   });
 
+  it('serves the SMART styling document its token responses point apps to', async () => {
+    const res = await request(origin).get('/sandbox/smart-style.json').expect(200).expect('Content-Type', /json/);
+    expect(res.body).toMatchObject({ color_background: '#ffffff', color_text: '#1a1a1a', color_highlight: '#0b4f9c' });
+  });
+
   it('publishes a public-only JWKS', async () => {
     const res = await request(origin).get('/sandbox/.well-known/jwks.json').expect(200);
     expect(res.body.keys).toHaveLength(1);
