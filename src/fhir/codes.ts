@@ -142,3 +142,20 @@ export const VIGIL_CARDIOLOGY = 'http://vigil.example.org/CodeSystem/cardiology'
 
 /** Tags resources Vigil invented rather than took from a data set (meta.tag); see docs/data.md. */
 export const VIGIL_DATA_ORIGIN = 'http://vigil.example.org/CodeSystem/data-origin';
+
+/** ISO/IEEE 11073-10101 (MDC) nomenclature, as FHIR R4 names it (http://hl7.org/fhir/R4/terminologies-systems.html). */
+export const MDC = 'urn:oid:2.16.840.1.113883.6.24';
+
+/**
+ * Codes of an ECG rhythm strip Observation (vigil-ecg-rhythm; docs/services/ecg-rhythm.md). LOINC 11524-6
+ * "EKG study" is the Observation code Vigil writes; MDC 131328 MDC_ECG_ELEC_POTL (ECG electrical potential,
+ * the code of FHIR R4's own example ECG Observation "ekg") is read too, as is each lead's MDC code on
+ * components (131329 lead I, 131330 lead II, 131389 lead III).
+ */
+export const ECG_CODES = {
+  ekgStudy: '11524-6',
+  mdcEcgPotential: '131328',
+  mdcLeadI: '131329',
+  mdcLeadII: '131330',
+  mdcLeadIII: '131389',
+} as const;

@@ -8,9 +8,10 @@ import type { ModelServiceDeps } from '../../explanations/service-deps.js';
 import { createDeteriorationService } from './deterioration/index.js';
 import { createHeartDiseaseServices } from './heart-disease/index.js';
 import { createNews2Service } from './news2/index.js';
+import { createEcgRhythmService } from './ecg-rhythm/index.js';
 
 /** NEWS2 always; the model services (deterioration, heart disease) when their dependencies are given. */
 export function createServices(models?: ModelServiceDeps): CdsService[] {
   if (!models) return [createNews2Service()];
-  return [createNews2Service(), createDeteriorationService(models), ...createHeartDiseaseServices(models)];
+  return [createNews2Service(), createDeteriorationService(models), ...createHeartDiseaseServices(models), createEcgRhythmService(models)];
 }
