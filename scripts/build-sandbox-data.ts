@@ -37,6 +37,7 @@ import {
 } from '../src/fhir/mappings/physionet.js';
 import { parseClevelandLine, uciRowToFhir, type UciHeartRow } from '../src/fhir/mappings/uci-heart.js';
 import { ageAt, clinicalTimes, findRepoRoot, shiftResourceTimes, type SandboxIndex } from '../src/sandbox/patients.js';
+import { seededRandom, shuffled } from '../src/models/random.js';
 
 // ── Fixed parameters (changing any of them changes the output) ─────────────────────────────────
 const ANCHOR = '2026-01-01T12:00:00Z';
@@ -73,27 +74,6 @@ const outDir = outArg > 0 && process.argv[outArg + 1] ? path.resolve(process.arg
 
 function log(message: string): void {
   process.stdout.write(`${message}\n`);
-}
-
-/** mulberry32: small, well-known 32-bit PRNG; enough for a reproducible shuffle. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 // ── PhysioNet stays ────────────────────────────────────────────────────────────────────────────
@@ -506,7 +486,7 @@ function toBundle(resources: FhirResource[]): Bundle {
 // ── Main ───────────────────────────────────────────────────────────────────────────────────────
 function main(): void {
   const started = Date.now();
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   log(`Reading PhysioNet stays from ${path.relative(root, rawDir)}/physionet-sepsis-2019 …`);
   const stays = readStays();
   const pool = stays.filter(eligible);

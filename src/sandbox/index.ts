@@ -14,6 +14,7 @@ import type { CdsServiceDefinition } from '../cds-hooks/types.js';
 import { FhirStore } from './fhir/store.js';
 import { createFhirRouter } from './fhir/router.js';
 import { loadSandboxData, type SandboxPatientSummary } from './patients.js';
+import { pageSecurityHeaders } from '../http/page-security-headers.js';
 import { createSandboxApiRouter } from './ehr/api.js';
 import { createSandboxClientIdentity, type SandboxClientIdentity } from './ehr/client-identity.js';
 import { SANDBOX_USER_ID, sandboxUrls } from './ehr/hook-request.js';
@@ -170,7 +171,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     '/api',
     createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
   );
-  router.use(pageSecurityHeaders(config.publicBaseUrl));
+  router.use(sandboxPageHeaders(config.publicBaseUrl));
   router.use(express.static(sandboxUiDir(), { index: 'index.html' }));
 
   return {
@@ -190,23 +191,17 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
  * The page runs only its own scripts and styles; it may call this origin and, when configured, the
  * public base URL's origin (where the CDS service is reached).
  */
-function pageSecurityHeaders(publicBaseUrl: string | undefined): RequestHandler {
+function sandboxPageHeaders(publicBaseUrl: string | undefined): RequestHandler {
   const connect = ["'self'", ...(publicBaseUrl ? [new URL(publicBaseUrl).origin] : [])].join(' ');
-  const csp = [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' https: data:",
-    `connect-src ${connect}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "object-src 'none'",
-  ].join('; ');
-  return (_req, res, next) => {
-    res.setHeader('Content-Security-Policy', csp);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    next();
-  };
+  return pageSecurityHeaders({
+    'default-src': "'self'",
+    'script-src': "'self'",
+    'style-src': "'self'",
+    'img-src': "'self' https: data:",
+    'connect-src': connect,
+    'frame-ancestors': "'none'",
+    'base-uri': "'none'",
+    'form-action': "'none'",
+    'object-src': "'none'",
+  });
 }

@@ -19,16 +19,10 @@ import {
   type PrefetchTemplateFiller,
 } from './hook-request.js';
 import type { ServiceCatalog } from './service-catalog.js';
+import type { SandboxPatientSummary } from '../patients.js';
 
-/** What the page shows per patient (mirrors the loader's SandboxPatientSummary). */
-export interface PatientSummary {
-  id: string;
-  name: string;
-  gender: string;
-  birthDate: string;
-  age: number;
-  scenario: string;
-}
+/** What the page shows per patient: the loader's summary. */
+export type PatientSummary = SandboxPatientSummary;
 
 export interface SandboxApiDeps {
   config: Pick<Config, 'publicBaseUrl' | 'bodyLimit'>;

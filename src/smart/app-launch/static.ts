@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler, type Router } from 'express';
 import { findRepoRoot } from '../../sandbox/patients.js';
 import { launchErrorPage } from './pages.js';
+import { pageSecurityHeaders } from '../../http/page-security-headers.js';
 
 /** <repo>/dist/web, or WEB_DIST when a packaging step put the files elsewhere (tests build into a temp dir). */
 export function webDistDir(override?: string): string {
@@ -16,23 +17,17 @@ export function webDistDir(override?: string): string {
 }
 
 export function viewSecurityHeaders(frameAncestors: readonly string[]): RequestHandler {
-  const csp = [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    `frame-ancestors 'self'${frameAncestors.length ? ` ${frameAncestors.join(' ')}` : ''}`,
-    "base-uri 'none'",
-    "form-action 'self'",
-    "object-src 'none'",
-  ].join('; ');
-  return (_req, res, next) => {
-    res.setHeader('Content-Security-Policy', csp);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    next();
-  };
+  return pageSecurityHeaders({
+    'default-src': "'self'",
+    'script-src': "'self'",
+    'style-src': "'self'",
+    'img-src': "'self' data:",
+    'connect-src': "'self'",
+    'frame-ancestors': `'self'${frameAncestors.length ? ` ${frameAncestors.join(' ')}` : ''}`,
+    'base-uri': "'none'",
+    'form-action': "'self'",
+    'object-src': "'none'",
+  });
 }
 
 export function createStaticRouter(dir: string): Router {
