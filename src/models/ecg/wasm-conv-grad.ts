@@ -44,12 +44,11 @@ export function installFastConvGradients(): void {
       const [fh, fw, ci, co] = filter.shape;
       const fast =
         tf.getBackend() === 'wasm' && (dataFormat ?? 'NHWC') === 'NHWC' && dh === 1 && dw === 1 && sh === 1 && fh === 1 && x.shape[1] === 1 && typeof pad === 'string';
-      if (!fast) {
-        return {
-          x: () => tf.conv2dTranspose(dy4, filter, x.shape, [sh, sw], pad as 'same' | 'valid'),
-          filter: () => tf.tidy(() => tf.grad((f: tfTypes.Tensor) => tf.conv2d(x, f as Tensor4D, [sh, sw], pad as 'same').mul(dy4).sum())(filter)),
-        };
-      }
+      // Anything else: tfjs's own kernels, exactly as its registered gradient calls them.
+      const engine = tf.engine();
+      const backpropInput = () => engine.runKernel('Conv2DBackpropInput', { dy: dy4, filter }, { inputShape: x.shape, strides, pad, dataFormat, dimRoundingMode: attrs['dimRoundingMode'] } as never) as Tensor4D;
+      const backpropFilter = () => engine.runKernel('Conv2DBackpropFilter', { x, dy: dy4 }, { strides, pad, dataFormat, dimRoundingMode: attrs['dimRoundingMode'], filterShape: filter.shape } as never) as Tensor4D;
+      if (!fast) return { x: backpropInput, filter: backpropFilter };
       const [batch, , width] = x.shape;
       const outWidth = dy4.shape[2];
       const padTotal = pad === 'same' ? Math.max(0, (outWidth - 1) * sw + fw - width) : 0;
@@ -60,7 +59,7 @@ export function installFastConvGradients(): void {
             const flipped = tf.transpose(tf.reverse(filter, 1), [0, 1, 3, 2]) as Tensor4D;
             return tf.conv2d(dy4, flipped, 1, 'same');
           }
-          return tf.conv2dTranspose(dy4, filter, x.shape, [sh, sw], pad);
+          return backpropInput();
         },
         filter: () => {
           const padded = tf.pad(x, [[0, 0], [0, 0], [padLeft, padTotal - padLeft], [0, 0]]);
