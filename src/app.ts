@@ -103,11 +103,12 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
   // Replayed jti are refused across restarts: the cache lives in DATA_DIR/security.sqlite.
   const securityDb = openSecurityDatabase(config.dataDir);
+  const auditStore = createAuditStore(securityDb);
   closers.push(() => {
+    auditStore.close();
     securityDb.close();
   });
   readiness.register('security-store', storeReachableCheck(() => securityDb.prepare('SELECT 1').get()));
-  const auditStore = createAuditStore(securityDb);
   const clientAuth = cdsClientAuthentication({
     verifier: createCdsClientVerifier({
       clients: cdsClients,

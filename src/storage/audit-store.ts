@@ -1,7 +1,12 @@
 /**
- * Durable store of FHIR AuditEvents (src/smart/audit.ts): table `audit_event` in DATA_DIR/security.sqlite
- * (WAL, synchronous=FULL, like the feedback store). The full resource is kept as JSON; patient, agent and
- * time are columns so an admin can query by them. Append-only: nothing here updates or deletes.
+ * Durable store of FHIR AuditEvents (src/smart/audit.ts): table `audit_event` in DATA_DIR/security.sqlite.
+ * The full resource is kept as JSON; patient, agent and time are columns so an admin can query by them.
+ * Append-only: nothing here updates or deletes.
+ *
+ * Group commit: events are recorded after the response has gone, and an fsync per event would block the
+ * event loop on every hook call. So events recorded within `flushMs` are written in one transaction that is
+ * fsynced (synchronous=FULL for that commit), and every read flushes first. A crash can lose at most the
+ * events of the last `flushMs`; close() flushes.
  */
 import type Database from 'better-sqlite3';
 import type { AuditEvent } from 'fhir/r4';
@@ -31,6 +36,15 @@ export interface AuditQuery {
 
 export interface AuditStore extends AuditSink {
   list(query?: AuditQuery): AuditEvent[];
+  /** Writes every event recorded so far, durably. */
+  flush(): void;
+  /** Flushes and stops the timer; the database itself belongs to the caller. */
+  close(): void;
+}
+
+export interface AuditStoreOptions {
+  /** Longest an event waits before its batch is committed. Default 5 ms; 0 writes each event at once. */
+  flushMs?: number;
 }
 
 function patientOf(event: AuditEvent): string | null {
@@ -44,16 +58,51 @@ function agentOf(event: AuditEvent): string | null {
 }
 
 /** Audit store on an open database (see openSecurityDatabase in replay-cache-sqlite.ts). */
-export function createAuditStore(db: Database.Database): AuditStore {
+export function createAuditStore(db: Database.Database, options: AuditStoreOptions = {}): AuditStore {
+  const flushMs = options.flushMs ?? 5;
   db.exec(SCHEMA);
   const insert = db.prepare<[string, string, string | null, string | null, string | null, string]>(
     'INSERT INTO audit_event (id, recorded, patient_id, agent, outcome, resource) VALUES (?, ?, ?, ?, ?, ?)',
   );
+  const insertAll = db.transaction((events: AuditEvent[]) => {
+    for (const event of events) {
+      insert.run(event.id ?? '', event.recorded, patientOf(event), agentOf(event), event.outcome ?? null, JSON.stringify(event));
+    }
+  });
+  let pending: AuditEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0 || !db.open) return;
+    const batch = pending;
+    pending = [];
+    // The connection may run at synchronous=NORMAL for other tables; audit commits are always fsynced.
+    const previous = db.pragma('synchronous', { simple: true }) as number;
+    db.pragma('synchronous = FULL');
+    try {
+      insertAll(batch);
+    } catch (err) {
+      pending = batch.concat(pending);
+      throw err;
+    } finally {
+      db.pragma(`synchronous = ${previous}`);
+    }
+  }
+
   return {
     record(event) {
-      insert.run(event.id ?? '', event.recorded, patientOf(event), agentOf(event), event.outcome ?? null, JSON.stringify(event));
+      pending.push(event);
+      if (flushMs === 0) flush();
+      else timer ??= setTimeout(flush, flushMs);
+    },
+    flush,
+    close() {
+      flush();
     },
     list(query = {}) {
+      flush();
       const where: string[] = [];
       const params: Array<string | number> = [];
       if (query.patientId !== undefined) {

@@ -32,7 +32,10 @@ export function openSecurityDatabase(dataDir: string, file = SECURITY_DB_FILE): 
   }
   const db = new Database(target);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  // NORMAL in WAL mode: a commit survives a process crash without an fsync on every hook call. A power cut
+  // can lose the last moments of jti rows, re-opening replay only for tokens still inside their few-minute
+  // lifetime. Audit events, which must not be lost, fsync their own commits (audit-store.ts).
+  db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   return db;
 }
