@@ -6,7 +6,7 @@
  * patient). Loading moves every clinical time by the whole hours between the anchor and "now", so a
  * demo always shows the ICU stay as happening in the last hours.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, FhirResource } from 'fhir/r4';
@@ -210,6 +210,15 @@ export function loadSandboxData(dir: string = defaultSandboxDataDir(), now: Date
       age: ageAt(entry.birthDate, now),
       scenario: entry.scenario,
     });
+  }
+  // ECG rhythm strips for vigil-ecg-rhythm (issue 10): extra bundles on the patients above, same time shift.
+  const ecgDir = path.join(dir, 'ecg');
+  if (existsSync(ecgDir)) {
+    for (const file of readdirSync(ecgDir).filter((f) => f.endsWith('.json')).sort()) {
+      const bundle = readJson(path.join(ecgDir, file)) as Bundle;
+      if (bundle?.resourceType !== 'Bundle') throw new VigilError(`Sandbox file ecg/${file} is not a FHIR Bundle`);
+      bundles.push(shiftBundleTimes(bundle, delta));
+    }
   }
   return { bundles, patients };
 }

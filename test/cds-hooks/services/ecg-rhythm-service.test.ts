@@ -1,0 +1,156 @@
+/**
+ * vigil-ecg-rhythm end to end over the shipped model: FHIR ECG Observations (valueSampledData and
+ * component form, other sampling rates) → card + explanation record with per-sample saliency; every
+ * refusal path ("cannot classify" with its reason), no ECG, model unavailable.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Bundle, Observation } from 'fhir/r4';
+import { createEcgRhythmService } from '../../../src/cds-hooks/services/ecg-rhythm/index.js';
+import { ecgDefinition } from '../../../src/cds-hooks/services/ecg-rhythm/definition.js';
+import type { EcgExplanationRecord } from '../../../src/cds-hooks/services/ecg-rhythm/record.js';
+import type { CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
+import { encodeSampledData, resample } from '../../../src/fhir/sampled-data.js';
+import { ModelUnavailableError, modelProviderOf, type ModelProvider } from '../../../src/explanations/model-provider.js';
+import type { ExplanationRecord } from '../../../src/explanations/record.js';
+import type { ExplanationStore } from '../../../src/explanations/store.js';
+import { createLogger } from '../../../src/logger.js';
+import { initBackend } from '../../../src/models/backend/index.js';
+import { readEcgRecords, type EcgRecord } from '../../../src/models/ecg/data.js';
+import { ecgObservation } from '../../../src/models/ecg/sandbox-observations.js';
+import { ModelRegistry } from '../../../src/models/registry.js';
+
+const logger = createLogger('silent');
+const now = new Date('2026-01-01T12:00:00Z');
+const PATIENT = 'p1';
+
+function memoryStore(): ExplanationStore & { records: Map<string, ExplanationRecord> } {
+  const records = new Map<string, ExplanationRecord>();
+  return { records, async save(r) { records.set(r.id, r); }, async get(id) { return records.get(id); }, async close() {} };
+}
+
+function invocation(observations: Observation[]): HookInvocation {
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', entry: observations.map((resource) => ({ resource })) };
+  return {
+    request: { hook: 'patient-view', hookInstance: 'h1', context: { patientId: PATIENT, userId: 'Practitioner/1' } },
+    prefetch: { ecg: bundle },
+    baseUrl: 'http://vigil.test',
+    logger,
+    now,
+  };
+}
+
+describe('vigil-ecg-rhythm', () => {
+  let registry: ModelRegistry;
+  let service: CdsService;
+  let store: ReturnType<typeof memoryStore>;
+  let af: EcgRecord;
+  let normal: EcgRecord;
+
+  beforeAll(async () => {
+    await initBackend({ force: 'wasm' });
+    registry = await ModelRegistry.open({ dir: 'models' });
+    store = memoryStore();
+    service = createEcgRhythmService({ models: modelProviderOf(registry), explanations: store });
+    const split = JSON.parse(readFileSync('models/ecg-rhythm/split.json', 'utf8')) as { test: string[] };
+    const metrics = JSON.parse(readFileSync('models/ecg-rhythm/metrics.json', 'utf8')) as { fingerprint: Array<{ record: string; probabilities: number[] }> };
+    const predicted = new Map(metrics.fingerprint.map((f) => [f.record, f.probabilities.indexOf(Math.max(...f.probabilities))]));
+    const test = readEcgRecords('data/raw/ecg-cinc2017/records.jsonl').filter((r) => split.test.includes(r.id));
+    // A test AF record the shipped model calls AF, and a test normal record it calls normal.
+    af = test.find((r) => r.label === 'A' && predicted.get(r.id) === 1)!;
+    normal = test.find((r) => r.label === 'N' && predicted.get(r.id) === 0 && r.samples.length === 9000)!;
+    expect(af).toBeDefined();
+    expect(normal).toBeDefined();
+  });
+  afterAll(() => registry.close());
+
+  it('discovery: patient-view, prefetches the newest ECG Observations by LOINC and MDC code', () => {
+    const d = ecgDefinition();
+    expect(d).toMatchObject({ id: 'vigil-ecg-rhythm', hook: 'patient-view' });
+    expect(d.prefetch!.ecg).toContain('http://loinc.org|11524-6');
+    expect(d.prefetch!.ecg).toContain('urn:oid:2.16.840.1.113883.6.24|131328');
+    expect(d.prefetch!.ecg).toContain('patient={{context.patientId}}');
+  });
+
+  it('AF tracing → warning card with probabilities and timed segments; record carries per-sample saliency', async () => {
+    const obs = ecgObservation(af, PATIENT, '2026-01-01T10:00:00Z', 'value');
+    const { cards } = await service.handle(invocation([obs]));
+    expect(cards).toHaveLength(1);
+    const card = cards[0]!;
+    expect(card.indicator).toBe('warning');
+    expect(card.summary).toMatch(/^ECG rhythm: atrial fibrillation \(\d/);
+    expect(card.detail).toContain(`Observation/${obs.id}`);
+    expect(card.detail).toMatch(/Stretches that drove "atrial fibrillation" most:\*\*\n- \d+ s–\d+ s \(at 10:00:\d\d UTC\)/);
+    expect(card.links!.map((l) => l.type)).toEqual(['smart', 'absolute']);
+    const id = (JSON.parse(card.links![0]!.appContext!) as { explanationId: string }).explanationId;
+    const record = (await store.get(id)) as EcgExplanationRecord;
+    expect(record.cardUuid).toBe(card.uuid);
+    expect(record.patientId).toBe(PATIENT);
+    const e = record.ecg;
+    expect(e.rhythm).toBe('A');
+    expect(e.rateHz).toBe(150);
+    expect(e.signal).toHaveLength(Math.floor((af.samples.length / 300) * 150));
+    expect(e.saliency!.map((s) => s.method)).toEqual(['ig-flat', 'ig-smoothed', 'smoothgrad', 'occlusion']);
+    for (const s of e.saliency!) expect(s.values).toHaveLength(e.signal.length);
+    expect(e.consensus).toHaveLength(e.signal.length);
+    expect(e.segments!.length).toBe(Math.ceil(e.durationSeconds));
+    expect(e.segments![0]!.fromTime).toMatch(/^2026-01-01T10:00:/);
+    expect(e.classes.reduce((s, c) => s + c.probability, 0)).toBeCloseTo(1, 4);
+    expect(record.method?.convergenceDelta).toBeLessThan(0.1);
+  });
+
+  it('lead I component at 250 Hz is resampled; no explanation when switched off', async () => {
+    const quiet = createEcgRhythmService({ models: modelProviderOf(registry), explanations: store }, { explain: false });
+    const at250 = resample(normal.samples, 300, 250);
+    const obs = ecgObservation({ ...normal, fs: 250, samples: at250 }, PATIENT, '2026-01-01T09:00:00Z', 'component');
+    obs.component!.unshift({ code: { coding: [{ system: 'urn:oid:2.16.840.1.113883.6.24', code: '131330' }] }, valueSampledData: encodeSampledData(new Float32Array(7500), 250) });
+    const { cards } = await quiet.handle(invocation([obs]));
+    expect(cards[0]!.summary).toMatch(/^ECG rhythm: normal sinus rhythm/);
+    expect(cards[0]!.indicator).toBe('info');
+    expect(cards[0]!.detail).toContain('Resampled from 250 Hz');
+    expect(cards[0]!.detail).toContain('component[1] (lead I)');
+  });
+
+  it('the newest ECG is classified', async () => {
+    const older = ecgObservation(normal, PATIENT, '2026-01-01T08:00:00Z', 'value');
+    const newer = ecgObservation({ ...af, samples: af.samples.subarray(0, 300 * 5) }, PATIENT, '2026-01-01T11:00:00Z', 'value');
+    const { cards } = await service.handle(invocation([older, newer]));
+    expect(cards[0]!.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
+  });
+
+  const refusals: Array<[string, (o: Observation) => void, RegExp]> = [
+    ['too short (8 s)', (o) => (o.valueSampledData = encodeSampledData(normal.samples.subarray(0, 2400), 300)), /8\.0 s long; at least 10 s/],
+    ['flat', (o) => (o.valueSampledData = encodeSampledData(new Float32Array(9000).fill(0.1), 300)), /flat/],
+    ['saturated', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300, { lowerLimit: -2000, upperLimit: 2000 }), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 10 === 0 ? 'U' : v)).join(' ') }), /saturated/],
+    ['not a voltage', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), origin: { value: 0, code: 'mm[Hg]' } }), /not a voltage/],
+    ['mostly errors', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 4 === 0 ? 'E' : v)).join(' ') }), /marked as errors/],
+  ];
+  it.each(refusals)('%s → "cannot classify" card saying why', async (_name, mutate, reason) => {
+    const obs = ecgObservation(normal, PATIENT, '2026-01-01T10:00:00Z', 'value');
+    mutate(obs);
+    const before = store.records.size;
+    const { cards } = await service.handle(invocation([obs]));
+    expect(cards).toHaveLength(1);
+    expect(cards[0]!.indicator).toBe('info');
+    expect(cards[0]!.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
+    expect(cards[0]!.detail).toMatch(reason);
+    expect(store.records.size).toBe(before);
+  });
+
+  it('no ECG Observation (or only other codes / entered-in-error) → no card', async () => {
+    const other = ecgObservation(normal, PATIENT, '2026-01-01T10:00:00Z', 'value');
+    other.code = { coding: [{ system: 'http://loinc.org', code: '8867-4' }] };
+    const wrong = ecgObservation(normal, PATIENT, '2026-01-01T10:00:00Z', 'value');
+    wrong.status = 'entered-in-error';
+    expect((await service.handle(invocation([]))).cards).toEqual([]);
+    expect((await service.handle(invocation([other, wrong]))).cards).toEqual([]);
+  });
+
+  it('model unavailable → plain card, no error', async () => {
+    const missing: ModelProvider = { get: async () => Promise.reject(new ModelUnavailableError('model ecg-rhythm is not installed')) };
+    const s = createEcgRhythmService({ models: missing, explanations: store });
+    const { cards } = await s.handle(invocation([ecgObservation(normal, PATIENT, '2026-01-01T10:00:00Z', 'value')]));
+    expect(cards[0]!.summary).toMatch(/model unavailable/);
+    expect(cards[0]!.detail).toContain('not installed');
+  });
+});
