@@ -24,6 +24,10 @@ export interface ExplanationFactor {
   contribution: number;
   /** "Observation/<id>" references the factor rests on (most influential first). */
   evidence: string[];
+  /** The value shown was carried forward from an earlier measurement (its `time` is that measurement's). */
+  imputed?: boolean;
+  /** Against the reference range. */
+  direction?: 'high' | 'low' | 'normal';
 }
 
 /** Per hour × measurement attributions of a time-series model, credited to the hour the value was measured. */
@@ -38,6 +42,12 @@ export interface TimeSeriesAttributions {
   measured: boolean[][];
   /** sources[hour][feature]: Observation ids behind the cell. */
   sources: string[][][];
+  /**
+   * Per feature (same order as `features`): attribution of the hours before its first measurement in the
+   * window — the effect of it not having been measured yet, compared with the baseline. Not tied to any
+   * Observation, so not in `values`; Σ values + Σ unmeasured (+ demographics) = probability − baseline.
+   */
+  unmeasured?: number[];
 }
 
 export interface ExplanationMethod {
@@ -50,6 +60,19 @@ export interface ExplanationMethod {
   convergenceDelta?: number;
   /** Probability the model gives the baseline input. */
   baselineProbability?: number;
+  /** Baseline kind in src/explain terms ("normal", "training-mean", "zero"). */
+  baselineKind?: string;
+  /** Quadrature rule of integrated gradients (e.g. "adaptive-trapezoid"). */
+  rule?: string;
+  /** Largest convergence delta accepted; `converged` false means the step budget ran out first (reported, never hidden). */
+  tolerance?: number;
+  converged?: boolean;
+  /** Batched gradient calls made. */
+  gradientCalls?: number;
+  /** When the attributions were computed (ISO 8601): earlier than `created` when served from the cache. */
+  explainedAt?: string;
+  /** "cache": computed ahead of time (or by an earlier call) on exactly the same data version; "inline": during this call. */
+  computed?: 'inline' | 'cache';
 }
 
 export interface ExplanationRecord {
@@ -66,7 +89,11 @@ export interface ExplanationRecord {
   created: string;
   /** The instant the data window ends at. */
   asOf: string;
-  /** sha256 of the canonical model input: two records with the same hash scored the same data. */
+  /**
+   * sha256 of the model input: two records with the same hash scored the same data. For the services
+   * explained through src/explain this is its data version (encoded input + Observation provenance), the
+   * key the explanation cache matched on.
+   */
   dataHash: string;
   prediction: {
     probability: number;

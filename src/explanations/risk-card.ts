@@ -7,7 +7,7 @@
 import { absoluteLink, createCard, smartLink } from '../cds-hooks/cards.js';
 import type { Card, CardLink, CardSource } from '../cds-hooks/types.js';
 import type { ModelManifest, RiskBand } from '../models/index.js';
-import type { ExplanationFactor } from './record.js';
+import type { ExplanationFactor, ExplanationMethod } from './record.js';
 
 /** "7.3 %", "0.4 %", "< 0.1 %", "> 99.9 %": one decimal, never a false 0 or 100. */
 export function formatPercent(p: number): string {
@@ -42,12 +42,43 @@ export function thresholdLine(manifest: ModelManifest): string {
   return `Bands: high ≥ ${formatPercent(high)}, moderate ≥ ${formatPercent(moderate)}, otherwise low. ${escapeMarkdown(rule)}`;
 }
 
-/** One bullet per factor, strongest first, each with its Observation references. */
-export function factorLines(factors: readonly ExplanationFactor[]): string[] {
+/** The EHR's FHIR base as a link target, only when it is a plain http(s) URL (it comes from the request). */
+function linkBase(fhirServer: string | undefined): string | undefined {
+  if (!fhirServer) return undefined;
+  try {
+    const url = new URL(fhirServer);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return url.href.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A reference as markdown (CDS Hooks §Card detail is GitHub-flavoured markdown): a link to
+ * `<fhirServer>/<Type>/<id>` when the EHR named its FHIR server, else the reference in code style.
+ */
+export function referenceMarkdown(reference: string, fhirServer?: string): string {
+  const base = linkBase(fhirServer);
+  const [type, id] = reference.split('/', 2);
+  if (!base || !type || !id || !/^[A-Za-z]+$/.test(type)) return `\`${reference.replace(/`/g, '')}\``;
+  return `[${escapeMarkdown(reference)}](${base}/${type}/${encodeURIComponent(id)})`;
+}
+
+/** One bullet per factor, strongest first, each linked to (up to three of) its Observations. */
+export function factorLines(factors: readonly ExplanationFactor[], options: { fhirServer?: string } = {}): string[] {
   return factors.map((f) => {
-    const refs = f.evidence.slice(0, 3).map((r) => `\`${r}\``).join(', ');
+    const refs = f.evidence.slice(0, 3).map((r) => referenceMarkdown(r, options.fhirServer)).join(', ');
     return `- ${escapeMarkdown(f.text)}${refs ? ` (${refs})` : ''}`;
   });
+}
+
+/** The line under the factors: method, baseline, steps and completeness error (and whether it converged). */
+export function methodLine(method: ExplanationMethod): string {
+  const steps = method.steps ? `, ${method.steps} steps` : '';
+  const delta = method.convergenceDelta === undefined ? '' : `; completeness error ${(method.convergenceDelta * 100).toFixed(1)} %${method.converged === false ? ' (step budget reached before 1 %)' : ''}`;
+  const when = method.computed === 'cache' && method.explainedAt ? `; computed ahead of time at ${formatTime(method.explainedAt)} on the same data` : '';
+  return `_Factors: ${escapeMarkdown(method.name.replace(/-/g, ' '))} against ${escapeMarkdown(method.baseline)}${steps}${delta}${when}._`;
 }
 
 export function modelSource(manifest: Pick<ModelManifest, 'id' | 'version' | 'title'>, baseUrl: string): CardSource {

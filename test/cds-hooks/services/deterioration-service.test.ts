@@ -112,9 +112,10 @@ describe('vigil-deterioration on the sandbox patients', () => {
     const own = observationIds(patientResources(fixture, patient.id));
     expect(record.factors.length).toBeGreaterThan(0);
     for (const factor of record.factors) {
-      expect(factor.evidence.length).toBeGreaterThan(0);
+      // A value shown is a value someone recorded: it names its Observation. "Not measured" has none.
+      if (factor.value !== undefined) expect(factor.evidence.length).toBeGreaterThan(0);
+      else expect(factor.text).toMatch(/not measured in the last 48 h/);
       for (const ref of factor.evidence) expect(own.has(ref)).toBe(true);
-      expect(cards[0]!.detail).toContain(factor.evidence[0]!);
     }
     const cells = record.attributions!;
     expect(cells.values).toHaveLength(48);
@@ -127,12 +128,40 @@ describe('vigil-deterioration on the sandbox patients', () => {
         total += v;
       }),
     );
-    // Completeness: the cells add up to the score's distance from the empty-window baseline.
+    total += cells.unmeasured!.reduce((a, v) => a + v, 0);
+    // Completeness: grid + not-yet-measured hours add up to the score's distance from the baseline, within
+    // the convergence delta the record reports.
     const gap = record.prediction.probability - record.method!.baselineProbability!;
-    expect(Math.abs(total - gap)).toBeLessThanOrEqual(0.05 * Math.abs(gap) + 1e-4);
+    expect(record.method).toMatchObject({ name: 'integrated-gradients', baselineKind: 'normal', rule: 'adaptive-trapezoid' });
+    expect(record.method!.convergenceDelta).toBeLessThanOrEqual(record.method!.converged ? record.method!.tolerance! : 1);
+    expect(Math.abs(total - gap)).toBeLessThanOrEqual(record.method!.convergenceDelta! * Math.abs(gap) + 1e-4);
     // Factors are ordered by the size of their contribution.
     const sizes = record.factors.map((f) => Math.abs(f.contribution));
     expect(sizes).toEqual([...sizes].sort((a, b) => b - a));
+  });
+
+  it('lists the top factors on the card in clinical words, linked to their Observations, never a carried-forward value as fresh', async () => {
+    for (const patient of septic().slice(0, 3)) {
+      const { cards } = await callService(service, fixture.store, patient.id);
+      const card = cards[0]!;
+      const record = (await store.get(explanationIdOf(card)!))!;
+      const shown = record.factors.filter((f) => Math.abs(f.contribution) >= 0.001).slice(0, 5);
+      expect(shown.length).toBeGreaterThan(0);
+      for (const f of shown) {
+        // "Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 0.12"
+        expect(f.text).toMatch(/^[A-Z][^\n]* (raised|lowered) the risk by (0\.\d\d|0\.00\d)$/);
+        if (f.evidence[0]) expect(card.detail).toContain(f.evidence[0]);
+        if (f.imputed && f.value !== undefined) expect(f.text).toContain('carried forward');
+        if (!f.imputed) expect(f.text).not.toContain('carried forward');
+        if (f.value !== undefined) {
+          // The time printed is the source Observation's own effective time, not its hourly cell.
+          const obs = patientResources(fixture, patient.id).find((r) => `Observation/${r.id}` === f.evidence[0]) as Observation;
+          expect(f.time).toBe(obs.effectiveDateTime);
+          expect(f.text).toContain(` at ${obs.effectiveDateTime!.slice(11, 16)}`);
+        }
+      }
+      expect(card.detail).toMatch(/completeness error \d+\.\d %/);
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { createCard } from '../../cards.js';
 import type { Card, CardLink } from '../../types.js';
 import type { ModelManifest, Prediction } from '../../../models/index.js';
 import type { ExplanationFactor, ExplanationMethod } from '../../../explanations/record.js';
+import { cardFactors } from '../../../explanations/from-explain.js';
 import {
   BAND_WORDS,
   escapeMarkdown,
@@ -14,6 +15,7 @@ import {
   factorLines,
   formatPercent,
   formatTime,
+  methodLine,
   modelCardLink,
   modelSource,
   thresholdLine,
@@ -37,6 +39,8 @@ export interface DeteriorationCardInput {
   latestVital?: string;
   notUsed: readonly NotUsed[];
   baseUrl: string;
+  /** The EHR's FHIR base (request.fhirServer): factor evidence links to its Observations. */
+  fhirServer?: string;
 }
 
 export function horizonOf(manifest: ModelManifest): number {
@@ -46,11 +50,6 @@ export function horizonOf(manifest: ModelManifest): number {
 /** "Sepsis risk 7.3 % within 6 h — high (deterioration v1.1.0)". */
 export function deteriorationSummary(prediction: Prediction, manifest: ModelManifest): string {
   return `Sepsis risk ${formatPercent(prediction.probability)} within ${horizonOf(manifest)} h — ${BAND_WORDS[prediction.band]} (${manifest.id} v${manifest.version})`;
-}
-
-function methodLine(method: ExplanationMethod): string {
-  const delta = method.convergenceDelta === undefined ? '' : `; completeness error ${(method.convergenceDelta * 100).toFixed(1)} %`;
-  return `_Factors: ${escapeMarkdown(method.name)} against ${escapeMarkdown(method.baseline)}${method.steps ? `, ${method.steps} steps` : ''}${delta}._`;
 }
 
 export function deteriorationDetail(input: DeteriorationCardInput): string {
@@ -63,8 +62,9 @@ export function deteriorationDetail(input: DeteriorationCardInput): string {
     `Model: ${escapeMarkdown(manifest.title)} v${escapeMarkdown(manifest.version)} — ${escapeMarkdown(manifest.output.description)}.`,
     '',
   ];
-  if (input.factors.length) {
-    lines.push('**What moved the score most:**', ...factorLines(input.factors));
+  const shown = cardFactors(input.factors);
+  if (shown.length) {
+    lines.push(`**What moved the score most**${input.method?.baselineKind === 'normal' ? ' (compared with normal physiology)' : ''}:`, ...factorLines(shown, input.fhirServer ? { fhirServer: input.fhirServer } : {}));
     if (input.method) lines.push('', methodLine(input.method));
   } else if (input.explanationProblem) {
     lines.push(`Contributing factors are not available: ${escapeMarkdown(input.explanationProblem)}.`);

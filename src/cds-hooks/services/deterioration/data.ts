@@ -5,7 +5,7 @@
  * the EHR's token must never leave for a host the EHR did not name.
  */
 import type { Bundle, FhirResource, Observation, Patient } from 'fhir/r4';
-import type { HookInvocation } from '../../types.js';
+import type { FhirReader, HookInvocation } from '../../types.js';
 import { PREFETCH_KEYS } from './definition.js';
 
 /** Statuses whose values may be acted on (http://hl7.org/fhir/R4/valueset-observation-status.html). */
@@ -45,7 +45,22 @@ export function usableObservations(resources: readonly FhirResource[]): Observat
   return resources.filter((r): r is Observation => r?.resourceType === 'Observation' && USABLE_STATUSES.has(r.status));
 }
 
+/** Where the data come from: a hook call's prefetch and FHIR reader, or the precompute worker's FHIR source. */
+export interface DataSource {
+  prefetch: Record<string, FhirResource | null | undefined>;
+  /** Base URL `next` links must start with to be followed. */
+  fhirServer?: string;
+  fhir?: Pick<FhirReader, 'get'>;
+}
+
 export async function collectDeteriorationData(invocation: HookInvocation, windowStart: Date): Promise<DeteriorationData> {
+  return collectFromSource(
+    { prefetch: invocation.prefetch, ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}), ...(invocation.fhir ? { fhir: invocation.fhir } : {}) },
+    windowStart,
+  );
+}
+
+export async function collectFromSource(invocation: DataSource, windowStart: Date): Promise<DeteriorationData> {
   const patientValue = invocation.prefetch[PREFETCH_KEYS.patient];
   const patient = patientValue?.resourceType === 'Patient' ? patientValue : undefined;
   const first = invocation.prefetch[PREFETCH_KEYS.observations];
@@ -60,7 +75,7 @@ export async function collectDeteriorationData(invocation: HookInvocation, windo
     const oldest = Math.min(...observations.map(timeOf));
     // Sorted newest first: once a page reaches before the window, later pages are older still.
     if (observations.length && oldest < windowStart.getTime()) break;
-    const next = relativeNextLink(page, invocation.request.fhirServer);
+    const next = relativeNextLink(page, invocation.fhirServer);
     if (next === undefined) break;
     if (next === null || !invocation.fhir) {
       truncated = 'more Observations exist on another server than the one the EHR named; they were not read';

@@ -1,31 +1,33 @@
 /**
  * vigil-deterioration: probability of sepsis onset within 6 hours on patient-view (CDS Hooks 2.0.1
  * §Calling a CDS Service; model: models/deterioration, docs/models/deterioration.md). The handler wires
- * pure steps: gather Observations → 48-hour window → can it be scored? → predict → attribute → store the
- * explanation record → card. Bad or missing data and an unavailable model give an explanatory card
- * rather than an error; an explainer or store failure only drops the factors or the explanation link.
+ * pure steps: gather Observations → 48-hour window → can it be scored? → prepare (encoding + data version)
+ * → score and explain (src/explain through the explanation engine: served from the cache only when an
+ * explanation of exactly these data exists, e.g. computed ahead of time by src/precompute; otherwise
+ * computed now, batched with concurrent calls) → store the explanation record → card. Bad or missing data
+ * and an unavailable model give an explanatory card rather than an error; an explainer failure falls back
+ * to the plain model score without factors, a store failure only drops the explanation link.
  */
 import { randomUUID } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
 import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
-import { buildDeteriorationWindow, type DeteriorationInput, type DeteriorationWindow, type RegisteredModel } from '../../../models/index.js';
-import { MEASUREMENTS, encodeWindow, type PhysionetEncodingSpec } from '../../../models/data/physionet.js';
-import { integratedGradientsExplainer } from '../../../explanations/integrated-gradients.js';
+import { type DeteriorationInput, type DeteriorationWindow, type Prediction, type RegisteredModel } from '../../../models/index.js';
+import { MEASUREMENTS } from '../../../models/data/physionet.js';
+import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
+import { methodOf, predictionFrom, serviceFactors } from '../../../explanations/from-explain.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
-import { assessWindow } from './assess.js';
+import { attributionGrid } from './attributions.js';
 import { buildDeteriorationCard, horizonOf } from './card.js';
 import { collectDeteriorationData } from './data.js';
 import { DETERIORATION_MODEL_ID, DETERIORATION_SERVICE_ID, PREFETCH_KEYS, deteriorationDefinition } from './definition.js';
-import { cellAttributions, deteriorationFactors } from './factors.js';
+import { patientReference, prepareForExplanation, scoreableWindow, windowHoursOf, windowStartFor } from './pipeline.js';
 
-const HOUR_MS = 3_600_000;
 const SERVICE_LABEL = 'Vigil · sepsis risk (deterioration model)';
 const VITAL_COUNT = MEASUREMENTS.indexOf('EtCO2');
-
-export const EMPTY_WINDOW_BASELINE = 'an empty 48-hour window (nothing measured; same age and sex)';
+const NOT_SCORED = 'Sepsis risk not scored: the data cannot be scored reliably';
 
 /** Effective time of the newest vital-sign Observation in the window (the hour start if it has no id). */
 function latestVitalTime(window: DeteriorationWindow, observationsById: ReadonlyMap<string, Observation>): string | undefined {
@@ -46,36 +48,24 @@ interface Explained {
   factors: ExplanationFactor[];
   method?: ExplanationMethod;
   attributions?: ExplanationRecord['attributions'];
+  dataVersion?: string;
+  probability?: number;
   problem?: string;
 }
 
-async function explain(
-  deps: Required<Pick<ModelServiceDeps, 'explainer'>>,
-  model: RegisteredModel<DeteriorationInput>,
-  window: DeteriorationWindow,
-  observationsById: ReadonlyMap<string, Observation>,
-  invocation: HookInvocation,
-): Promise<Explained> {
-  try {
-    const empty = window.input.rows.map(() => new Float32Array(MEASUREMENTS.length).fill(NaN));
-    const baseline = encodeWindow(empty, window.input.age, window.input.sex, model.preprocess as PhysionetEncodingSpec);
-    const attribution = await deps.explainer.attribute({
-      model: model as RegisteredModel<unknown>,
-      input: model.encode(window.input),
-      baseline,
-      baselineDescription: EMPTY_WINDOW_BASELINE,
-      ...(invocation.signal ? { signal: invocation.signal } : {}),
-    });
-    const cells = cellAttributions(window, attribution.values);
-    return { factors: deteriorationFactors(window, cells, observationsById), method: attribution.method, attributions: cells };
-  } catch (err) {
-    invocation.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'deterioration explanation failed');
-    return { factors: [], problem: 'the explainer failed for this input' };
-  }
+function explainedFrom(result: ExplainResult, window: DeteriorationWindow, model: RegisteredModel<DeteriorationInput>, asOf: Date, observationsById: ReadonlyMap<string, Observation>, layout: Parameters<typeof serviceFactors>[1]): Explained {
+  const { record } = result;
+  return {
+    factors: serviceFactors(record, layout, { observationsById, asOf: asOf.toISOString(), windowHours: windowHoursOf(model) }),
+    method: methodOf(record, { timeSeries: true, computed: result.source === 'cache' ? 'cache' : 'inline' }),
+    ...(record.timeSeries ? { attributions: attributionGrid(window, record.timeSeries) } : {}),
+    dataVersion: record.dataVersion,
+    probability: record.prediction.probability,
+  };
 }
 
 export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
-  const explainer = deps.explainer ?? integratedGradientsExplainer();
+  const engine = deps.engine ?? new ExplanationEngine();
   return {
     definition: deteriorationDefinition(),
     requiredPrefetch: [PREFETCH_KEYS.patient],
@@ -89,33 +79,44 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
       }
       const { manifest } = model;
-      const windowHours = manifest.input.windowHours ?? 48;
-      const data = await collectDeteriorationData(invocation, new Date(now.getTime() - windowHours * HOUR_MS));
+      const windowHours = windowHoursOf(model);
+      const data = await collectDeteriorationData(invocation, windowStartFor(model, now));
       const patientId = data.patient?.id ?? String(invocation.request.context.patientId ?? '');
-      const window = buildDeteriorationWindow(data.patient, data.observations, now, windowHours);
+      const { window, asOf, assessment, observationsById } = scoreableWindow(model, data, now);
       const source = modelSource(manifest, baseUrl);
       const links = [modelCardLink(baseUrl, manifest)];
-
-      const assessment = assessWindow(window, data.observations, { now, ...(data.truncated ? { truncated: data.truncated } : {}) });
       if (!assessment.ok) {
-        return {
-          cards: [cannotScoreCard({ summary: 'Sepsis risk not scored: the data cannot be scored reliably', reasons: assessment.reasons, notUsed: assessment.notUsed, source, links })],
-        };
+        return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: assessment.reasons, notUsed: assessment.notUsed, source, links })] };
       }
 
-      let prediction;
+      // Score and explanation come from one computation on one data version (cached or computed now).
+      let explained: Explained = { factors: [] };
       try {
-        prediction = await model.predict(window.input);
+        const { explainable, prepared } = prepareForExplanation(model, window);
+        const result = await engine.explain({ model: explainable, prepared, patient: patientReference(patientId), ...(invocation.signal ? { signal: invocation.signal } : {}) });
+        explained = explainedFrom(result, window, model, asOf, observationsById, explainable.layout);
       } catch (err) {
         if (err instanceof UnprocessableEntityError) {
-          return { cards: [cannotScoreCard({ summary: 'Sepsis risk not scored: the data cannot be scored reliably', reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
+          return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
         }
-        const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
+        invocation.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'deterioration explanation failed');
+        explained = { factors: [], problem: 'the explainer failed for this input' };
       }
 
-      const observationsById = new Map(data.observations.filter((o) => o.id).map((o) => [o.id!, o]));
-      const explained = await explain({ explainer }, model, window, observationsById, invocation);
+      let prediction: Prediction;
+      if (explained.probability !== undefined && Number.isFinite(explained.probability)) {
+        prediction = predictionFrom(model as RegisteredModel<unknown>, explained.probability);
+      } else {
+        try {
+          prediction = await model.predict(window.input);
+        } catch (err) {
+          if (err instanceof UnprocessableEntityError) {
+            return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
+          }
+          const reason = isVigilError(err) ? err.message : 'the model failed on this input';
+          return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
+        }
+      }
 
       const cardUuid = randomUUID();
       const record: ExplanationRecord = {
@@ -126,8 +127,8 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         hookInstance: invocation.request.hookInstance,
         model: { id: manifest.id, version: manifest.version },
         created: new Date().toISOString(),
-        asOf: now.toISOString(),
-        dataHash: dataHash(window.input),
+        asOf: asOf.toISOString(),
+        dataHash: explained.dataVersion ?? dataHash(window.input),
         prediction: {
           probability: prediction.probability,
           band: prediction.band,
@@ -167,9 +168,11 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
             ...(latestVital ? { latestVital } : {}),
             notUsed: assessment.notUsed,
             baseUrl,
+            ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
           }),
         ],
       };
     },
   };
 }
+

@@ -6,9 +6,26 @@ import { createCard } from '../../cards.js';
 import type { Card, CardLink } from '../../types.js';
 import type { ModelManifest, Prediction } from '../../../models/index.js';
 import type { ExplanationFactor, ExplanationMethod } from '../../../explanations/record.js';
-import { BAND_WORDS, escapeMarkdown, explanationLink, factorLines, formatPercent, modelCardLink, modelSource, thresholdLine } from '../../../explanations/risk-card.js';
-import { HEART_LABELS } from './factors.js';
+import { cardFactors } from '../../../explanations/from-explain.js';
+import { BAND_WORDS, escapeMarkdown, explanationLink, factorLines, formatPercent, methodLine, modelCardLink, modelSource, thresholdLine } from '../../../explanations/risk-card.js';
 import type { HeartInput } from '../../../models/data/uci-heart.js';
+
+/** Clinical names of the 13 UCI inputs, for the "not in the work-up" line. */
+export const HEART_LABELS: Readonly<Record<HeartInput, string>> = {
+  age: 'Age',
+  sex: 'Sex',
+  cp: 'Chest pain type',
+  trestbps: 'Resting systolic BP',
+  chol: 'Cholesterol',
+  fbs: 'Fasting glucose > 120 mg/dL',
+  restecg: 'Resting ECG',
+  thalach: 'Maximum heart rate on exercise',
+  exang: 'Exercise-induced angina',
+  oldpeak: 'ST depression on exercise',
+  slope: 'Peak-exercise ST slope',
+  ca: 'Vessels coloured by fluoroscopy',
+  thal: 'Thallium scan',
+};
 
 export interface HeartCardInput {
   cardUuid: string;
@@ -24,6 +41,8 @@ export interface HeartCardInput {
   /** order-select: the display of the cardiology order(s) selected. */
   orders?: readonly string[];
   baseUrl: string;
+  /** The EHR's FHIR base (request.fhirServer): factor evidence links to its Observations. */
+  fhirServer?: string;
 }
 
 export function heartSummary(prediction: Prediction, manifest: ModelManifest, orders?: readonly string[]): string {
@@ -42,12 +61,13 @@ export function heartDetail(input: HeartCardInput): string {
     '',
   ];
   if (input.orders?.length) lines.push(`Shown because ${input.orders.map(escapeMarkdown).join(', ')} ${input.orders.length === 1 ? 'was' : 'were'} selected.`, '');
-  if (input.factors.length) {
-    lines.push('**What moved the probability most:**', ...factorLines(input.factors));
-    if (input.method) {
-      const delta = input.method.convergenceDelta === undefined ? '' : `; completeness error ${(input.method.convergenceDelta * 100).toFixed(1)} %`;
-      lines.push('', `_Factors: ${escapeMarkdown(input.method.name)} against ${escapeMarkdown(input.method.baseline)}${delta}._`);
-    }
+  const shown = cardFactors(input.factors);
+  if (shown.length) {
+    lines.push(
+      `**What moved the probability most**${input.method?.baselineKind === 'normal' ? ' (compared with a normal work-up)' : ''}:`,
+      ...factorLines(shown, input.fhirServer ? { fhirServer: input.fhirServer } : {}),
+    );
+    if (input.method) lines.push('', methodLine(input.method));
   } else if (input.explanationProblem) {
     lines.push(`Contributing factors are not available: ${escapeMarkdown(input.explanationProblem)}.`);
   }

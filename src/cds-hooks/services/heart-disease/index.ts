@@ -1,31 +1,30 @@
 /**
  * vigil-heart-disease (patient-view) and vigil-heart-disease-order (order-select): probability of coronary
  * artery disease from the cardiology work-up (model: models/heart-disease, docs/models/heart-disease.md).
- * Steps: work-up Observations → 13 inputs with their evidence → can they be scored? → predict →
- * attribute → store the explanation record → card. The order-select service answers no cards unless a
- * cardiology test is among the selections.
+ * Steps: work-up Observations → 13 inputs with their evidence → can they be scored? → score and explain
+ * (src/explain, through the explanation engine and its cache) → store the explanation record → card. The
+ * order-select service answers no cards unless a cardiology test is among the selections.
  */
 import { randomUUID } from 'node:crypto';
 import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
 import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
-import { HEART_INPUTS, encodeHeart, type HeartEncodingSpec } from '../../../models/data/uci-heart.js';
-import type { HeartDiseaseInput, RegisteredModel } from '../../../models/index.js';
-import { integratedGradientsExplainer } from '../../../explanations/integrated-gradients.js';
+import { HEART_INPUTS } from '../../../models/data/uci-heart.js';
+import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../models/index.js';
+import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
+import { ExplanationEngine } from '../../../explanations/engine.js';
+import { methodOf, predictionFrom, serviceFactors } from '../../../explanations/from-explain.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
-import type { Explainer } from '../../../explanations/explainer.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
 import { buildHeartCard } from './card.js';
 import { HEART_MODEL_ID, HEART_ORDER_SERVICE_ID, HEART_SERVICE_ID, PREFETCH_KEYS, heartDefinition, heartOrderDefinition } from './definition.js';
-import { attributionByInput, heartFactors } from './factors.js';
 import { CARDIOLOGY_ORDER_CODES, selectedCardiologyOrders, type OrderCode } from './orders.js';
 import { heartInputs } from './workup.js';
 
 const SERVICE_LABEL = 'Vigil · coronary artery disease probability';
 const MIN_AGE_YEARS = 18;
 const USABLE = new Set(['final', 'amended', 'corrected', 'preliminary']);
-export const ALL_MISSING_BASELINE = 'an all-missing work-up (every input unknown)';
 
 function resourcesOf(value: FhirResource | null | undefined): FhirResource[] {
   if (!value) return [];
@@ -36,34 +35,42 @@ function resourcesOf(value: FhirResource | null | undefined): FhirResource[] {
 interface Explained {
   factors: ExplanationFactor[];
   method?: ExplanationMethod;
+  probability?: number;
+  dataVersion?: string;
   problem?: string;
 }
 
+/**
+ * Score and factors from src/explain (integrated gradients against a patient of the same age and sex with a
+ * normal work-up), through the engine's cache. The MLP explanation is cheap (a few ms), so it is computed
+ * inline; the cache still answers a repeated call on unchanged data.
+ * @throws UnprocessableEntityError when the model cannot score the inputs.
+ */
 async function explain(
-  explainer: Explainer,
+  engine: ExplanationEngine,
   model: RegisteredModel<HeartDiseaseInput>,
   scored: ReturnType<typeof heartInputs>,
+  patientId: string,
   observationsById: ReadonlyMap<string, Observation>,
   invocation: HookInvocation,
 ): Promise<Explained> {
+  const explainable = explainableFromRegistered(model);
+  const prepared = explainable.prepare(scored.input, heartProvenance(scored.workupObservations, invocation.now));
   try {
-    const missing = Object.fromEntries(HEART_INPUTS.map((n) => [n, NaN])) as HeartDiseaseInput;
-    const attribution = await explainer.attribute({
-      model: model as RegisteredModel<unknown>,
-      input: model.encode(scored.input),
-      baseline: encodeHeart(missing, model.preprocess as HeartEncodingSpec),
-      baselineDescription: ALL_MISSING_BASELINE,
-      ...(invocation.signal ? { signal: invocation.signal } : {}),
-    });
-    const byInput = attributionByInput(model.featureNames, attribution.values);
-    return { factors: heartFactors(byInput, scored.input, scored.evidence, observationsById, model.manifest), method: attribution.method };
+    const result = await engine.explain({ model: explainable, prepared, patient: `Patient/${patientId}`, ...(invocation.signal ? { signal: invocation.signal } : {}) });
+    return {
+      factors: serviceFactors(result.record, explainable.layout, { observationsById, asOf: invocation.now.toISOString() }),
+      method: methodOf(result.record, { timeSeries: false, computed: result.source === 'cache' ? 'cache' : 'inline' }),
+      probability: result.record.prediction.probability,
+      dataVersion: result.record.dataVersion,
+    };
   } catch (err) {
     invocation.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'heart-disease explanation failed');
-    return { factors: [], problem: 'the explainer failed for this input' };
+    return { factors: [], problem: 'the explainer failed for this input', dataVersion: prepared.dataVersion };
   }
 }
 
-async function scoreHeart(deps: ModelServiceDeps & { explainer: Explainer }, serviceId: string, invocation: HookInvocation, orders?: readonly string[]): Promise<CdsResponse> {
+async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }, serviceId: string, invocation: HookInvocation, orders?: readonly string[]): Promise<CdsResponse> {
   const { now, baseUrl } = invocation;
   let model: RegisteredModel<HeartDiseaseInput>;
   try {
@@ -92,20 +99,31 @@ async function scoreHeart(deps: ModelServiceDeps & { explainer: Explainer }, ser
   if (!Number.isNaN(scored.input.age) && scored.input.age < MIN_AGE_YEARS) problems.unshift(`the patient is ${scored.input.age}; the model was trained on adults only`);
   if (problems.length) return { cards: [cannotScoreCard({ summary, reasons: problems, notUsed: scored.notUsed, source, links })] };
 
-  let prediction;
+  const cannotScore = (err: UnprocessableEntityError): CdsResponse => {
+    const reason = scored.workupObservations.length ? err.message : `${err.message}; no cardiology work-up was found for this patient`;
+    return { cards: [cannotScoreCard({ summary, reasons: [reason], notUsed: scored.notUsed, source, links })] };
+  };
+  const observationsById = new Map(observations.filter((o) => o.id).map((o) => [o.id!, o]));
+  let explained: Explained;
   try {
-    prediction = await model.predict(scored.input);
+    explained = await explain(deps.engine, model, scored, patientId, observationsById, invocation);
   } catch (err) {
-    if (err instanceof UnprocessableEntityError) {
-      const reason = scored.workupObservations.length ? err.message : `${err.message}; no cardiology work-up was found for this patient`;
-      return { cards: [cannotScoreCard({ summary, reasons: [reason], notUsed: scored.notUsed, source, links })] };
+    if (err instanceof UnprocessableEntityError) return cannotScore(err);
+    throw err;
+  }
+  let prediction: Prediction;
+  if (explained.probability !== undefined && Number.isFinite(explained.probability)) {
+    prediction = predictionFrom(model as RegisteredModel<unknown>, explained.probability);
+  } else {
+    try {
+      prediction = await model.predict(scored.input);
+    } catch (err) {
+      if (err instanceof UnprocessableEntityError) return cannotScore(err);
+      const reason = isVigilError(err) ? err.message : 'the model failed on this input';
+      return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
     }
-    const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
   }
 
-  const observationsById = new Map(observations.filter((o) => o.id).map((o) => [o.id!, o]));
-  const explained = await explain(deps.explainer, model, scored, observationsById, invocation);
   const cardUuid = randomUUID();
   const record: ExplanationRecord = {
     id: randomUUID(),
@@ -116,7 +134,7 @@ async function scoreHeart(deps: ModelServiceDeps & { explainer: Explainer }, ser
     model: { id: manifest.id, version: manifest.version },
     created: new Date().toISOString(),
     asOf: now.toISOString(),
-    dataHash: dataHash(scored.input),
+    dataHash: explained.dataVersion ?? dataHash(scored.input),
     prediction: {
       probability: prediction.probability,
       band: prediction.band,
@@ -150,6 +168,7 @@ async function scoreHeart(deps: ModelServiceDeps & { explainer: Explainer }, ser
         notUsed: scored.notUsed,
         ...(orders ? { orders } : {}),
         baseUrl,
+        ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
       }),
     ],
   };
@@ -162,7 +181,7 @@ export interface HeartServiceOptions {
 
 /** Both heart-disease services: patient-view first, then order-select. */
 export function createHeartDiseaseServices(deps: ModelServiceDeps, options: HeartServiceOptions = {}): CdsService[] {
-  const full = { ...deps, explainer: deps.explainer ?? integratedGradientsExplainer() };
+  const full = { ...deps, engine: deps.engine ?? new ExplanationEngine() };
   const orderCodes = options.cardiologyOrderCodes ?? CARDIOLOGY_ORDER_CODES;
   return [
     {

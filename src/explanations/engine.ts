@@ -1,0 +1,127 @@
+/**
+ * Scores and explains a prepared model input through src/explain (issue 7), with the ExplanationCache in
+ * front: a lookup returns a record only when patient, model version and data version all match exactly,
+ * so an explanation computed on other (older) data than the score is never served. On a miss the request
+ * joins a micro-batch: concurrent requests for the same model share one `explainPredictions` call (their
+ * interpolation points go through the same batched gradient calls). The precompute worker
+ * (src/precompute) and the hook handlers use the same engine, hence the same cache.
+ *
+ * The record's `prediction.probability` is the score: it comes from the same forward pass the
+ * attributions explain, so score and explanation can never disagree about the data.
+ */
+import { GatewayTimeoutError } from '../errors.js';
+import { explainPredictions, ExplanationCache, type ExplainOptions, type Explainable, type ExplanationRecord as ExplainRecord, type PreparedInput } from '../explain/index.js';
+import type { ExplanationKey } from '../explain/index.js';
+import { currentMetrics } from '../observability/metrics.js';
+
+export interface ExplainRequest {
+  model: Explainable;
+  prepared: PreparedInput;
+  /** "Patient/<id>": part of the cache key. */
+  patient: string;
+  /** Aborted at the hook deadline: a request still waiting for its batch is dropped. */
+  signal?: AbortSignal;
+}
+
+export interface ExplainResult {
+  record: ExplainRecord;
+  /** "cache": computed earlier (ahead of time or by another call) on exactly these data. */
+  source: 'cache' | 'computed';
+}
+
+export interface ExplanationEngineOptions {
+  cache?: ExplanationCache;
+  /** Passed to explainPredictions (method, baseline, rule, tolerance, maxCells…). Default: its defaults. */
+  explain?: Omit<ExplainOptions, 'patient' | 'now' | 'newId'>;
+  /** Longest a request waits for others to share its batch. Default 2 ms; 0 = run at once. */
+  maxWaitMs?: number;
+  /** Most inputs explained in one call. Default 8. */
+  maxBatch?: number;
+}
+
+interface Pending {
+  request: ExplainRequest;
+  resolve(record: ExplainRecord): void;
+  reject(reason: unknown): void;
+}
+
+export class ExplanationEngine {
+  readonly cache: ExplanationCache;
+  private readonly options: NonNullable<ExplanationEngineOptions['explain']>;
+  private readonly maxWaitMs: number;
+  private readonly maxBatch: number;
+  private readonly queues = new Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>();
+  private counters = { computed: 0, batches: 0 };
+
+  constructor(options: ExplanationEngineOptions = {}) {
+    this.cache = options.cache ?? new ExplanationCache();
+    this.options = options.explain ?? {};
+    this.maxWaitMs = options.maxWaitMs ?? 2;
+    this.maxBatch = Math.max(1, options.maxBatch ?? 8);
+  }
+
+  keyOf(request: Pick<ExplainRequest, 'model' | 'prepared' | 'patient'>): ExplanationKey {
+    return { patient: request.patient, modelId: request.model.modelId, modelVersion: request.model.version, dataVersion: request.prepared.dataVersion };
+  }
+
+  /** The explanation of exactly these data, if one was computed (exact key match only). */
+  lookup(request: Pick<ExplainRequest, 'model' | 'prepared' | 'patient'>): ExplainRecord | undefined {
+    return this.cache.get(this.keyOf(request));
+  }
+
+  /** The cached explanation of these data, or one computed now (batched with concurrent requests). */
+  async explain(request: ExplainRequest): Promise<ExplainResult> {
+    const key = this.keyOf(request);
+    const hit = this.cache.get(key);
+    if (hit) return { record: hit, source: 'cache' };
+    let computed = false;
+    const record = await this.cache.getOrCompute(key, () => {
+      computed = true;
+      return this.enqueue(request);
+    });
+    return { record, source: computed ? 'computed' : 'cache' };
+  }
+
+  get stats(): { computed: number; batches: number; cache: ExplanationCache['stats'] } {
+    return { ...this.counters, cache: this.cache.stats };
+  }
+
+  private enqueue(request: ExplainRequest): Promise<ExplainRecord> {
+    if (request.signal?.aborted) return Promise.reject(new GatewayTimeoutError('explanation abandoned at the hook deadline'));
+    return new Promise<ExplainRecord>((resolve, reject) => {
+      const model = request.model;
+      let queue = this.queues.get(model);
+      if (!queue) {
+        queue = { items: [] };
+        this.queues.set(model, queue);
+      }
+      queue.items.push({ request, resolve, reject });
+      if (queue.items.length >= this.maxBatch || this.maxWaitMs === 0) this.run(model);
+      else queue.timer ??= setTimeout(() => this.run(model), this.maxWaitMs);
+    });
+  }
+
+  private run(model: Explainable): void {
+    const queue = this.queues.get(model);
+    if (!queue) return;
+    this.queues.delete(model);
+    clearTimeout(queue.timer);
+    const live = queue.items.filter((p) => {
+      if (!p.request.signal?.aborted) return true;
+      p.reject(new GatewayTimeoutError('explanation abandoned at the hook deadline'));
+      return false;
+    });
+    if (!live.length) return;
+    const started = performance.now();
+    try {
+      const records = explainPredictions(model, live.map((p) => p.request.prepared), this.options);
+      this.counters.computed += live.length;
+      this.counters.batches++;
+      currentMetrics()?.observeExplanation(model.modelId, this.options.method ?? 'integrated-gradients', live.length, (performance.now() - started) / 1000);
+      // The patient is set per request: one batch may hold several patients.
+      live.forEach((p, k) => p.resolve({ ...records[k]!, patient: p.request.patient }));
+    } catch (err) {
+      live.forEach((p) => p.reject(err));
+    }
+  }
+}
