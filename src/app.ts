@@ -15,7 +15,7 @@ import { openModelRegistry, type ModelRegistry } from './models/index.js';
 import { modelProviderFrom } from './explanations/model-provider.js';
 import { openSqliteExplanationStore } from './explanations/sqlite-store.js';
 import { createExplanationsRouter } from './explanations/router.js';
-import type { VerifiedGrant } from './smart/require-access.js';
+import { ehrTokenVerifierFromConfig, firstRecognising, sandboxTokenVerifier, type TokenVerifier } from './smart/token-verifier/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
 import { createSandbox } from './sandbox/index.js';
@@ -144,12 +144,15 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   app.use('/app', explanationApp.router);
 
   // GET /explanations/{id} (SMART token, patient must match, audited) and GET /models/{id}/card (public).
-  // Tokens are verified by the sandbox authorization server when it runs; without it none is accepted yet.
-  let verifyAccessToken: ((token: string, req: express.Request) => Promise<VerifiedGrant>) | undefined;
+  // Access tokens: the sandbox authorization server's (added below when SANDBOX=on), then the trusted EHRs'
+  // (SMART_ALLOWED_ISSUERS; JWKS or introspection). The first that recognises the token's issuer decides.
+  const tokenVerifiers: TokenVerifier[] = [];
+  const ehrVerifier = await ehrTokenVerifierFromConfig(config, { logger });
+  if (ehrVerifier) tokenVerifiers.push(ehrVerifier);
   app.use(
     createExplanationsRouter({
       store: explanationStore,
-      verify: (token, req) => (verifyAccessToken ? verifyAccessToken(token, req) : Promise.reject(new Error('no token verifier'))),
+      verify: firstRecognising(tokenVerifiers, logger),
       audit: auditStore,
       logger,
       modelsDir: config.modelsDir,
@@ -171,7 +174,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     });
     app.use('/sandbox', sandbox.router);
     sandbox.auth.registerClient(explanationAppClient(config.smartClientId));
-    verifyAccessToken = (token, req) => sandbox.auth.verifyAccessToken(token, { baseUrl: baseUrlOf(req, config.publicBaseUrl) });
+    tokenVerifiers.unshift(sandboxTokenVerifier({ verify: (token, o) => sandbox.auth.verifyAccessToken(token, o), baseUrlOf: (req) => baseUrlOf(req, config.publicBaseUrl) }));
     sandboxStore = sandbox.store;
     closers.push(() => sandbox.close());
     // Reaching this line means the sandbox's patients are loaded; the check documents it in /readyz.

@@ -114,6 +114,23 @@ export interface Config {
   smartAllowedIssuers: string[];
   /** APP_SESSION_TTL_S — idle lifetime of an explanation-view session (server-side, cookie bound). Default 28800 (8 h). */
   appSessionTtlSeconds: number;
+  /**
+   * EHR_TOKEN_AUDIENCE — comma-separated `aud` values accepted on access tokens from the EHRs in
+   * SMART_ALLOWED_ISSUERS (our own endpoints, src/smart/token-verifier). Default: the issuing EHR's FHIR base,
+   * which is what a SMART app (the explanation view) asks for; set it to our resource identifier when the
+   * EHR's authorization server issues tokens for Vigil itself.
+   */
+  ehrTokenAudience: string[] | undefined;
+  /** EHR_INTROSPECTION_CLIENT_ID — our client id at the EHR's RFC 7662 introspection endpoint. Default: none (opaque tokens refused). */
+  ehrIntrospectionClientId: string | undefined;
+  /** EHR_INTROSPECTION_CLIENT_SECRET — secret for client_secret_basic at the introspection endpoint (from a Secret). Default none. */
+  ehrIntrospectionClientSecret: string | undefined;
+  /** EHR_INTROSPECTION_CLIENT_SECRET_FILE — file holding that secret (a mounted Secret); wins over the variable. Default none. */
+  ehrIntrospectionClientSecretFile: string | undefined;
+  /** EHR_INTROSPECTION_PRIVATE_KEY_FILE — private JWK (with alg RS256/RS384/ES256/ES384, kid) for private_key_jwt; wins over a secret. Default none. */
+  ehrIntrospectionPrivateKeyFile: string | undefined;
+  /** EHR_INTROSPECTION_CACHE_S — how long an "active" introspection answer is reused (never past the token's exp); 0 = never. Default 60. */
+  ehrIntrospectionCacheSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -211,5 +228,13 @@ export function loadConfig(env: Env = process.env): Config {
     smartClientId: env.SMART_CLIENT_ID || 'vigil-explain',
     smartAllowedIssuers: (env.SMART_ALLOWED_ISSUERS ?? '').split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean),
     appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
+    ehrTokenAudience: env.EHR_TOKEN_AUDIENCE?.trim()
+      ? env.EHR_TOKEN_AUDIENCE.split(',').map((s) => s.trim()).filter(Boolean)
+      : undefined,
+    ehrIntrospectionClientId: env.EHR_INTROSPECTION_CLIENT_ID || undefined,
+    ehrIntrospectionClientSecret: env.EHR_INTROSPECTION_CLIENT_SECRET || undefined,
+    ehrIntrospectionClientSecretFile: env.EHR_INTROSPECTION_CLIENT_SECRET_FILE ? path.resolve(env.EHR_INTROSPECTION_CLIENT_SECRET_FILE) : undefined,
+    ehrIntrospectionPrivateKeyFile: env.EHR_INTROSPECTION_PRIVATE_KEY_FILE ? path.resolve(env.EHR_INTROSPECTION_PRIVATE_KEY_FILE) : undefined,
+    ehrIntrospectionCacheSeconds: intFrom(env, 'EHR_INTROSPECTION_CACHE_S', 60),
   };
 }
