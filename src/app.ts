@@ -15,6 +15,9 @@ import { openModelRegistry, type ModelRegistry } from './models/index.js';
 import { modelProviderFrom } from './explanations/model-provider.js';
 import { openSqliteExplanationStore } from './explanations/sqlite-store.js';
 import { createExplanationsRouter } from './explanations/router.js';
+import { ExplanationEngine } from './explanations/engine.js';
+import { ExplanationCache } from './explain/index.js';
+import { PrecomputeWorker, fhirReaderSource, fhirStoreSource, type FhirSource } from './precompute/index.js';
 import { ehrTokenVerifierFromConfig, firstRecognising, sandboxTokenVerifier, type TokenVerifier } from './smart/token-verifier/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openFeedbackStore } from './storage/feedback-store.js';
@@ -44,6 +47,10 @@ export interface Vigil {
   metrics: VigilMetrics;
   /** Checks behind /readyz; components started outside createVigil (HL7, models) register theirs here. */
   readiness: Readiness;
+  /** src/explain behind the explanation cache, shared by the model services and the precompute worker. */
+  explanationEngine: ExplanationEngine;
+  /** Ahead-of-time scoring (PRECOMPUTE=on with a FHIR store): tell it when a patient's data changed. */
+  precompute?: PrecomputeWorker;
   close(): Promise<void>;
 }
 
@@ -98,7 +105,11 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   });
   const explanationStore = openSqliteExplanationStore(config.dataDir);
   closers.push(() => explanationStore.close());
-  const services = createServices({ models: modelProviderFrom(modelRegistry), explanations: explanationStore });
+  // One explanation engine (src/explain behind an exact-data-version cache) shared by the model services
+  // and the precompute worker, so what is explained ahead of time is what the hook can serve.
+  const models = modelProviderFrom(modelRegistry);
+  const explanationEngine = new ExplanationEngine({ cache: new ExplanationCache({ maxEntries: config.explanationCacheSize }) });
+  const services = createServices({ models, explanations: explanationStore, engine: explanationEngine });
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
   // Replayed jti are refused across restarts: the cache lives in DATA_DIR/security.sqlite.
@@ -183,6 +194,24 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     logger.info({ patients: sandbox.patientCount }, 'sandbox EHR mounted at /sandbox');
   }
 
+  // Ahead of time: read from where HL7 writes (FHIR_STORE_URL, else the sandbox store).
+  let precompute: PrecomputeWorker | undefined;
+  if (config.precompute) {
+    let source: FhirSource | undefined;
+    if (config.fhirStoreUrl) {
+      const token = config.fhirStoreToken;
+      const auth = token ? { access_token: token, token_type: 'Bearer', expires_in: 3600, scope: 'system/*.rs', subject: 'vigil-precompute' } : undefined;
+      source = fhirReaderSource(createFhirReader(config.fhirStoreUrl, auth, { timeoutMs: config.prefetchTimeoutMs }), config.fhirStoreUrl);
+    } else if (sandboxStore) {
+      source = fhirStoreSource(sandboxStore);
+    }
+    if (source) {
+      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000 });
+      closers.push(() => worker.close());
+      precompute = worker;
+    }
+  }
+
   app.use((req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`)));
   app.use(jsonErrorHandler(logger));
 
@@ -192,6 +221,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     ...(sandboxStore ? { sandboxStore } : {}),
     metrics,
     readiness,
+    explanationEngine,
+    ...(precompute ? { precompute } : {}),
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -115,6 +115,16 @@ export interface Config {
   /** APP_SESSION_TTL_S — idle lifetime of an explanation-view session (server-side, cookie bound). Default 28800 (8 h). */
   appSessionTtlSeconds: number;
   /**
+   * PRECOMPUTE — "on": score and explain the deterioration model in the background when a patient's data
+   * change (HL7 ORU applied to the FHIR store), so patient-view serves a cached explanation of exactly
+   * its data (docs/explanations.md). Needs the sandbox store or FHIR_STORE_URL to read from. Default on.
+   */
+  precompute: boolean;
+  /** PRECOMPUTE_POLL_S — re-score patients the worker has seen this often (the window moves each hour); 0 = off. Default 600. */
+  precomputePollSeconds: number;
+  /** EXPLANATION_CACHE_SIZE — explanations kept in memory for reuse (exact data-version match only). Default 1000. */
+  explanationCacheSize: number;
+  /**
    * EHR_TOKEN_AUDIENCE — comma-separated `aud` values accepted on access tokens from the EHRs in
    * SMART_ALLOWED_ISSUERS (our own endpoints, src/smart/token-verifier). Default: the issuing EHR's FHIR base,
    * which is what a SMART app (the explanation view) asks for; set it to our resource identifier when the
@@ -228,6 +238,9 @@ export function loadConfig(env: Env = process.env): Config {
     smartClientId: env.SMART_CLIENT_ID || 'vigil-explain',
     smartAllowedIssuers: (env.SMART_ALLOWED_ISSUERS ?? '').split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean),
     appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
+    precompute: flagFrom(env, 'PRECOMPUTE', true),
+    precomputePollSeconds: intFrom(env, 'PRECOMPUTE_POLL_S', 600),
+    explanationCacheSize: Math.max(1, intFrom(env, 'EXPLANATION_CACHE_SIZE', 1000)),
     ehrTokenAudience: env.EHR_TOKEN_AUDIENCE?.trim()
       ? env.EHR_TOKEN_AUDIENCE.split(',').map((s) => s.trim()).filter(Boolean)
       : undefined,

@@ -8,7 +8,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const vigil = await createVigil(config);
   // HL7 v2 MLLP listener (HL7_PORT, default 2575; off disables): docs/hl7.md.
-  const hl7 = await startHl7FromConfig(config, { logger: vigil.logger, ...(vigil.sandboxStore ? { sandboxStore: vigil.sandboxStore } : {}) });
+  const hl7 = await startHl7FromConfig(config, {
+    logger: vigil.logger,
+    ...(vigil.sandboxStore ? { sandboxStore: vigil.sandboxStore } : {}),
+    // Ahead-of-time explanations (src/precompute) start when an ORU brings new Observations.
+    ...(vigil.precompute ? { onPatientDataChanged: (patientId: string) => vigil.precompute?.notify(patientId) } : {}),
+  });
   // vigil_hl7_queue_depth{queue}: read from the message store at each scrape.
   if (hl7) {
     vigil.metrics.registerQueueDepth('hl7', () => {

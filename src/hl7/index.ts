@@ -37,6 +37,11 @@ export interface Hl7InterfaceOptions {
   outbound?: Omit<OutboundOptions, 'store' | 'logger'>;
   /** Scorers run after an HL7 update brings new observations. Default: NEWS2. */
   scorers?: readonly PatientScorer[];
+  /**
+   * Told the FHIR Patient id after a message wrote Observations for it (e.g. the precompute worker,
+   * src/precompute). Called synchronously after the write; must not throw and should return quickly.
+   */
+  onPatientDataChanged?: (patientId: string) => void;
   /** Do not apply messages (the queue only fills; used by the durability tests and benchmarks). */
   applyPaused?: boolean;
   retryBaseMs?: number;
@@ -61,6 +66,13 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
   const outbound = options.outbound ? new OutboundSender({ ...options.outbound, store, logger }) : undefined;
   const scorers = options.scorers ?? [news2Scorer];
   const onApplied = async (result: ApplyResult) => {
+    if (result.observations > 0 && options.onPatientDataChanged) {
+      try {
+        options.onPatientDataChanged(result.patientId);
+      } catch (err) {
+        logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'hl7: patient-data-changed listener failed');
+      }
+    }
     if (!outbound || result.observations === 0) return;
     await scoreAndQueue(result.patientId, { writer, scorers, store, now: new Date() });
     outbound.notify();
@@ -111,7 +123,7 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
  */
 export async function startHl7FromConfig(
   config: Config,
-  deps: { logger: Logger; sandboxStore?: FhirStore; tokenProvider?: () => Promise<string | undefined> },
+  deps: { logger: Logger; sandboxStore?: FhirStore; tokenProvider?: () => Promise<string | undefined>; onPatientDataChanged?: (patientId: string) => void },
 ): Promise<Hl7Interface | undefined> {
   if (config.hl7Port === undefined) return undefined;
   let writer: FhirWriter;
@@ -133,5 +145,6 @@ export async function startHl7FromConfig(
     logger: deps.logger,
     ...(config.hl7LocalCodesFile ? { localCodes: loadLocalCodes(config.hl7LocalCodesFile) } : {}),
     ...(config.hl7OutHost && config.hl7OutPort ? { outbound: { host: config.hl7OutHost, port: config.hl7OutPort } } : {}),
+    ...(deps.onPatientDataChanged ? { onPatientDataChanged: deps.onPatientDataChanged } : {}),
   });
 }

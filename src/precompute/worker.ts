@@ -1,0 +1,128 @@
+/**
+ * The ahead-of-time worker (issue 7 §Speed): when a patient's data change (an HL7 ORU applied to the FHIR
+ * store, src/hl7 `onPatientDataChanged`) it scores and explains the deterioration model in the background,
+ * so the next patient-view hook finds the explanation of exactly its data in the cache. Patients it has
+ * heard of are also re-polled (PRECOMPUTE_POLL_S): the window moves on at each whole hour, and data can
+ * reach the FHIR store by other ways than HL7.
+ *
+ * One patient at a time, with a macrotask yield between patients, so hook calls are not starved: a GRU
+ * explanation holds the event loop for ~0.1–0.2 s. A change notified while the patient is being computed
+ * queues it again, so the newest data are always computed last.
+ */
+import type { Logger } from '../logger.js';
+import type { ExplanationEngine } from '../explanations/engine.js';
+import type { ModelProvider } from '../explanations/model-provider.js';
+import { precomputeDeterioration, type PrecomputeOutcome } from './deterioration.js';
+import type { FhirSource } from './source.js';
+
+export interface PrecomputeWorkerOptions {
+  models: ModelProvider;
+  engine: ExplanationEngine;
+  source: FhirSource;
+  logger: Pick<Logger, 'debug' | 'warn'>;
+  /** Re-poll every monitored patient this often; 0 = only on notifications. Default 0. */
+  pollIntervalMs?: number;
+  /** Most patients remembered for polling (least recently notified dropped first). Default 500. */
+  maxMonitored?: number;
+  now?: () => Date;
+}
+
+export interface PrecomputeStats {
+  notified: number;
+  computed: number;
+  fresh: number;
+  notScorable: number;
+  failed: number;
+  queued: number;
+  monitored: number;
+}
+
+export class PrecomputeWorker {
+  private readonly queue = new Set<string>();
+  private readonly monitored = new Set<string>();
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly counts = { notified: 0, computed: 0, fresh: 0, notScorable: 0, failed: 0 };
+  private readonly maxMonitored: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: PrecomputeWorkerOptions) {
+    this.maxMonitored = Math.max(1, options.maxMonitored ?? 500);
+    this.now = options.now ?? (() => new Date());
+    if (options.pollIntervalMs && options.pollIntervalMs > 0) {
+      this.timer = setInterval(() => this.pollAll(), options.pollIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** A patient's data changed: (re)compute soon. Never throws; cheap enough to call from the HL7 worker. */
+  notify(patientId: string): void {
+    if (this.closed || !patientId) return;
+    this.counts.notified++;
+    this.monitored.delete(patientId);
+    this.monitored.add(patientId);
+    while (this.monitored.size > this.maxMonitored) this.monitored.delete(this.monitored.values().next().value as string);
+    this.queue.add(patientId);
+    this.kick();
+  }
+
+  /** Queues every monitored patient (the poll). */
+  pollAll(): void {
+    for (const id of this.monitored) this.queue.add(id);
+    this.kick();
+  }
+
+  /** Resolves when the queue is empty (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  get stats(): PrecomputeStats {
+    return { ...this.counts, queued: this.queue.size, monitored: this.monitored.size };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.queue.clear();
+    await this.idle();
+  }
+
+  private kick(): void {
+    if (this.running || this.closed) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.queue.size && !this.closed) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.size && !this.closed) {
+      // Let pending hook calls and I/O run before each patient.
+      await new Promise((resolve) => setImmediate(resolve));
+      const patientId = this.queue.values().next().value as string;
+      this.queue.delete(patientId);
+      await this.runOne(patientId);
+    }
+  }
+
+  private async runOne(patientId: string): Promise<PrecomputeOutcome | undefined> {
+    try {
+      const outcome = await precomputeDeterioration(
+        { models: this.options.models, engine: this.options.engine, source: this.options.source, now: this.now() },
+        patientId,
+      );
+      if (outcome.status === 'computed') this.counts.computed++;
+      else if (outcome.status === 'fresh') this.counts.fresh++;
+      else this.counts.notScorable++;
+      this.options.logger.debug({ status: outcome.status }, 'precompute: deterioration');
+      return outcome;
+    } catch (err) {
+      this.counts.failed++;
+      // No patient data in logs: the error's class and message only (messages here carry no values).
+      this.options.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'precompute: deterioration failed');
+      return undefined;
+    }
+  }
+}
