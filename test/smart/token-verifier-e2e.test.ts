@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import type { ModelRegistry } from '../../src/models/index.js';
+import { CookieBrowser, finishCallback, locationOf } from '../web/helpers.js';
 import { capturingLogger, makeKey, type TestKey } from './helpers.js';
 import { startFakeEhr, type FakeEhr } from './token-verifier-fake-ehr.js';
 
@@ -55,6 +56,7 @@ beforeAll(async () => {
   ehr = await startFakeEhr();
   key = await makeKey('RS384', 'ehr-key-1');
   ehr.keys = [key.jwk];
+  ehr.launch.key = key;
   ehr.clients.basic = { id: 'vigil-rs', secret: 'introspection-secret' };
   const secretFile = path.join(tmp, 'introspection-secret');
   fs.writeFileSync(secretFile, 'introspection-secret\n');
@@ -130,6 +132,22 @@ describe('GET /explanations/{id} with tokens from a trusted EHR (SANDBOX=off)', 
     }
     expect((await get(A, token)).status).toBe(200);
     expect(captured.lines.join('\n')).toContain('fail closed');
+  });
+
+  it('the explanation view launched from the EHR reads explanations with the launch token: own patient 200, another 403', async () => {
+    const browser = new CookieBrowser();
+    const launched = await browser.get(`${origin}/app/launch?iss=${encodeURIComponent(ehr.fhirBase)}&launch=ehr-launch-1`);
+    expect(launched.status).toBe(302);
+    const authorize = locationOf(launched);
+    expect(authorize.origin + authorize.pathname).toBe(`${ehr.origin}/oauth/authorize`);
+    expect(authorize.searchParams.get('aud')).toBe(ehr.fhirBase);
+    const callback = locationOf(await browser.get(authorize.toString()));
+    const ctx = await finishCallback(browser, callback);
+    const view = (id: string) => browser.get(`${origin}/app/api/explanations/${id}`, { 'X-Vigil-Context': ctx });
+    const own = await view(A);
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ id: A, patientId: 'pat-a' });
+    expect((await view(B)).status).toBe(403);
   });
 
   it('audits the decisions under the EHR user, and never logs a token', async () => {

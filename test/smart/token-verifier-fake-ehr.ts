@@ -3,6 +3,7 @@
  * `{fhirBase}/.well-known/smart-configuration`, a JWKS that can rotate, and an RFC 7662 introspection
  * endpoint that checks client_secret_basic or a private_key_jwt assertion and can be taken down.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -26,6 +27,8 @@ export interface FakeEhr {
   counts: { discovery: number; jwks: number; introspection: number };
   /** Bodies received by the introspection endpoint (to check what was sent). */
   introspectionRequests: Array<{ authorization?: string; form: Record<string, string> }>;
+  /** For SMART launches: the key that signs issued access tokens, and the patient the EHR puts in context. */
+  launch: { key?: TestKey; patient: string; scope: string };
   /** Signs an access token as this EHR would (RFC 9068 shape with SMART context), overridable. */
   mint(key: TestKey, claims?: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
@@ -48,6 +51,7 @@ export async function startFakeEhr(): Promise<FakeEhr> {
     introspection: 'up',
     counts: { discovery: 0, jwks: 0, introspection: 0 },
     introspectionRequests: [],
+    launch: { patient: 'pat-a', scope: 'launch openid fhirUser patient/RiskAssessment.rs patient/Observation.rs' },
     async mint(key, claims = {}, header = {}) {
       const now = Math.floor(Date.now() / 1000);
       const payload = Object.fromEntries(
@@ -97,6 +101,30 @@ export async function startFakeEhr(): Promise<FakeEhr> {
       return;
     }
     res.json(ehr.opaque.get(form.token ?? '') ?? { active: false });
+  });
+  // A minimal EHR launch: the clinician is signed in already, so authorize answers with a code at once;
+  // the token endpoint checks PKCE S256 and issues a JWT access token with the launch's patient.
+  const codes = new Map<string, { challenge: string; redirectUri: string }>();
+  app.get('/oauth/authorize', (req, res) => {
+    const q = req.query as Record<string, string>;
+    const code = randomUUID();
+    codes.set(code, { challenge: q.code_challenge ?? '', redirectUri: q.redirect_uri ?? '' });
+    const to = new URL(q.redirect_uri ?? '');
+    to.searchParams.set('code', code);
+    to.searchParams.set('state', q.state ?? '');
+    res.redirect(303, to.toString());
+  });
+  app.post('/oauth/token', express.urlencoded({ extended: false }), async (req, res) => {
+    const form = req.body as Record<string, string>;
+    const pending = codes.get(form.code ?? '');
+    codes.delete(form.code ?? '');
+    const challenge = createHash('sha256').update(form.code_verifier ?? '').digest('base64url');
+    if (!pending || !ehr.launch.key || pending.challenge !== challenge || pending.redirectUri !== form.redirect_uri) {
+      res.status(400).json({ error: 'invalid_grant' });
+      return;
+    }
+    const accessToken = await ehr.mint(ehr.launch.key, { patient: ehr.launch.patient, scope: ehr.launch.scope, fhirUser: 'Practitioner/dr-1' });
+    res.json({ access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: ehr.launch.scope, patient: ehr.launch.patient, need_patient_banner: true });
   });
   return ehr;
 }
