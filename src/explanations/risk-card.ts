@@ -62,7 +62,9 @@ export function referenceMarkdown(reference: string, fhirServer?: string): strin
   const base = linkBase(fhirServer);
   const [type, id] = reference.split('/', 2);
   if (!base || !type || !id || !/^[A-Za-z]+$/.test(type)) return `\`${reference.replace(/`/g, '')}\``;
-  return `[${escapeMarkdown(reference)}](${base}/${type}/${encodeURIComponent(id)})`;
+  // Parentheses would end the markdown link target early; encodeURIComponent leaves them as they are.
+  const target = encodeURIComponent(id).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `[${escapeMarkdown(reference)}](${base}/${type}/${target})`;
 }
 
 /** One bullet per factor, strongest first, each linked to (up to three of) its Observations. */
