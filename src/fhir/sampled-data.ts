@@ -77,7 +77,10 @@ export function decodeSampledData(sd: SampledData, options: DecodeOptions = {}):
       values[i] = scale(datum);
     }
   }
-  return { values, rateHz: 1000 / sd.period, errors, belowLimit, aboveLimit };
+  // A period written with finite digits (3.33333 ms) means a whole rate (300 Hz): snap within 1 ppm.
+  const rate = 1000 / sd.period;
+  const rateHz = Math.abs(rate - Math.round(rate)) < 1e-6 * rate ? Math.round(rate) : rate;
+  return { values, rateHz, errors, belowLimit, aboveLimit };
 }
 
 export interface EncodeOptions {
@@ -113,7 +116,7 @@ export function resample(values: ArrayLike<number>, fromHz: number, toHz: number
   if (fromHz === toHz) return Float32Array.from(values);
   const n = values.length;
   const ratio = toHz / fromHz;
-  const m = Math.max(1, Math.floor(n * ratio));
+  const m = Math.max(1, Math.floor(n * ratio + 1e-9));
   const out = new Float32Array(m);
   // Cut-off in cycles per input sample: 0.5 up-sampling, 0.5·ratio down-sampling.
   const cutoff = 0.5 * Math.min(1, ratio);

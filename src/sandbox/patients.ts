@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bundle, FhirResource } from 'fhir/r4';
+import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4';
 import { z } from 'zod';
 import { VigilError } from '../errors.js';
 
@@ -187,6 +187,26 @@ export function readSandboxIndex(dir: string = defaultSandboxDataDir()): Sandbox
 }
 
 /**
+ * ECG rhythm strips for vigil-ecg-rhythm (issue 10; docs/services/ecg-rhythm.md): transaction bundles in the
+ * sibling folder data/sandbox-ecg/, merged into their patient's bundle by subject so each patient stays one bundle.
+ * Kept outside data/sandbox/ because that folder is exactly what scripts/build-sandbox-data.ts writes.
+ */
+function sandboxEcgEntries(dir: string): Map<string, BundleEntry[]> {
+  const byPatient = new Map<string, BundleEntry[]>();
+  if (!existsSync(dir)) return byPatient;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const bundle = readJson(path.join(dir, file)) as Bundle;
+    if (bundle?.resourceType !== 'Bundle') throw new VigilError(`Sandbox file ${file} is not a FHIR Bundle`);
+    for (const e of bundle.entry ?? []) {
+      const subject = (e.resource as { subject?: { reference?: string } } | undefined)?.subject?.reference?.replace(/^Patient\//, '');
+      if (!subject) continue;
+      byPatient.set(subject, [...(byPatient.get(subject) ?? []), e]);
+    }
+  }
+  return byPatient;
+}
+
+/**
  * Loads the sandbox bundles (transaction bundles, PUT with explicit ids, so loading twice is
  * idempotent) with their times moved so the anchor falls on the last whole hour before `now`,
  * plus a summary per patient for the EHR's patient list.
@@ -198,9 +218,11 @@ export function loadSandboxData(dir: string = defaultSandboxDataDir(), now: Date
   const delta = wholeHourDelta(anchor, now);
   const bundles: Bundle[] = [];
   const patients: SandboxPatientSummary[] = [];
+  const ecgEntries = sandboxEcgEntries(path.join(path.dirname(dir), 'sandbox-ecg'));
   for (const entry of index.patients) {
     const bundle = readJson(path.join(dir, entry.file)) as Bundle;
     if (bundle?.resourceType !== 'Bundle') throw new VigilError(`Sandbox file ${entry.file} is not a FHIR Bundle`);
+    bundle.entry = [...(bundle.entry ?? []), ...(ecgEntries.get(entry.id) ?? [])];
     bundles.push(shiftBundleTimes(bundle, delta));
     patients.push({
       id: entry.id,
@@ -210,15 +232,6 @@ export function loadSandboxData(dir: string = defaultSandboxDataDir(), now: Date
       age: ageAt(entry.birthDate, now),
       scenario: entry.scenario,
     });
-  }
-  // ECG rhythm strips for vigil-ecg-rhythm (issue 10): extra bundles on the patients above, same time shift.
-  const ecgDir = path.join(dir, 'ecg');
-  if (existsSync(ecgDir)) {
-    for (const file of readdirSync(ecgDir).filter((f) => f.endsWith('.json')).sort()) {
-      const bundle = readJson(path.join(ecgDir, file)) as Bundle;
-      if (bundle?.resourceType !== 'Bundle') throw new VigilError(`Sandbox file ecg/${file} is not a FHIR Bundle`);
-      bundles.push(shiftBundleTimes(bundle, delta));
-    }
   }
   return { bundles, patients };
 }

@@ -23,7 +23,7 @@ export interface EcgNetworkOptions {
   seed: number;
 }
 
-export const DEFAULT_FILTERS: readonly number[] = [16, 16, 24, 32, 48];
+export const DEFAULT_FILTERS: readonly number[] = [16, 16, 24, 32, 48, 64];
 export const LOGITS_LAYER = 'logits';
 
 /** Builds the network; input [batch, windowSamples, 1] → softmax probabilities [batch, 4]. */

@@ -76,13 +76,13 @@ export async function trainEcg(records: readonly EcgRecord[], options: EcgTrainO
   installFastConvGradients();
   const {
     seed,
-    epochs = 40,
-    patience = 10,
+    epochs = 30,
+    patience = 8,
     rateHz = 150,
     windowSeconds = 10,
     windowsPerRecord = 4,
     batchSize = 32,
-    learningRate = 0.002,
+    learningRate = 0.001,
     filters = DEFAULT_FILTERS,
     bootstrapReplicates = 1000,
   } = options;

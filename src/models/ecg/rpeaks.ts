@@ -113,7 +113,7 @@ export function sampleEntropy(series: ArrayLike<number>, m = 2, r = 0.2): number
     }
   }
   if (b === 0) return 0;
-  return a === 0 ? Math.log(b) : -Math.log(a / b);
+  return a === 0 ? Math.log(b) : Math.log(b / a);
 }
 
 /** RR features of one tracing (seconds-based; NaN-free: degenerate tracings give zeros). */

@@ -4,7 +4,7 @@
  * recordings are real (PhysioNet/CinC 2017, ODC-By 1.0; Clifford et al. 2017); attaching them to a
  * sandbox patient is invented, which meta.tag says.
  *
- *   npx tsx src/models/ecg/sandbox-observations.ts   # rewrites data/sandbox/ecg/*.json
+ *   npx tsx src/models/ecg/sandbox-observations.ts   # rewrites data/sandbox-ecg/*.json
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const split = JSON.parse(readFileSync(path.join(root, 'models/ecg-rhythm/split.json'), 'utf8')) as { test: string[] };
   const metrics = JSON.parse(readFileSync(path.join(root, 'models/ecg-rhythm/metrics.json'), 'utf8')) as { fingerprint: Array<{ record: string; probabilities: number[] }> };
   const records = readEcgRecords(path.join(root, 'data/raw/ecg-cinc2017/records.jsonl')).filter((r) => split.test.includes(r.id));
-  const dir = path.join(root, 'data/sandbox/ecg');
+  const dir = path.join(root, 'data/sandbox-ecg');
   mkdirSync(dir, { recursive: true });
   const anchor = Date.parse(index.anchor);
   // One test record per class, 30 s long where possible, preferring ones the shipped model classifies correctly

@@ -108,7 +108,7 @@ describe('vigil-ecg-rhythm', () => {
     expect(cards[0]!.summary).toMatch(/^ECG rhythm: normal sinus rhythm/);
     expect(cards[0]!.indicator).toBe('info');
     expect(cards[0]!.detail).toContain('Resampled from 250 Hz');
-    expect(cards[0]!.detail).toContain('component[1] (lead I)');
+    expect(cards[0]!.detail).toContain('component\\[1\\] (lead I)');
   });
 
   it('the newest ECG is classified', async () => {

@@ -1,0 +1,60 @@
+/**
+ * The committed ecg-rhythm files are the ones its committed metrics describe: the test records'
+ * probabilities fingerprinted in metrics.json are reproduced from model.json + weights.bin through the
+ * registry, and the quantised copy is the advertised size and makes the same calls.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { initBackend } from '../../src/models/backend/index.js';
+import { loadModelFolder, type RegisteredModel } from '../../src/models/registry.js';
+import { ECG_CLASSES } from '../../src/models/ecg/classes.js';
+import { classifyTracing } from '../../src/models/ecg/classify.js';
+import { readEcgRecords } from '../../src/models/ecg/data.js';
+import type { EcgInput } from '../../src/models/ecg/encoding.js';
+
+interface Metrics {
+  fingerprint: Array<{ record: string; probabilities: number[] }>;
+  quantized: { weightBytes: number; agreement: number };
+  test: { cnn: { n: number } };
+}
+
+describe('shipped ecg-rhythm model', () => {
+  const metrics = JSON.parse(readFileSync('models/ecg-rhythm/metrics.json', 'utf8')) as Metrics;
+  const records = new Map(readEcgRecords('data/raw/ecg-cinc2017/records.jsonl').map((r) => [r.id, r]));
+  let model: RegisteredModel<EcgInput>;
+  let quantized: RegisteredModel<EcgInput>;
+
+  beforeAll(async () => {
+    await initBackend({ force: 'wasm' });
+    model = (await loadModelFolder('models/ecg-rhythm', { maxBatch: 1, maxWaitMs: 0 })) as unknown as RegisteredModel<EcgInput>;
+    quantized = (await loadModelFolder('models/ecg-rhythm', { maxBatch: 1, maxWaitMs: 0, quantized: true })) as unknown as RegisteredModel<EcgInput>;
+  });
+  afterAll(() => {
+    model.network.dispose();
+    quantized.network.dispose();
+  });
+
+  it('reproduces the fingerprinted test-record probabilities', () => {
+    expect(metrics.fingerprint.length).toBe(metrics.test.cnn.n);
+    for (const f of metrics.fingerprint) {
+      const r = records.get(f.record)!;
+      const outcome = classifyTracing(model, { samples: r.samples, rateHz: r.fs });
+      expect(outcome.ok).toBe(true);
+      if (!outcome.ok) continue;
+      ECG_CLASSES.forEach((c, k) => expect(outcome.classification.probabilities[c]).toBeCloseTo(f.probabilities[k]!, 4));
+    }
+  });
+
+  it('quantised weights: uint8 size as reported, same calls as reported', () => {
+    expect(statSync('models/ecg-rhythm/quantized/weights.bin').size).toBe(metrics.quantized.weightBytes);
+    expect(statSync('models/ecg-rhythm/weights.bin').size).toBe(metrics.quantized.weightBytes * 4);
+    let same = 0;
+    for (const f of metrics.fingerprint) {
+      const r = records.get(f.record)!;
+      const a = classifyTracing(model, { samples: r.samples, rateHz: r.fs });
+      const b = classifyTracing(quantized, { samples: r.samples, rateHz: r.fs });
+      if (a.ok && b.ok && a.classification.rhythm === b.classification.rhythm) same++;
+    }
+    expect(same / metrics.fingerprint.length).toBeCloseTo(metrics.quantized.agreement, 6);
+  });
+});
