@@ -42,7 +42,7 @@ function explainable(version: string): Explainable<number[]> {
 }
 
 beforeAll(async () => {
-  await initBackend('cpu');
+  await initBackend();
   toy = explainable('1');
 });
 
