@@ -51,7 +51,7 @@ export class ExplanationEngine {
   private readonly maxWaitMs: number;
   private readonly maxBatch: number;
   private readonly queues = new Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>();
-  private counters = { computed: 0, batches: 0 };
+  private counters = { computed: 0, batches: 0, served: 0 };
 
   constructor(options: ExplanationEngineOptions = {}) {
     this.cache = options.cache ?? new ExplanationCache();
@@ -73,16 +73,21 @@ export class ExplanationEngine {
   async explain(request: ExplainRequest): Promise<ExplainResult> {
     const key = this.keyOf(request);
     const hit = this.cache.get(key);
-    if (hit) return { record: hit, source: 'cache' };
+    if (hit) {
+      this.counters.served++;
+      return { record: hit, source: 'cache' };
+    }
     let computed = false;
     const record = await this.cache.getOrCompute(key, () => {
       computed = true;
       return this.enqueue(request);
     });
+    if (!computed) this.counters.served++;
     return { record, source: computed ? 'computed' : 'cache' };
   }
 
-  get stats(): { computed: number; batches: number; cache: ExplanationCache['stats'] } {
+  /** computed: inputs explained here; batches: explainPredictions calls; served: requests answered from the cache. */
+  get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats'] } {
     return { ...this.counters, cache: this.cache.stats };
   }
 
