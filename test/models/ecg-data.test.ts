@@ -218,3 +218,12 @@ describe('multi-class metrics', () => {
     expect(svg.match(/<rect /g)).toHaveLength(16);
   });
 });
+
+describe('model card regeneration', () => {
+  it('keeps the measured blocks (notes, bench) of the previous card', async () => {
+    const { preservedBlocks } = await import('../../src/models/ecg/card.js');
+    const doc = '# card\nold numbers\n<!-- notes:start -->\nN\n<!-- notes:end -->\nx\n<!-- bench:start -->\nB\n<!-- bench:end -->\n';
+    expect(preservedBlocks(doc)).toBe('\n<!-- notes:start -->\nN\n<!-- notes:end -->\n\n<!-- bench:start -->\nB\n<!-- bench:end -->\n');
+    expect(preservedBlocks('# card')).toBe('');
+  });
+});
