@@ -5,7 +5,7 @@
  */
 import type { CodeableConcept, Coding } from 'fhir/r4';
 import { LOINC, SNOMED, UCUM } from '../fhir/codes.js';
-import type { Hl7Message } from './message.js';
+import type { Hl7Message, Hl7Repetition } from './message.js';
 import type { LocalCodes } from './local-codes.js';
 
 /** Code systems Vigil invents for v2 codes that name no standard system. */
@@ -32,7 +32,7 @@ export interface CodedTriple {
   system: string;
 }
 
-export function triplesOf(msg: Hl7Message, rawRep: string): CodedTriple[] {
+export function triplesOf(msg: Hl7Message, rawRep: Hl7Repetition): CodedTriple[] {
   const triples: CodedTriple[] = [];
   for (const start of [1, 4]) {
     const code = msg.component(rawRep, start).trim();
@@ -50,7 +50,7 @@ function codingOf(t: CodedTriple): Coding | undefined {
 }
 
 /** A CodeableConcept carrying every coding in the field plus the first text. */
-export function conceptOf(msg: Hl7Message, rawRep: string): CodeableConcept | undefined {
+export function conceptOf(msg: Hl7Message, rawRep: Hl7Repetition): CodeableConcept | undefined {
   const triples = triplesOf(msg, rawRep);
   const coding = triples.map(codingOf).filter((c): c is Coding => c !== undefined);
   const text = triples.find((t) => t.text !== '')?.text;
@@ -79,7 +79,7 @@ export function isLoincCode(code: string): boolean {
  */
 export function observationCodeOf(
   msg: Hl7Message,
-  rawRep: string,
+  rawRep: Hl7Repetition,
   local: LocalCodes,
 ): { concept: CodeableConcept; loinc?: string } | undefined {
   const concept = conceptOf(msg, rawRep);

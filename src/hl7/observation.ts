@@ -9,7 +9,7 @@ import type { Observation, Quantity } from 'fhir/r4';
 import { OBSERVATION_CATEGORY, VITALS } from '../fhir/codes.js';
 import { toUcumCode, UCUM_SYSTEM } from '../fhir/ucum.js';
 import { Hl7ContentError } from './errors.js';
-import { at, type Hl7Message, type Hl7Segment } from './message.js';
+import { at, type Hl7Message, type Hl7Repetition, type Hl7Segment } from './message.js';
 import { conceptOf, observationCodeOf } from './coding.js';
 import { hl7ToFhirDateTime } from './datetime.js';
 import type { LocalCodes } from './local-codes.js';
@@ -41,7 +41,7 @@ export type ObservationValue = Pick<
   'valueQuantity' | 'valueString' | 'valueCodeableConcept' | 'valueDateTime' | 'valueRange' | 'valueRatio'
 >;
 
-function quantity(value: number, unitRaw: string | undefined, msg: Hl7Message): Quantity {
+function quantity(value: number, unitRaw: Hl7Repetition | undefined, msg: Hl7Message): Quantity {
   const unitText = unitRaw ? msg.component(unitRaw, 2).trim() || msg.component(unitRaw, 1).trim() : '';
   const unitCode = unitRaw ? msg.component(unitRaw, 1).trim() : '';
   const ucum = toUcumCode(unitCode) ?? toUcumCode(unitText);
@@ -61,7 +61,7 @@ function numberAt(text: string, obx: Hl7Segment): number {
 /** OBX-5 under its OBX-2 type; undefined for an empty value; 'skip' for types we do not store. */
 function valueOf(msg: Hl7Message, obx: Hl7Segment, type: string, assumeOffset?: string): ObservationValue | undefined | 'skip' {
   const reps = msg.repetitions(obx, 5);
-  if (reps.length === 0 || reps.every((r) => r.trim() === '')) return undefined;
+  if (reps.length === 0 || reps.every((r) => msg.raw(r).trim() === '')) return undefined;
   const first = reps[0]!;
   const unit = msg.repetitions(obx, 6)[0];
   switch (type) {

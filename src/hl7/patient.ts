@@ -5,7 +5,7 @@
  */
 import type { Address, HumanName, Identifier, Patient } from 'fhir/r4';
 import { Hl7ContentError } from './errors.js';
-import { at, type Hl7Message, type Hl7Segment } from './message.js';
+import { at, type Hl7Message, type Hl7Repetition, type Hl7Segment } from './message.js';
 import type { LocalCodes } from './local-codes.js';
 import { hl7ToFhirDate } from './datetime.js';
 
@@ -15,7 +15,7 @@ export const HL7_ASSIGNING_AUTHORITY_BASE = 'http://vigil.example.org/hl7/assign
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 
 /** CX → Identifier; undefined for a repetition without an id. */
-export function identifierOf(msg: Hl7Message, rawRep: string, local: LocalCodes): Identifier | undefined {
+export function identifierOf(msg: Hl7Message, rawRep: Hl7Repetition, local: LocalCodes): Identifier | undefined {
   const value = msg.component(rawRep, 1).trim();
   if (value === '') return undefined;
   const namespace = msg.component(rawRep, 4, 1).trim();
@@ -38,7 +38,7 @@ export function identifierOf(msg: Hl7Message, rawRep: string, local: LocalCodes)
 
 const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', M: 'maiden', N: 'nickname', A: 'anonymous', B: 'old' };
 
-function nameOf(msg: Hl7Message, rawRep: string): HumanName | undefined {
+function nameOf(msg: Hl7Message, rawRep: Hl7Repetition): HumanName | undefined {
   const family = msg.component(rawRep, 1, 1).trim();
   const given = [msg.component(rawRep, 2).trim(), msg.component(rawRep, 3).trim()].filter(Boolean);
   const suffix = msg.component(rawRep, 4).trim();
@@ -56,7 +56,7 @@ function nameOf(msg: Hl7Message, rawRep: string): HumanName | undefined {
 
 const ADDRESS_USE: Record<string, Address['use']> = { H: 'home', B: 'work', O: 'work', C: 'temp', BA: 'old' };
 
-function addressOf(msg: Hl7Message, rawRep: string): Address | undefined {
+function addressOf(msg: Hl7Message, rawRep: Hl7Repetition): Address | undefined {
   const line = [msg.component(rawRep, 1, 1).trim(), msg.component(rawRep, 2).trim()].filter(Boolean);
   const city = msg.component(rawRep, 3).trim();
   const state = msg.component(rawRep, 4).trim();

@@ -106,7 +106,7 @@ export function ackParts(ack: string): { code: string; controlId: string; errLoc
   return {
     code: msg.value(msa, 1),
     controlId: msg.value(msa, 2),
-    errLocation: msg.repetitions(err, 2)[0] ?? '',
+    errLocation: msg.field(err, 2),
     errCode: msg.value(err, 3, 1),
     errText: msg.value(err, 8),
   };

@@ -43,7 +43,7 @@ describe('parseHl7', () => {
   it('reads non-standard delimiters from MSH', () => {
     const msg = parseHl7('MSH#*@!%#A#B#C#D#20240101##ORU*R01#X9#P#2.4\rPID#1##A1*B1@A2');
     expect(msg.header.controlId).toBe('X9');
-    expect(msg.repetitions(msg.segment('PID'), 3)).toEqual(['A1*B1', 'A2']);
+    expect(msg.repetitions(msg.segment('PID'), 3).map((r) => msg.raw(r))).toEqual(['A1*B1', 'A2']);
   });
 
   it.each([
@@ -90,7 +90,7 @@ describe('ACK mapping and building', () => {
     const text = buildAck(header, { code: 'AE', condition: 102, location: { segment: 'PID', sequence: 1, field: 7 }, text: 'PID-7 bad | date' });
     const ack = parseHl7(text);
     const err = ack.segment('ERR');
-    expect(ack.repetitions(err, 2)[0]).toBe('PID^1^7^1');
+    expect(ack.field(err, 2)).toBe('PID^1^7^1');
     expect(ack.value(err, 3, 1)).toBe('102');
     expect(ack.value(err, 3, 3)).toBe('HL70357');
     expect(ack.value(err, 4)).toBe('E');
