@@ -1,10 +1,11 @@
 /**
- * Applies one queued message to the FHIR store: parse, plan (src/hl7/plan.ts), find the Patient by
- * PID-3 identifier (in message order; the first match wins), bind, write.
+ * Applies one queued message to the FHIR store: plan (src/hl7/plan.ts) — handed over by the listener,
+ * or parsed from the raw text after a restart — find the Patient by PID-3 identifier (in message
+ * order; the first match wins), bind, write.
  */
 import type { Encounter, Patient } from 'fhir/r4';
 import { parseHl7 } from './message.js';
-import { bindPlan, planMessage, type PlanOptions } from './plan.js';
+import { bindPlan, planMessage, type IngestPlan, type PlanOptions } from './plan.js';
 import type { FhirWriter } from './fhir-writer.js';
 
 export interface ApplyResult {
@@ -14,8 +15,13 @@ export interface ApplyResult {
   observations: number;
 }
 
-export async function applyMessage(raw: string, writer: FhirWriter, options: PlanOptions): Promise<ApplyResult> {
-  const plan = planMessage(parseHl7(raw), options);
+/** Applies a queued message from its raw text (replay after a restart, or no plan was kept). */
+export function applyMessage(raw: string, writer: FhirWriter, options: PlanOptions): Promise<ApplyResult> {
+  return applyPlan(planMessage(parseHl7(raw), options), writer);
+}
+
+/** Applies a message already parsed and mapped (the plan the listener built to decide the ACK). */
+export async function applyPlan(plan: IngestPlan, writer: FhirWriter): Promise<ApplyResult> {
   let patient: Patient | undefined;
   for (const identifier of plan.identifiers) {
     patient = await writer.findPatient(identifier);

@@ -10,7 +10,8 @@ import type { FhirStore } from '../sandbox/fhir/store.js';
 import { Ingest } from './ingest.js';
 import { startMllpListener, type MllpListener } from './listener.js';
 import { Hl7Worker } from './worker.js';
-import { applyMessage, type ApplyResult } from './apply.js';
+import { applyMessage, applyPlan, type ApplyResult } from './apply.js';
+import { PlanHandoff } from './plan-handoff.js';
 import { openSqliteQueue } from './sqlite-queue.js';
 import { openMemoryQueue } from './memory-queue.js';
 import type { MessageStore } from './queue.js';
@@ -78,14 +79,17 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
     outbound.notify();
   };
 
+  // Parse once: the plan built for the ACK goes to the worker in memory; the queue keeps the raw text.
+  const handoff = new PlanHandoff();
   const worker = new Hl7Worker({
     store,
     logger,
-    apply: (raw) => applyMessage(raw, writer, planOptions),
+    handoff,
+    apply: (raw, plan) => (plan ? applyPlan(plan, writer) : applyMessage(raw, writer, planOptions)),
     onApplied,
     ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
   });
-  const ingest = new Ingest({ ...planOptions, store, logger, onStored: () => worker.notify() });
+  const ingest = new Ingest({ ...planOptions, store, logger, handoff, onStored: () => worker.notify() });
   let listener: MllpListener;
   try {
     listener = await startMllpListener({
@@ -111,6 +115,7 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
     async close() {
       await listener.close();
       await worker.stop();
+      handoff.clear();
       await outbound?.stop();
       store.close();
     },

@@ -11,7 +11,8 @@ import type { Logger } from '../logger.js';
 import { ackFor, buildAck, type AckDecision } from './ack.js';
 import { Hl7ParseError } from './errors.js';
 import { parseHl7, salvageHeader, type MessageHeader } from './message.js';
-import { planMessage, type PlanOptions } from './plan.js';
+import { planMessage, type IngestPlan, type PlanOptions } from './plan.js';
+import type { PlanHandoff } from './plan-handoff.js';
 import type { MessageStore, NewInbound } from './queue.js';
 
 export interface IngestOptions extends PlanOptions {
@@ -19,6 +20,8 @@ export interface IngestOptions extends PlanOptions {
   logger: Logger;
   /** Called after messages were stored, to wake the worker. */
   onStored?: () => void;
+  /** Where the plans of stored messages are left for the worker (parse once). */
+  handoff?: Pick<PlanHandoff, 'put'>;
   /** MSH-3/4 of our ACKs when the message named no receiver. */
   application?: string;
   facility?: string;
@@ -32,6 +35,7 @@ export interface IngestOutcome {
 
 interface Waiting {
   item: NewInbound;
+  plan: IngestPlan;
   resolve: (stored: boolean) => void;
   reject: (err: unknown) => void;
 }
@@ -58,7 +62,7 @@ export class Ingest {
       const msg = parseHl7(text);
       header = msg.header;
       const plan = planMessage(msg, this.options);
-      const stored = await this.store({ key: plan.messageKey, event: plan.event, raw: text });
+      const stored = await this.store({ key: plan.messageKey, event: plan.event, raw: text }, plan);
       return this.answer(header, { code: 'AA' }, !stored);
     } catch (err) {
       header ??= salvageHeader(text);
@@ -84,9 +88,9 @@ export class Ingest {
     return { ack, decision, duplicate };
   }
 
-  private store(item: NewInbound): Promise<boolean> {
+  private store(item: NewInbound, plan: IngestPlan): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ item, resolve, reject });
+      this.batch.push({ item, plan, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -98,14 +102,23 @@ export class Ingest {
     const batch = this.batch;
     this.batch = [];
     this.scheduled = false;
-    let results: boolean[];
+    let seqs: Array<number | undefined>;
     try {
-      results = this.options.store.enqueue(batch.map((w) => w.item));
+      seqs = this.options.store.enqueue(batch.map((w) => w.item));
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((w, i) => w.resolve(results[i]!));
-    if (results.some(Boolean)) this.options.onStored?.();
+    // Committed: hand the plans over before the worker can run (it is woken below, after this turn).
+    let stored = false;
+    batch.forEach((w, i) => {
+      const seq = seqs[i];
+      if (seq !== undefined) {
+        stored = true;
+        this.options.handoff?.put(seq, w.plan);
+      }
+      w.resolve(seq !== undefined);
+    });
+    if (stored) this.options.onStored?.();
   }
 }

@@ -23,14 +23,14 @@ export function openMemoryQueue(): MessageStore {
     durable: false,
     enqueue(items) {
       return items.map((m) => {
-        if (keys.has(m.key)) return false;
+        if (keys.has(m.key)) return undefined;
         keys.add(m.key);
         seq++;
         const row: InRow = { ...m, seq, attempts: 0, state: 'pending' };
         inbound.set(seq, row);
         pendingRows.set(seq, row);
         tally.pending++;
-        return true;
+        return seq;
       });
     },
     pending(afterSeq, limit) {

@@ -44,10 +44,17 @@ function rawOf(node: HL7Node | undefined): string {
 }
 
 export class Hl7Message {
+  private headerCache: MessageHeader | undefined;
+  /** Characters that make a field need the library's splitting (repetition, component, sub-component). */
+  private readonly structural: RegExp;
+
   constructor(
     readonly segments: readonly Hl7Segment[],
     readonly delimiters: Hl7Delimiters,
-  ) {}
+  ) {
+    const d = delimiters;
+    this.structural = new RegExp(`[${[d.repetition, d.component, d.subcomponent].map((c) => `\\${c}`).join('')}]`);
+  }
 
   segment(name: string): Hl7Segment | undefined {
     return this.segments.find((s) => s.name === name);
@@ -97,6 +104,13 @@ export class Hl7Message {
   /** Convenience: first repetition, component c (default 1), sub-component s; unescaped. */
   value(seg: Hl7Segment | undefined, n: number, c = 1, s?: number): string {
     if (seg?.name === 'MSH' && n <= 2) return this.field(seg, n);
+    // Hot path: a field without repetition/component/sub-component delimiters is its own first
+    // component; reading it through repetition and component nodes (two EventEmitters each) gives
+    // the same text at several times the cost.
+    if (c === 1 && (s === undefined || s === 1)) {
+      const raw = rawOf(this.fieldNode(seg, n));
+      if (!this.structural.test(raw)) return this.unescape(raw);
+    }
     const rep = this.repetitions(seg, n)[0];
     return rep === undefined ? '' : this.component(rep, c, s);
   }
@@ -151,8 +165,13 @@ export class Hl7Message {
     return '';
   }
 
-  /** MSH-9 parts, MSH-10, MSH-11, MSH-12 — the header facts every handler needs. */
+  /** MSH-9 parts, MSH-10, MSH-11, MSH-12 — the header facts every handler needs (read once, then cached). */
   get header(): MessageHeader {
+    this.headerCache ??= this.readHeader();
+    return this.headerCache;
+  }
+
+  private readHeader(): MessageHeader {
     const msh = this.segments[0];
     return {
       sendingApplication: this.value(msh, 3),

@@ -38,10 +38,10 @@ export interface MessageStore {
   /** Whether an enqueued message survives a crash (and, for SQLite with synchronous=FULL, a power cut). */
   readonly durable: boolean;
   /**
-   * Stores messages in one transaction (group commit); for each, true if stored, false if its key was
-   * already known (a duplicate: ACK it, never apply it again).
+   * Stores messages in one transaction (group commit); for each, its seq if stored, undefined if its
+   * key was already known (a duplicate: ACK it, never apply it again).
    */
-  enqueue(items: readonly NewInbound[]): boolean[];
+  enqueue(items: readonly NewInbound[]): Array<number | undefined>;
   /** Pending messages after `afterSeq`, oldest first. */
   pending(afterSeq: number, limit: number): InboundMessage[];
   markApplied(seq: number): void;

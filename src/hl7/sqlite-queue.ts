@@ -58,7 +58,10 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
   const insert = db.prepare('INSERT OR IGNORE INTO inbound (message_key, event, received_at, raw) VALUES (?, ?, ?, ?)');
   const insertAll = db.transaction((items: readonly NewInbound[]) => {
     const now = Date.now();
-    return items.map((m) => insert.run(m.key, m.event, now, m.raw).changes === 1);
+    return items.map((m) => {
+      const r = insert.run(m.key, m.event, now, m.raw);
+      return r.changes === 1 ? Number(r.lastInsertRowid) : undefined;
+    });
   });
   const pendingStmt: Statement<[number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
     "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",

@@ -13,10 +13,15 @@ import { FhirReadError } from '../fhir/fhir-reader.js';
 import { isRetryableFhirError } from '../fhir/fhir-client.js';
 import type { MessageStore } from './queue.js';
 import type { ApplyResult } from './apply.js';
+import type { IngestPlan } from './plan.js';
+import type { PlanHandoff } from './plan-handoff.js';
 
 export interface WorkerOptions {
   store: MessageStore;
-  apply: (raw: string) => Promise<ApplyResult>;
+  /** Applies one message: its plan when the listener handed one over, else parses `raw`. */
+  apply: (raw: string, plan: IngestPlan | undefined) => Promise<ApplyResult>;
+  /** Plans left by the listener (parse once); released once a message is applied or set aside. */
+  handoff?: Pick<PlanHandoff, 'get' | 'release'>;
   logger: Logger;
   /** Called after each applied message (e.g. to score the patient and send results). */
   onApplied?: (result: ApplyResult) => void | Promise<void>;
@@ -99,8 +104,9 @@ export class Hl7Worker {
         // whole batch would run before the listener reads another frame (ACK latency).
         await new Promise((resolve) => setImmediate(resolve));
         try {
-          const result = await this.options.apply(message.raw);
+          const result = await this.options.apply(message.raw, this.options.handoff?.get(message.seq));
           store.markApplied(message.seq);
+          this.options.handoff?.release(message.seq);
           this.failuresInARow = 0;
           try {
             await this.options.onApplied?.(result);
@@ -120,6 +126,7 @@ export class Hl7Worker {
             break;
           }
           store.markFailed(message.seq, reason);
+          this.options.handoff?.release(message.seq);
           logger.error({ seq: message.seq, event: message.event, errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: message could not be applied (dead letter)');
         }
       }
