@@ -50,6 +50,23 @@ export interface TimeSeriesAttributions {
   unmeasured?: number[];
 }
 
+/**
+ * The raw hourly grid a time-series score was computed from (the model input before encoding), so the
+ * score can be recomputed for earlier hours on demand (GET /explanations/{id}/trend). Values are in the
+ * model's training units; null = not measured that hour.
+ */
+export interface ModelInputWindow {
+  /** ISO start of each hourly row, oldest first; the window ends at the record's `asOf`. */
+  hourStarts: string[];
+  /** Measurement names (columns of `rows`), in model input order. */
+  features: string[];
+  rows: Array<Array<number | null>>;
+  /** Years; null = unknown. */
+  age: number | null;
+  /** 0 female, 1 male; null = unknown. */
+  sex: number | null;
+}
+
 export interface ExplanationMethod {
   /** e.g. "integrated-gradients". */
   name: string;
@@ -110,6 +127,8 @@ export interface ExplanationRecord {
   /** The model inputs as used (null = missing), with their evidence; for tabular models. */
   inputs?: Array<{ feature: string; value: number | null; evidence: string[] }>;
   attributions?: TimeSeriesAttributions;
+  /** The time-series model's raw input window (absent in records made before it was stored). */
+  window?: ModelInputWindow;
   /** Observations that were found but not used, with the reason. */
   notUsed: Array<{ reference?: string; reason: string }>;
 }

@@ -6,6 +6,9 @@
  *   with a bad token, 403 for another patient's record or a scope without RiskAssessment, 404 for an
  *   unknown id (only after a valid token: ids are not confirmed to anonymous callers). One AuditEvent per
  *   decision about a known record (requireAccess).
+ * - GET /explanations/{id}/trend   the 48-hour score trend of the record (./trend.ts: the time-series model
+ *   rescored for each hour from the data available then, computed on demand, off the hook's path), behind
+ *   the same guard and with its own AuditEvent.
  * - GET /models/{id}/card    the public model card JSON (models/<id>/card.json: ONC HTI-1 source attributes).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,8 +18,11 @@ import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditSink } from '../smart/audit.js';
 import { requireAccess, type VerifiedGrant } from '../smart/require-access.js';
+import type { DeteriorationInput } from '../models/index.js';
+import type { ModelProvider } from './model-provider.js';
 import type { ExplanationRecord } from './record.js';
 import type { ExplanationStore } from './store.js';
+import { scoreTrendOf, type ScoreTrend } from './trend.js';
 
 export interface ExplanationsRouterOptions {
   store: ExplanationStore;
@@ -26,6 +32,25 @@ export interface ExplanationsRouterOptions {
   logger: Logger;
   /** Folder with one sub-folder per model (MODELS_DIR). */
   modelsDir: string;
+  /** The models the trend is rescored with; absent = trends are the record's single point. */
+  models?: ModelProvider;
+}
+
+/** The record's trend, rescored with the model version the record was made with when it is loaded. */
+async function trendOf(record: ExplanationRecord, models: ModelProvider | undefined, logger: Logger): Promise<ScoreTrend> {
+  if (!record.window || !models) return scoreTrendOf(record);
+  let model;
+  try {
+    model = await models.get<DeteriorationInput>(record.model.id);
+  } catch (err) {
+    logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'trend: model unavailable');
+    return { ...scoreTrendOf(record), note: 'earlier hours could not be rescored: the model is not available right now' };
+  }
+  // Another version would score the past differently from the card: show only what the card showed.
+  if (model.manifest.version !== record.model.version) {
+    return { ...scoreTrendOf(record), note: `earlier hours are not rescored: the model is now version ${model.manifest.version}` };
+  }
+  return scoreTrendOf(record, model);
 }
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
@@ -41,18 +66,20 @@ export function createExplanationsRouter(opts: ExplanationsRouterOptions): Route
     res.locals.explanation = SAFE_ID.test(id) ? await opts.store.get(id) : undefined;
     next();
   };
-  router.get(
-    '/explanations/:id',
-    loadRecord,
+  const guard = (description: string): RequestHandler =>
     requireAccess({
       verify,
       resourceType: 'RiskAssessment',
       access: 'read',
       patientOf: (req) => (req.res?.locals.explanation as ExplanationRecord | undefined)?.patientId,
       audit: opts.audit,
-      description: 'explanation read',
+      description,
       logger: opts.logger,
-    }),
+    });
+  router.get(
+    '/explanations/:id',
+    loadRecord,
+    guard('explanation read'),
     (_req, res) => {
       const record = res.locals.explanation as ExplanationRecord | undefined;
       if (!record) throw new NotFoundError('No explanation with this id');
@@ -60,6 +87,14 @@ export function createExplanationsRouter(opts: ExplanationsRouterOptions): Route
       res.json(record);
     },
   );
+
+  router.get('/explanations/:id/trend', loadRecord, guard('explanation trend read'), async (_req, res) => {
+    const record = res.locals.explanation as ExplanationRecord | undefined;
+    if (!record) throw new NotFoundError('No explanation with this id');
+    const trend = await trendOf(record, opts.models, opts.logger);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(trend);
+  });
 
   router.get('/models/:id/card', (req, res) => {
     const id = String(req.params.id);

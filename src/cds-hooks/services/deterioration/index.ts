@@ -15,6 +15,7 @@ import { type DeteriorationInput, type DeteriorationWindow, type Prediction, typ
 import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
 import { methodOf, predictionFrom, serviceFactors } from '../../../explanations/from-explain.js';
+import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
@@ -140,6 +141,8 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         ...(explained.method ? { method: explained.method } : {}),
         factors: explained.factors,
         ...(explained.attributions ? { attributions: explained.attributions } : {}),
+        // The raw grid the score came from: the explanation view's trend rescores its earlier hours on demand.
+        window: windowFromInput(window.input, window.hourStarts),
         notUsed: assessment.notUsed,
       };
       let explanationId: string | undefined;
