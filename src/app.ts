@@ -167,6 +167,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       audit: auditStore,
       logger,
       modelsDir: config.modelsDir,
+      models,
     }),
   );
 

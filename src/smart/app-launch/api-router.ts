@@ -6,6 +6,7 @@
  *   GET  /app/api/context                the launch context (patient, banner, style, appContext), no tokens
  *   GET  /app/api/fhir/<Type>[/<id>]?…   read/search on the EHR's FHIR server (the `iss`), GET only
  *   GET  /app/api/explanations/<id>      our GET /explanations/{id}, with the same token
+ *   GET  /app/api/explanations/<id>/trend  our GET /explanations/{id}/trend, with the same token
  *   GET  /app/api/models/<id>/card       our GET /models/{id}/card
  *   GET  /app/api/style                  the launch's smart_style_url document (JSON), fetched server-side
  *   POST /app/api/feedback               agree / override, stored in the CDS feedback store (see feedback.ts)
@@ -176,6 +177,13 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const id = String(req.params.id);
     if (!SAFE_ID.test(id)) throw new BadRequestError('Malformed explanation id.');
     const upstream = await upstreamGet(req, () => `${options.selfBaseUrlOf(req)}/explanations/${encodeURIComponent(id)}`, 'application/json');
+    await relay(res, upstream, 'application/json');
+  });
+
+  router.get('/explanations/:id/trend', async (req, res) => {
+    const id = String(req.params.id);
+    if (!SAFE_ID.test(id)) throw new BadRequestError('Malformed explanation id.');
+    const upstream = await upstreamGet(req, () => `${options.selfBaseUrlOf(req)}/explanations/${encodeURIComponent(id)}/trend`, 'application/json');
     await relay(res, upstream, 'application/json');
   });
 
