@@ -92,9 +92,13 @@ async function run(durable: boolean): Promise<{ rate: number; p50: number; p95: 
 
 const total = CONNECTIONS * PER_CONNECTION;
 console.log(`HL7 ingest: ${CONNECTIONS} connections × ${PER_CONNECTION} ORU^R01 (${total} messages), ACK awaited per message; Node ${process.version}, ${os.cpus().length} CPUs`);
-const durable = await run(true);
-const off = await run(false);
-const fmt = (r: typeof durable) => `${r.rate.toFixed(0).padStart(7)} msg/s   ACK p50 ${r.p50.toFixed(2)} ms  p95 ${r.p95.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (applied ${r.applied})`;
-console.log(`durable (SQLite WAL, synchronous=FULL, group commit): ${fmt(durable)}`);
-console.log(`durability off (memory queue):                       ${fmt(off)}`);
-console.log(`ratio durable / off: ${(durable.rate / off.rate).toFixed(2)}   target ≥ 2,000 msg/s durable: ${durable.rate >= 2000 ? 'met' : 'NOT met'}`);
+// BENCH_ONLY=durable|off runs one of the two (e.g. to profile it alone with --cpu-prof).
+const only = process.env.BENCH_ONLY;
+type Result = Awaited<ReturnType<typeof run>>;
+const fmt = (r: Result) => `${r.rate.toFixed(0).padStart(7)} msg/s   ACK p50 ${r.p50.toFixed(2)} ms  p95 ${r.p95.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (applied ${r.applied})`;
+const durable = only === 'off' ? undefined : await run(true);
+if (durable) console.log(`durable (SQLite WAL, synchronous=FULL, group commit): ${fmt(durable)}`);
+const off = only === 'durable' ? undefined : await run(false);
+if (off) console.log(`durability off (memory queue):                       ${fmt(off)}`);
+if (durable && off) console.log(`ratio durable / off: ${(durable.rate / off.rate).toFixed(2)}`);
+if (durable) console.log(`target ≥ 2,000 msg/s durable: ${durable.rate >= 2000 ? 'met' : 'NOT met'}`);

@@ -5,7 +5,9 @@
  *
  * Group commit: every message that arrives within one event-loop turn, from any connection, is stored
  * in one SQLite transaction — one fsync for the lot — and all their ACKs go out after it. With 8
- * busy connections that divides the fsync cost by up to 8 without delaying any ACK by a timer.
+ * busy connections that divides the fsync cost by up to 8 without delaying any ACK by a timer. While
+ * a commit is in flight (it runs off the event loop), new messages gather and go in the next commit
+ * as one group.
  */
 import type { Logger } from '../logger.js';
 import { ackFor, buildAck, type AckDecision } from './ack.js';
@@ -51,6 +53,7 @@ function decode(bytes: Buffer): string {
 export class Ingest {
   private batch: Waiting[] = [];
   private scheduled = false;
+  private committing = false;
 
   constructor(private readonly options: IngestOptions) {}
 
@@ -91,25 +94,32 @@ export class Ingest {
   private store(item: NewInbound, plan: IngestPlan): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.batch.push({ item, plan, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
   }
 
-  private flush(): void {
+  private schedule(): void {
+    if (this.scheduled || this.committing || this.batch.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
     this.scheduled = false;
     let seqs: Array<number | undefined>;
+    this.committing = true;
     try {
-      seqs = this.options.store.enqueue(batch.map((w) => w.item));
+      seqs = await this.options.store.enqueue(batch.map((w) => w.item));
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
+    } finally {
+      this.committing = false;
+      this.schedule();
     }
-    // Committed: hand the plans over before the worker can run (it is woken below, after this turn).
+    // Committed: hand the plans over before the worker can see the rows (src/hl7/sqlite-queue.ts).
     let stored = false;
     batch.forEach((w, i) => {
       const seq = seqs[i];

@@ -21,7 +21,7 @@ export function openMemoryQueue(): MessageStore {
 
   return {
     durable: false,
-    enqueue(items) {
+    async enqueue(items) {
       return items.map((m) => {
         if (keys.has(m.key)) return undefined;
         keys.add(m.key);

@@ -41,7 +41,7 @@ export interface MessageStore {
    * Stores messages in one transaction (group commit); for each, its seq if stored, undefined if its
    * key was already known (a duplicate: ACK it, never apply it again).
    */
-  enqueue(items: readonly NewInbound[]): Array<number | undefined>;
+  enqueue(items: readonly NewInbound[]): Promise<Array<number | undefined>>;
   /** Pending messages after `afterSeq`, oldest first. */
   pending(afterSeq: number, limit: number): InboundMessage[];
   markApplied(seq: number): void;

@@ -5,17 +5,25 @@
  * returns, so a message we ACK survives a process crash *and* a power cut. (synchronous=NORMAL in WAL
  * mode survives a process crash but may lose the last commits on power loss, which would break the
  * promise an AA makes.) The cost, one fsync per commit, is shared by every message in a group commit
- * (src/hl7/ingest.ts batches all messages that arrive in one event-loop turn).
+ * (src/hl7/ingest.ts batches all messages that arrive in one event-loop turn). The inbound inserts
+ * and their fsync run on a worker thread (src/hl7/sqlite-committer.ts) so the event loop keeps
+ * parsing while the disk flushes; the worker only sees rows whose commit the main thread has been
+ * told of (`confirmed`), so a row is never applied before its plan was handed over.
  *
  * The worker's bookkeeping (applied / attempt / failed) goes through a second connection with
  * synchronous=NORMAL: no fsync per applied message (which would block the event loop, and with it
  * every ACK, for a disk flush each time). Losing such an update in a power cut only means the message
  * is applied again on restart, which writes the same resources (ids derive from the message).
+ * "Applied" marks are written in groups (before the next `pending`, `counts`, other state change or
+ * `close`): every write on this connection waits for the committer thread's write lock, and
+ * SQLite's busy wait sleeps a whole millisecond at a time. A crash loses at most one group of marks
+ * (≤ the worker's batch), which, as above, only means those messages are applied once more.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import type { InboundMessage, MessageStore, NewInbound, OutboundMessage, QueueCounts } from './queue.js';
+import type { InboundMessage, MessageStore, OutboundMessage, QueueCounts } from './queue.js';
+import { startInboundCommitter } from './sqlite-committer.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbound (
@@ -46,29 +54,36 @@ export const HL7_DB_FILE = 'hl7.sqlite';
 
 export function openSqliteQueue(dataDir: string, options: { file?: string } = {}): MessageStore {
   mkdirSync(dataDir, { recursive: true });
-  const db: Db = new Database(path.join(dataDir, options.file ?? HL7_DB_FILE));
+  const file = path.join(dataDir, options.file ?? HL7_DB_FILE);
+  const db: Db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.exec(SCHEMA);
-  const stateDb: Db = new Database(path.join(dataDir, options.file ?? HL7_DB_FILE));
+  const stateDb: Db = new Database(file);
   stateDb.pragma('synchronous = NORMAL');
   stateDb.pragma('busy_timeout = 5000');
 
-  const insert = db.prepare('INSERT OR IGNORE INTO inbound (message_key, event, received_at, raw) VALUES (?, ?, ?, ?)');
-  const insertAll = db.transaction((items: readonly NewInbound[]) => {
-    const now = Date.now();
-    return items.map((m) => {
-      const r = insert.run(m.key, m.event, now, m.raw);
-      return r.changes === 1 ? Number(r.lastInsertRowid) : undefined;
-    });
-  });
-  const pendingStmt: Statement<[number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
-    "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+  const committer = startInboundCommitter(file);
+  // Highest seq whose commit the main thread knows of: rows above it may be committed already but
+  // their enqueue has not returned yet (no ACK, no plan handed over).
+  let confirmed = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM inbound').get() as { m: number }).m;
+  const pendingStmt: Statement<[number, number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
+    "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
   );
   const applied = stateDb.prepare("UPDATE inbound SET state = 'applied', attempts = attempts + 1, error = NULL WHERE seq = ?");
   const attempt = stateDb.prepare('UPDATE inbound SET attempts = attempts + 1, error = ? WHERE seq = ?');
   const failed = stateDb.prepare("UPDATE inbound SET state = 'failed', attempts = attempts + 1, error = ? WHERE seq = ?");
+  let appliedMarks: number[] = [];
+  const writeMarks = stateDb.transaction((seqs: readonly number[]) => {
+    for (const seq of seqs) applied.run(seq);
+  });
+  const flushMarks = () => {
+    if (appliedMarks.length === 0) return;
+    const seqs = appliedMarks;
+    appliedMarks = [];
+    writeMarks(seqs);
+  };
 
   const insertOut = db.prepare('INSERT OR IGNORE INTO outbound (control_id, created_at, raw, next_attempt_at) VALUES (?, ?, ?, ?)');
   const nextOut: Statement<[number], { seq: number; control_id: string; raw: string; attempts: number }> = db.prepare(
@@ -84,13 +99,25 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
 
   return {
     durable: true,
-    enqueue: (items) => (items.length ? insertAll(items) : []),
-    pending(afterSeq, limit): InboundMessage[] {
-      return pendingStmt.all(afterSeq, limit).map((r) => ({ seq: r.seq, key: r.message_key, event: r.event, raw: r.raw, attempts: r.attempts }));
+    async enqueue(items) {
+      if (items.length === 0) return [];
+      const seqs = await committer.commit(items);
+      for (const s of seqs) if (s !== undefined && s > confirmed) confirmed = s;
+      return seqs;
     },
-    markApplied: (seq) => void applied.run(seq),
-    recordAttempt: (seq, error) => void attempt.run(error.slice(0, 500), seq),
-    markFailed: (seq, error) => void failed.run(error.slice(0, 500), seq),
+    pending(afterSeq, limit): InboundMessage[] {
+      flushMarks();
+      return pendingStmt.all(afterSeq, confirmed, limit).map((r) => ({ seq: r.seq, key: r.message_key, event: r.event, raw: r.raw, attempts: r.attempts }));
+    },
+    markApplied: (seq) => void appliedMarks.push(seq),
+    recordAttempt(seq, error) {
+      flushMarks();
+      attempt.run(error.slice(0, 500), seq);
+    },
+    markFailed(seq, error) {
+      flushMarks();
+      failed.run(error.slice(0, 500), seq);
+    },
     enqueueOutbound: (item, now) => void insertOut.run(item.controlId, now, item.raw, now),
     nextOutbound(now): OutboundMessage | undefined {
       const r = nextOut.get(now);
@@ -101,6 +128,7 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
     retryOutbound: (seq, at, error) => void retryOut.run(at, error.slice(0, 500), seq),
     failOutbound: (seq, error) => void failOut.run(error.slice(0, 500), seq),
     counts(): QueueCounts {
+      flushMarks();
       const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
       for (const row of countStmt.all()) {
         if (row.tbl === 'in') {
@@ -112,6 +140,8 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
       return c;
     },
     close: () => {
+      flushMarks();
+      committer.close();
       stateDb.close();
       db.close();
     },

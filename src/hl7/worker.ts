@@ -101,7 +101,8 @@ export class Hl7Worker {
       for (const message of batch) {
         if (!this.running) return;
         // A macrotask turn per message: an in-process store answers synchronously, and without this a
-        // whole batch would run before the listener reads another frame (ACK latency).
+        // whole batch would run before the listener reads another frame (ACK latency). It also
+        // puts the listener's plan hand-over for this row (a microtask after its commit) behind us.
         await new Promise((resolve) => setImmediate(resolve));
         try {
           const result = await this.options.apply(message.raw, this.options.handoff?.get(message.seq));
