@@ -4,7 +4,7 @@
  * sentence a clinician can act on.
  */
 import type { Bundle, FhirResource, Observation, Patient, RiskAssessment } from 'fhir/r4';
-import type { ExplanationRecord } from './model.js';
+import type { ExplanationRecord, ScoreTrend } from './model.js';
 
 export interface LaunchContext {
   patient: string;
@@ -101,6 +101,11 @@ export class Api {
 
   explanation(id: string): Promise<ExplanationRecord> {
     return this.get(`explanations/${encodeURIComponent(id)}`, 'explanation');
+  }
+
+  /** The record's 48 h trend, rescored hour by hour on the server (GET /explanations/{id}/trend). */
+  trend(id: string): Promise<ScoreTrend> {
+    return this.get(`explanations/${encodeURIComponent(id)}/trend`, 'explanation');
   }
 
   modelCard(modelId: string): Promise<unknown> {

@@ -21,6 +21,7 @@ import {
   formatTime,
   scoreTrend,
   styleVariables,
+  trendNote,
   summarizeModelCard,
   summarizeObservation,
   type ExplanationRecord,
@@ -87,15 +88,16 @@ function renderRisk(record: ExplanationRecord): void {
 async function renderTrend(api: Api, ctx: LaunchContext, record: ExplanationRecord): Promise<void> {
   const box = byId('trend');
   const from = new Date(Date.parse(record.asOf) - 48 * HOUR_MS).toISOString();
-  let assessments: Awaited<ReturnType<Api['riskAssessments']>> = [];
-  try {
-    assessments = await api.riskAssessments(ctx.patient, from);
-  } catch {
-    // No earlier scores in the record: the trend is just this score, and the note says so.
-  }
-  const points = scoreTrend(record, assessments);
-  const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `Risk over the last 48 hours: ${points.map((p) => formatPercent(p.probability)).join(', ')}` });
-  fill(box, chart, points.length < 2 ? el('p', { class: 'muted' }, 'No earlier scores for this model in the last 48 hours.') : null, trendTable(points));
+  // Both sources are optional: without them the trend is just this score, and the note says so.
+  const [assessments, rescored] = await Promise.all([
+    api.riskAssessments(ctx.patient, from).catch(() => []),
+    api.trend(record.id).catch(() => undefined),
+  ]);
+  const points = scoreTrend(record, assessments, 48, rescored);
+  const label = points.map((p) => `${formatPercent(p.probability)}${p.retrospective ? ' (rescored)' : ''}`).join(', ');
+  const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `Risk over the last 48 hours: ${label}` });
+  const note = trendNote(points);
+  fill(box, chart, note ? el('p', { class: 'muted', 'data-testid': 'trend-note' }, note) : null, trendTable(points));
   trendChart(chart, points, record.prediction.thresholds, { start: Date.parse(from), end: Date.parse(record.asOf) });
 }
 

@@ -5,9 +5,10 @@
  */
 import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
+import type { ScoreTrend } from '../explanations/trend.js';
 import { observationToPhysioNet, PHYSIONET_OBSERVATION_MAPPINGS } from '../fhir/mappings/physionet.js';
 
-export type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions };
+export type { ExplanationFactor, ExplanationRecord, ScoreTrend, TimeSeriesAttributions };
 
 /** CDS Hooks §Link appContext of Vigil's cards is `{"explanationId": "…"}`; a bare id is accepted too. */
 export function explanationIdFrom(appContext: string | undefined): string | undefined {
@@ -89,6 +90,8 @@ export function factorBars(factors: readonly ExplanationFactor[], limit = 8): Fa
 export interface TrendPoint {
   time: number;
   probability: number;
+  /** Rescored by Vigil from the data available at that hour (GET /explanations/{id}/trend), not a score shown then. */
+  retrospective?: boolean;
 }
 
 const HOUR_MS = 3_600_000;
@@ -107,21 +110,41 @@ export function riskAssessmentModel(ra: RiskAssessment): string | undefined {
 }
 
 /**
- * The 48 h score trend for one model: RiskAssessments of that model from the EHR plus the explained score
- * itself, oldest first, one point per instant, none later than the explained score (never show the past
- * as if it were newer than what is explained).
+ * The 48 h score trend for one model: RiskAssessments of that model from the EHR, the hourly scores Vigil
+ * recomputed from the data available at each hour (`rescored`, from GET /explanations/{id}/trend), and the
+ * explained score itself; oldest first, one point per instant, none later than the explained score (never
+ * show the past as if it were newer than what is explained). Where a RiskAssessment and a rescored point
+ * share an instant, the RiskAssessment wins: it is what was actually recorded then.
  */
-export function scoreTrend(record: Pick<ExplanationRecord, 'asOf' | 'prediction' | 'model'>, assessments: readonly RiskAssessment[], windowHours = 48): TrendPoint[] {
+export function scoreTrend(
+  record: Pick<ExplanationRecord, 'asOf' | 'prediction' | 'model'>,
+  assessments: readonly RiskAssessment[],
+  windowHours = 48,
+  rescored?: Pick<ScoreTrend, 'points'>,
+): TrendPoint[] {
   const end = Date.parse(record.asOf);
   const start = end - windowHours * HOUR_MS;
-  const points = new Map<number, number>();
+  const points = new Map<number, TrendPoint>();
+  for (const p of rescored?.points ?? []) {
+    const time = Date.parse(p.time);
+    if (p.source !== 'retrospective' || !Number.isFinite(time) || !(p.probability >= 0 && p.probability <= 1)) continue;
+    if (time > start && time < end) points.set(time, { time, probability: p.probability, retrospective: true });
+  }
   for (const ra of assessments) {
     if (riskAssessmentModel(ra) !== record.model.id) continue;
     const point = riskPoint(ra);
-    if (point && point.time >= start && point.time <= end) points.set(point.time, point.probability);
+    if (point && point.time >= start && point.time <= end) points.set(point.time, point);
   }
-  points.set(end, record.prediction.probability);
-  return [...points].sort(([a], [b]) => a - b).map(([time, probability]) => ({ time, probability }));
+  points.set(end, { time: end, probability: record.prediction.probability });
+  return [...points.values()].sort((a, b) => a.time - b.time);
+}
+
+/** The sentence under the trend: where its points come from, in a clinician's words. */
+export function trendNote(points: readonly TrendPoint[]): string | undefined {
+  if (points.length < 2) return 'No earlier scores for this model in the last 48 hours.';
+  const rescored = points.filter((p) => p.retrospective).length;
+  if (!rescored) return undefined;
+  return `${rescored} earlier hourly ${rescored === 1 ? 'score was' : 'scores were'} scored from data available at that hour (recomputed now with the same model version, not shown at the time).`;
 }
 
 export interface ObservationSummary {

@@ -106,6 +106,14 @@ describeIfChromium('explanation view in chromium', () => {
     await expect(view.getByTestId('patient-name').textContent()).resolves.toContain(patients.find((p) => p.id === SEPTIC)!.name);
     // Risk: the record's probability, worded as on the card.
     await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(record.prediction.probability));
+    // Trend: more than the single current score — the earlier hours rescored from the data available then,
+    // said so under the chart; the table's last row is the current score.
+    const trendRows = view.locator('#trend table tbody tr');
+    await trendRows.last().waitFor({ state: 'attached' });
+    expect(await trendRows.count()).toBeGreaterThan(1);
+    expect(await trendRows.count()).toBeLessThanOrEqual(48);
+    await expect(view.getByTestId('trend-note').textContent()).resolves.toContain('scored from data available at that hour');
+    await expect(trendRows.last().locator('td').nth(1).textContent()).resolves.toBe(formatPercent(record.prediction.probability));
     // Factors: the record's top factors, strongest first, with their contribution in points.
     const expected = factorBars(record.factors);
     const shown = view.locator('.factor-bars button.factor');

@@ -16,6 +16,7 @@ import {
   formatPoints,
   heatColor,
   scoreTrend,
+  trendNote,
   styleVariables,
   summarizeModelCard,
   summarizeObservation,
@@ -81,6 +82,26 @@ describe('scoreTrend', () => {
     ]);
     expect(points.map((p) => p.probability)).toEqual([0.02, 0.05, 0.09]);
     expect(points.at(-1)!.time).toBe(Date.parse('2026-01-03T12:00:00Z'));
+  });
+
+  it('adds the hourly rescored points, marked; a RiskAssessment at the same instant wins; the explained score stays last', () => {
+    const rescored = {
+      points: [
+        { time: '2026-01-03T05:00:00.000Z', probability: 0.03, source: 'retrospective' as const },
+        { time: '2026-01-03T06:00:00.000Z', probability: 0.04, source: 'retrospective' as const },
+        { time: '2026-01-01T11:00:00.000Z', probability: 0.5, source: 'retrospective' as const }, // older than 48 h
+        { time: '2026-01-03T12:00:00.000Z', probability: 0.0901, source: 'explained' as const },
+      ],
+    };
+    const points = scoreTrend(record, [ra('2026-01-03T06:00:00Z', 0.05)], 48, rescored);
+    expect(points).toEqual([
+      { time: Date.parse('2026-01-03T05:00:00Z'), probability: 0.03, retrospective: true },
+      { time: Date.parse('2026-01-03T06:00:00Z'), probability: 0.05 },
+      { time: Date.parse('2026-01-03T12:00:00Z'), probability: 0.09 },
+    ]);
+    expect(trendNote(points)).toMatch(/^1 earlier hourly score was scored from data available at that hour/);
+    expect(trendNote(points.slice(1))).toBeUndefined();
+    expect(trendNote(points.slice(-1))).toBe('No earlier scores for this model in the last 48 hours.');
   });
 });
 
