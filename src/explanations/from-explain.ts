@@ -127,3 +127,15 @@ export function predictionFrom(model: Pick<RegisteredModel<unknown>, 'manifest'>
   const band = bandOf(probability, model.manifest.thresholds);
   return { modelId: model.manifest.id, version: model.manifest.version, probability, band, indicator: BAND_INDICATOR[band] };
 }
+
+/**
+ * The score a card states: the probability the explanation was computed with when the explainer scored
+ * this input (so score and explanation cannot disagree), else a fresh forward pass. Errors of
+ * `model.predict` (e.g. UnprocessableEntityError for an input it cannot score) propagate to the caller.
+ */
+export async function predictionOf<I>(model: RegisteredModel<I>, explainedProbability: number | undefined, input: I): Promise<Prediction> {
+  if (explainedProbability !== undefined && Number.isFinite(explainedProbability)) {
+    return predictionFrom(model as RegisteredModel<unknown>, explainedProbability);
+  }
+  return model.predict(input);
+}

@@ -14,7 +14,7 @@ import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
 import { type DeteriorationInput, type DeteriorationWindow, type Prediction, type RegisteredModel } from '../../../models/index.js';
 import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
-import { methodOf, predictionFrom, serviceFactors } from '../../../explanations/from-explain.js';
+import { methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
@@ -105,18 +105,14 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       }
 
       let prediction: Prediction;
-      if (explained.probability !== undefined && Number.isFinite(explained.probability)) {
-        prediction = predictionFrom(model as RegisteredModel<unknown>, explained.probability);
-      } else {
-        try {
-          prediction = await model.predict(window.input);
-        } catch (err) {
-          if (err instanceof UnprocessableEntityError) {
-            return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
-          }
-          const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-          return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
+      try {
+        prediction = await predictionOf(model, explained.probability, window.input);
+      } catch (err) {
+        if (err instanceof UnprocessableEntityError) {
+          return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
         }
+        const reason = isVigilError(err) ? err.message : 'the model failed on this input';
+        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
       }
 
       const cardUuid = randomUUID();

@@ -12,7 +12,7 @@ import { HEART_INPUTS } from '../../../models/data/uci-heart.js';
 import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../models/index.js';
 import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
-import { methodOf, predictionFrom, serviceFactors } from '../../../explanations/from-explain.js';
+import { methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
@@ -112,16 +112,12 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     throw err;
   }
   let prediction: Prediction;
-  if (explained.probability !== undefined && Number.isFinite(explained.probability)) {
-    prediction = predictionFrom(model as RegisteredModel<unknown>, explained.probability);
-  } else {
-    try {
-      prediction = await model.predict(scored.input);
-    } catch (err) {
-      if (err instanceof UnprocessableEntityError) return cannotScore(err);
-      const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-      return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
-    }
+  try {
+    prediction = await predictionOf(model, explained.probability, scored.input);
+  } catch (err) {
+    if (err instanceof UnprocessableEntityError) return cannotScore(err);
+    const reason = isVigilError(err) ? err.message : 'the model failed on this input';
+    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
   }
 
   const cardUuid = randomUUID();
