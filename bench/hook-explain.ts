@@ -15,7 +15,7 @@
  * explanations the server computed vs served from the cache (proof of which path was measured), and the
  * tfjs back end. Client and server share the 2 cores. Localhost only; bounded by request counts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { Bundle, Observation } from 'fhir/r4';
+import { startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,24 +67,8 @@ async function serve(): Promise<void> {
   });
 }
 
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/hook-explain.ts', '--serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        try {
-          const parsed = JSON.parse(line) as { listening?: number };
-          if (parsed.listening) resolve(parsed.listening);
-        } catch {
-          // log lines
-        }
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return { child, origin: `http://127.0.0.1:${port}` };
+function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
+  return startBenchServer(['bench/hook-explain.ts', '--serve'], env);
 }
 
 interface Row {

@@ -12,7 +12,7 @@
  * the server chose. Client and server share the machine: on 2 cores autocannon takes part of one.
  * Bounded: every run is capped by request count and wall time. Localhost only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,24 +60,8 @@ function rssMb(pid: number): number {
   return match ? Math.round(Number(match[1]) / 1024) : NaN;
 }
 
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load-server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        try {
-          const parsed = JSON.parse(line) as { listening?: number };
-          if (parsed.listening) resolve(parsed.listening);
-        } catch {
-          // Log lines and partial lines.
-        }
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`load server exited with ${code}`)));
-  });
-  return { child, origin: `http://127.0.0.1:${port}` };
+function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
+  return startBenchServer(['bench/load-server.ts'], env);
 }
 
 async function waitReady(origin: string): Promise<string> {
