@@ -1,0 +1,77 @@
+/**
+ * PostgreSQL connection for shared state (DATABASE_URL): several replicas behind a load balancer keep
+ * feedback, audit events, the jti replay cache, HL7 queues and explanation records in one database.
+ *
+ * Each store creates its own tables on start-up with `ensureSchema`, under a transaction-scoped advisory
+ * lock, so replicas starting at the same moment do not race on CREATE TABLE / CREATE INDEX.
+ */
+import pg from 'pg';
+
+export type PgPool = pg.Pool;
+
+export interface PgPoolOptions {
+  /** Most connections this process opens. Default 10. */
+  max?: number;
+  /** Longest one statement may run before the server cancels it. Default 5000 ms. */
+  statementTimeoutMs?: number;
+  /** Longest to wait for a connection from the pool. Default 5000 ms. */
+  connectionTimeoutMs?: number;
+  /** Schema to use instead of `public` (tests give each suite its own). */
+  schema?: string;
+}
+
+/** Opens a pool on `url` (postgres://user:pass@host:port/db). Connections are made lazily. */
+export function openPgPool(url: string, options: PgPoolOptions = {}): PgPool {
+  const settings = [`-c statement_timeout=${options.statementTimeoutMs ?? 5000}`];
+  if (options.schema !== undefined) settings.push(`-c search_path=${quoteIdent(options.schema)}`);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    options: settings.join(' '),
+    application_name: 'vigil',
+  });
+  // An idle client losing its connection (database restart) must not crash the process; the next
+  // query gets a fresh connection or a clear error.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Arbitrary key for pg_advisory_xact_lock: "vigil" in ASCII. */
+const SCHEMA_LOCK_KEY = 0x766967696c;
+
+/** Runs `ddl` (idempotent CREATE … IF NOT EXISTS statements) in one transaction, one replica at a time. */
+export async function ensureSchema(pool: PgPool, ddl: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+    await client.query(ddl);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs `work` in a transaction on one connection; rolls back if it throws. */
+export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
