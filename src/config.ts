@@ -19,6 +19,12 @@ export interface Config {
   sandbox: boolean;
   /** DATA_DIR — directory for durable state (SQLite files). Default ./var. */
   dataDir: string;
+  /**
+   * DATABASE_URL — PostgreSQL connection URL (postgres://user:password@host:5432/db). When set, feedback,
+   * audit events, the jti replay cache, HL7 queues and explanation records live there, shared by every
+   * replica; when unset, in SQLite files under DATA_DIR (one instance). Default unset.
+   */
+  databaseUrl: string | undefined;
   /** LOG_LEVEL — pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
   logLevel: string;
   /**
@@ -208,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : undefined,
     sandbox: flagFrom(env, 'SANDBOX', true),
     dataDir: path.resolve(env.DATA_DIR || 'var'),
+    databaseUrl: env.DATABASE_URL || undefined,
     logLevel: env.LOG_LEVEL || 'info',
     cdsClientsFile: env.CDS_CLIENTS_FILE || undefined,
     prefetchTimeoutMs: intFrom(env, 'PREFETCH_TIMEOUT_MS', 5000),
