@@ -40,6 +40,13 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
     'INSERT INTO explanation (id, patient_id, model_id, model_version, data_hash, created, record) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const select = db.prepare<[string], { record: string }>('SELECT record FROM explanation WHERE id = ?');
+  // Newest per model: the greatest `created` in the patient's rows of each model (index explanation_patient).
+  const latest = db.prepare<[string, string], { record: string }>(
+    `SELECT e.record FROM explanation e
+     JOIN (SELECT model_id, MAX(created) AS created FROM explanation WHERE patient_id = ? GROUP BY model_id) m
+       ON e.model_id = m.model_id AND e.created = m.created
+     WHERE e.patient_id = ? ORDER BY e.model_id, e.id`,
+  );
   return {
     async save(record) {
       insert.run(record.id, record.patientId, record.model.id, record.model.version, record.dataHash, record.created, JSON.stringify(record));
@@ -47,6 +54,18 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
     async get(id) {
       const row = select.get(id);
       return row ? (JSON.parse(row.record) as ExplanationRecord) : undefined;
+    },
+    async latestByModel(patientId) {
+      const seen = new Set<string>();
+      const records: ExplanationRecord[] = [];
+      for (const row of latest.all(patientId, patientId)) {
+        const record = JSON.parse(row.record) as ExplanationRecord;
+        // Two records of one model created in the same millisecond: keep one.
+        if (seen.has(record.model.id)) continue;
+        seen.add(record.model.id);
+        records.push(record);
+      }
+      return records;
     },
     async close() {
       if (db.open) db.close();

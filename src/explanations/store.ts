@@ -10,5 +10,7 @@ export interface ExplanationStore {
   save(record: ExplanationRecord): Promise<void>;
   /** The record, or undefined when no record has this id. */
   get(id: string): Promise<ExplanationRecord | undefined>;
+  /** The patient's newest record of each model (by `created`), ordered by model id: the view's "current risk per model". */
+  latestByModel(patientId: string): Promise<ExplanationRecord[]>;
   close(): Promise<void>;
 }

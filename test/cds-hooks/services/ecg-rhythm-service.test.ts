@@ -26,7 +26,20 @@ const PATIENT = 'p1';
 
 function memoryStore(): ExplanationStore & { records: Map<string, ExplanationRecord> } {
   const records = new Map<string, ExplanationRecord>();
-  return { records, async save(r) { records.set(r.id, r); }, async get(id) { return records.get(id); }, async close() {} };
+  return {
+    records,
+    async save(r) { records.set(r.id, r); },
+    async get(id) { return records.get(id); },
+    async latestByModel(patientId) {
+      const newest = new Map<string, ExplanationRecord>();
+      for (const r of records.values()) {
+        const known = newest.get(r.model.id);
+        if (r.patientId === patientId && (!known || r.created > known.created)) newest.set(r.model.id, r);
+      }
+      return [...newest.values()].sort((a, b) => a.model.id.localeCompare(b.model.id));
+    },
+    async close() {},
+  };
 }
 
 function invocation(observations: Observation[]): HookInvocation {
