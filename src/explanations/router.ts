@@ -9,12 +9,15 @@
  * - GET /explanations/{id}/trend   the 48-hour score trend of the record (./trend.ts: the time-series model
  *   rescored for each hour from the data available then, computed on demand, off the hook's path), behind
  *   the same guard and with its own AuditEvent.
+ * - GET /patients/{id}/explanations/latest   the patient's newest record of each model, summarised
+ *   (./summary.ts; ExplanationStore.latestByModel): the view's "current risk for each model". Same guard,
+ *   the patient being the path's; one AuditEvent "explanation list read" per access. 400 for a malformed id.
  * - GET /models/{id}/card    the public model card JSON (models/<id>/card.json: ONC HTI-1 source attributes).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Request, type RequestHandler, type Router } from 'express';
-import { NotFoundError } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditSink } from '../smart/audit.js';
 import { requireAccess, type VerifiedGrant } from '../smart/require-access.js';
@@ -22,6 +25,7 @@ import type { DeteriorationInput } from '../models/index.js';
 import type { ModelProvider } from './model-provider.js';
 import type { ExplanationRecord } from './record.js';
 import type { ExplanationStore } from './store.js';
+import { summarizeExplanation, type ExplanationSummary } from './summary.js';
 import { scoreTrendOf, type ScoreTrend } from './trend.js';
 
 export interface ExplanationsRouterOptions {
@@ -54,6 +58,15 @@ async function trendOf(record: ExplanationRecord, models: ModelProvider | undefi
 }
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** FHIR R4 id (§2.24.0.1 id datatype). */
+const PATIENT_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Body of GET /patients/{id}/explanations/latest. */
+export interface LatestExplanations {
+  patientId: string;
+  /** One per model, ordered by model id. */
+  explanations: ExplanationSummary[];
+}
 
 export function createExplanationsRouter(opts: ExplanationsRouterOptions): Router {
   const router = express.Router();
@@ -95,6 +108,30 @@ export function createExplanationsRouter(opts: ExplanationsRouterOptions): Route
     res.setHeader('Cache-Control', 'no-store');
     res.json(trend);
   });
+
+  router.get(
+    '/patients/:id/explanations/latest',
+    (req, _res, next) => {
+      // Checked before the guard so a malformed id is never audited as a patient.
+      if (!PATIENT_ID.test(String(req.params.id))) throw new BadRequestError('Malformed patient id');
+      next();
+    },
+    requireAccess({
+      verify,
+      resourceType: 'RiskAssessment',
+      access: 'read',
+      patientOf: (req) => String(req.params.id),
+      audit: opts.audit,
+      description: 'explanation list read',
+      logger: opts.logger,
+    }),
+    async (req, res) => {
+      const patientId = String(req.params.id);
+      const body: LatestExplanations = { patientId, explanations: (await opts.store.latestByModel(patientId)).map(summarizeExplanation) };
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(body);
+    },
+  );
 
   router.get('/models/:id/card', (req, res) => {
     const id = String(req.params.id);

@@ -7,6 +7,7 @@
  *   GET  /app/api/fhir/<Type>[/<id>]?…   read/search on the EHR's FHIR server (the `iss`), GET only
  *   GET  /app/api/explanations/<id>      our GET /explanations/{id}, with the same token
  *   GET  /app/api/explanations/<id>/trend  our GET /explanations/{id}/trend, with the same token
+ *   GET  /app/api/patients/<id>/explanations/latest  our GET /patients/{id}/explanations/latest, same token
  *   GET  /app/api/models/<id>/card       our GET /models/{id}/card
  *   GET  /app/api/style                  the launch's smart_style_url document (JSON), fetched server-side
  *   POST /app/api/feedback               agree / override, stored in the CDS feedback store (see feedback.ts)
@@ -184,6 +185,13 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const id = String(req.params.id);
     if (!SAFE_ID.test(id)) throw new BadRequestError('Malformed explanation id.');
     const upstream = await upstreamGet(req, () => `${options.selfBaseUrlOf(req)}/explanations/${encodeURIComponent(id)}/trend`, 'application/json');
+    await relay(res, upstream, 'application/json');
+  });
+
+  router.get('/patients/:id/explanations/latest', async (req, res) => {
+    const id = String(req.params.id);
+    if (!SAFE_ID.test(id)) throw new BadRequestError('Malformed patient id.');
+    const upstream = await upstreamGet(req, () => `${options.selfBaseUrlOf(req)}/patients/${encodeURIComponent(id)}/explanations/latest`, 'application/json');
     await relay(res, upstream, 'application/json');
   });
 

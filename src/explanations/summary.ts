@@ -1,0 +1,50 @@
+/**
+ * The one-line view of an explanation record that GET /patients/{id}/explanations/latest lists (issue 8:
+ * "the current risk score and band for each model"). Enough to draw a model's tile and to fetch its full
+ * record by id; no factors, attributions or tracings. Pure.
+ */
+import type { RiskBand } from '../models/index.js';
+import type { ExplanationRecord } from './record.js';
+
+export interface ExplanationSummary {
+  /** Explanation id: GET /explanations/{id} returns the whole record. */
+  id: string;
+  model: { id: string; version: string };
+  serviceId: string;
+  probability: number;
+  band: RiskBand;
+  /** What the probability is of (the record's prediction.outcome). */
+  outcome: string;
+  horizonHours?: number;
+  /** When the record was made, and the instant its data end at (ISO 8601). */
+  created: string;
+  asOf: string;
+  /** ECG records: the rhythm called and its probability (the record's probability is p(AF) whatever the call). */
+  rhythm?: { code: string; name: string; probability: number };
+}
+
+/** The shape of an ECG record's class list, read without depending on the ECG service's types. */
+function rhythmOf(record: ExplanationRecord): ExplanationSummary['rhythm'] {
+  const ecg = (record as { ecg?: { rhythm?: unknown; classes?: unknown } }).ecg;
+  if (!ecg || typeof ecg.rhythm !== 'string' || !Array.isArray(ecg.classes)) return undefined;
+  const called = (ecg.classes as Array<{ code?: unknown; name?: unknown; probability?: unknown }>).find((c) => c.code === ecg.rhythm);
+  if (!called || typeof called.name !== 'string' || typeof called.probability !== 'number') return undefined;
+  return { code: ecg.rhythm, name: called.name, probability: called.probability };
+}
+
+export function summarizeExplanation(record: ExplanationRecord): ExplanationSummary {
+  const p = record.prediction;
+  const rhythm = rhythmOf(record);
+  return {
+    id: record.id,
+    model: { id: record.model.id, version: record.model.version },
+    serviceId: record.serviceId,
+    probability: p.probability,
+    band: p.band,
+    outcome: p.outcome,
+    ...(p.horizonHours !== undefined ? { horizonHours: p.horizonHours } : {}),
+    created: record.created,
+    asOf: record.asOf,
+    ...(rhythm ? { rhythm } : {}),
+  };
+}
