@@ -13,20 +13,18 @@ import { createCdsHooksRouter, discoveryEntry } from './cds-hooks/router.js';
 import { createServices } from './cds-hooks/services/index.js';
 import { openModelRegistry, type ModelRegistry } from './models/index.js';
 import { modelProviderFrom } from './explanations/model-provider.js';
-import { openSqliteExplanationStore } from './explanations/sqlite-store.js';
 import { createExplanationsRouter } from './explanations/router.js';
 import { ExplanationEngine } from './explanations/engine.js';
 import { ExplanationCache } from './explain/index.js';
 import { PrecomputeWorker, fhirReaderSource, fhirStoreSource, type FhirSource } from './precompute/index.js';
 import { ehrTokenVerifierFromConfig, firstRecognising, sandboxTokenVerifier, type TokenVerifier } from './smart/token-verifier/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
-import { openFeedbackStore } from './storage/feedback-store.js';
+import { openStores } from './storage/open-stores.js';
+import type { PgPool } from './storage/postgres.js';
 import { createSandbox } from './sandbox/index.js';
 import type { FhirStore } from './sandbox/fhir/store.js';
 import { cdsClientAuthentication, createCdsClientVerifier } from './smart/cds-client-auth.js';
 import { RemoteJwksCache } from './smart/jwks-cache.js';
-import { openSecurityDatabase, SqliteReplayCache } from './storage/replay-cache-sqlite.js';
-import { createAuditStore } from './storage/audit-store.js';
 import { auditCdsHookCalls } from './smart/audit.js';
 import { createAdminAuditRouter } from './smart/admin-audit.js';
 import { createExplanationApp, explanationAppClient, type SessionStore } from './smart/app-launch/index.js';
@@ -64,6 +62,8 @@ export interface VigilOptions {
   metrics?: VigilMetrics;
   /** The model registry (loading or loaded). Default: openModelRegistry(config) started in the background. */
   modelRegistry?: Promise<ModelRegistry>;
+  /** PostgreSQL pool for shared state instead of one on DATABASE_URL (tests: a schema per suite); the caller ends it. */
+  pgPool?: PgPool;
 }
 
 export async function createVigil(config: Config, options: VigilOptions = {}): Promise<Vigil> {
@@ -90,9 +90,12 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     ? rateLimit({ limiter: new TokenBucketLimiter({ ratePerSecond: config.rateLimitRps, burst: config.rateLimitBurst }), metrics })
     : undefined;
 
-  const feedbackStore = openFeedbackStore(config.dataDir);
-  closers.push(() => feedbackStore.close());
-  readiness.register('feedback-store', storeReachableCheck(() => feedbackStore.list({ card: '' })));
+  // Feedback, audit, jti replay cache, explanation records: PostgreSQL with DATABASE_URL (shared by
+  // replicas), else SQLite in DATA_DIR — chosen in src/storage/open-stores.ts.
+  const stores = await openStores(config, { logger, ...(options.pgPool ? { pgPool: options.pgPool } : {}) });
+  closers.push(() => stores.close());
+  for (const [name, probe] of Object.entries(stores.probes)) readiness.register(name, storeReachableCheck(probe));
+  const { feedback: feedbackStore, audit: auditStore, explanations: explanationStore } = stores;
 
   // Models load in the background: start-up does not wait for them, and until they are loaded (or if
   // they fail to) the model services answer a "model unavailable" card (src/explanations/model-provider.ts).
@@ -103,8 +106,6 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     const registry = await modelRegistry.catch(() => undefined);
     await registry?.close();
   });
-  const explanationStore = openSqliteExplanationStore(config.dataDir);
-  closers.push(() => explanationStore.close());
   // One explanation engine (src/explain behind an exact-data-version cache) shared by the model services
   // and the precompute worker, so what is explained ahead of time is what the hook can serve.
   const models = modelProviderFrom(modelRegistry);
@@ -112,19 +113,12 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   const services = createServices({ models, explanations: explanationStore, engine: explanationEngine });
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
-  // Replayed jti are refused across restarts: the cache lives in DATA_DIR/security.sqlite.
-  const securityDb = openSecurityDatabase(config.dataDir);
-  const auditStore = createAuditStore(securityDb);
-  closers.push(() => {
-    auditStore.close();
-    securityDb.close();
-  });
-  readiness.register('security-store', storeReachableCheck(() => securityDb.prepare('SELECT 1').get()));
   const clientAuth = cdsClientAuthentication({
     verifier: createCdsClientVerifier({
       clients: cdsClients,
       remoteJwks: new RemoteJwksCache({ cooldownSeconds: config.jwksCooldownSeconds, maxAgeSeconds: config.jwksMaxAgeSeconds }),
-      replayCache: new SqliteReplayCache(securityDb),
+      // Replayed jti are refused across restarts and, on PostgreSQL, across replicas.
+      replayCache: stores.replayCache,
       algorithms: config.cdsJwtAlgorithms,
       clockSkewSeconds: config.cdsJwtClockSkewSeconds,
       maxAgeSeconds: config.cdsJwtMaxAgeSeconds,
@@ -140,7 +134,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   const authenticate: RequestHandler = (req, res, next) =>
     clientAuth(req, res, (err?: unknown) =>
       err ? (limitClients ? limitClients(req, res, (limited?: unknown) => next(limited ?? err)) : next(err)) : afterAuth(req, res, next));
-  if (config.adminToken) app.use('/admin', createAdminAuditRouter({ adminToken: config.adminToken, store: auditStore }));
+  if (config.adminToken) app.use('/admin', createAdminAuditRouter({ adminToken: config.adminToken, store: auditStore, feedback: feedbackStore }));
   const fhirReaderFactory = instrumentFhirReaderFactory(createFhirReader, metrics);
   app.use('/cds-services', createCdsHooksRouter({ config, logger, services, feedbackStore, authenticate, fhirReaderFactory }));
 

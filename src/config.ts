@@ -25,6 +25,8 @@ export interface Config {
    * replica; when unset, in SQLite files under DATA_DIR (one instance). Default unset.
    */
   databaseUrl: string | undefined;
+  /** DATABASE_POOL_MAX — most PostgreSQL connections one replica opens (DATABASE_URL). Default 10. */
+  databasePoolMax: number;
   /** LOG_LEVEL — pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
   logLevel: string;
   /**
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     sandbox: flagFrom(env, 'SANDBOX', true),
     dataDir: path.resolve(env.DATA_DIR || 'var'),
     databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolMax: Math.max(1, intFrom(env, 'DATABASE_POOL_MAX', 10)),
     logLevel: env.LOG_LEVEL || 'info',
     cdsClientsFile: env.CDS_CLIENTS_FILE || undefined,
     prefetchTimeoutMs: intFrom(env, 'PREFETCH_TIMEOUT_MS', 5000),

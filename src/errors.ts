@@ -97,6 +97,16 @@ export class ServiceUnavailableError extends VigilError {
   override readonly code = 'service_unavailable';
 }
 
+/**
+ * The durable store (SQLite file, PostgreSQL server) cannot be used right now — locked, unreachable, timed
+ * out — as opposed to a bug in a query. 503 so clients retry; the instance recovers when the cause clears.
+ */
+export class StoreUnavailableError extends ServiceUnavailableError {
+  constructor(options?: { cause?: unknown }) {
+    super('Storage is temporarily unavailable; retry later', [], options);
+  }
+}
+
 export class GatewayTimeoutError extends VigilError {
   override readonly status = 504;
   override readonly code = 'gateway_timeout';

@@ -97,10 +97,10 @@ export function createCdsHooksRouter(opts: CdsHooksRouterOptions): Router {
     res.json(response);
   });
 
-  router.post('/:id/feedback', findService, requireJsonBody, parseJson, (req, res) => {
+  router.post('/:id/feedback', findService, requireJsonBody, parseJson, async (req, res) => {
     const service = res.locals.cdsService as CdsService;
     const { feedback } = parseFeedbackRequest(req.body);
-    feedbackStore.add(service.definition.id, feedback, { receivedAt: new Date().toISOString() });
+    await feedbackStore.add(service.definition.id, feedback, { receivedAt: new Date().toISOString() });
     logger.info({ serviceId: service.definition.id, entries: feedback.length }, 'feedback stored');
     res.json({});
   });

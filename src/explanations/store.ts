@@ -1,7 +1,7 @@
 /**
- * Where explanation records live. One small asynchronous interface so the SQLite back end
- * (sqlite-store.ts, the default) can be replaced by a PostgreSQL one without touching the services
- * or the route.
+ * Where explanation records live. One small asynchronous interface, two back ends chosen in
+ * src/storage/open-stores.ts: SQLite (sqlite-store.ts, the default) and PostgreSQL (pg-store.ts, shared
+ * by replicas on DATABASE_URL, so a card answered by one replica is explained by any other).
  */
 import type { ExplanationRecord } from './record.js';
 

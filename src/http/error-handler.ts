@@ -8,7 +8,7 @@ import type { OperationOutcome } from 'fhir/r4';
 import {
   BadRequestError,
   PayloadTooLargeError,
-  ServiceUnavailableError,
+  StoreUnavailableError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   VigilError,
@@ -31,7 +31,7 @@ export function isStoreUnavailable(err: unknown): boolean {
 /** Body-parser and other express-level errors arrive as plain errors with `type`/`status`; give them our classes. */
 export function normalizeError(err: unknown): VigilError {
   if (isVigilError(err)) return err;
-  if (isStoreUnavailable(err)) return new ServiceUnavailableError('Storage is temporarily unavailable; retry later', [], { cause: err });
+  if (isStoreUnavailable(err)) return new StoreUnavailableError({ cause: err });
   const e = err as { type?: string; status?: number; message?: string } | undefined;
   switch (e?.type) {
     case 'entity.parse.failed':

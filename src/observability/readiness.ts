@@ -142,10 +142,10 @@ export function shippedModelIds(modelsDir: string): string[] {
     .sort();
 }
 
-/** Check that a synchronous store probe (e.g. SQLite `SELECT 1`) succeeds. */
+/** Check that a store probe (SQLite `SELECT 1`, a PostgreSQL round trip) succeeds; a rejection counts as failing. */
 export function storeReachableCheck(probe: () => unknown): ReadinessCheck {
-  return () => {
-    probe();
+  return async () => {
+    await probe();
     return undefined;
   };
 }

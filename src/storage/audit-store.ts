@@ -1,16 +1,19 @@
 /**
- * Durable store of FHIR AuditEvents (src/smart/audit.ts): table `audit_event` in DATA_DIR/security.sqlite.
+ * Durable store of FHIR AuditEvents (src/smart/audit.ts). This file: the interface and the SQLite back end,
+ * table `audit_event` in DATA_DIR/security.sqlite; audit-store-pg.ts is the PostgreSQL one (shared by
+ * replicas), chosen in open-stores.ts.
  * The full resource is kept as JSON; patient, agent and time are columns so an admin can query by them.
  * Append-only: nothing here updates or deletes.
  *
  * Group commit: events are recorded after the response has gone, and an fsync per event would block the
  * event loop on every hook call. So events recorded within `flushMs` are written in one transaction that is
  * fsynced (synchronous=FULL for that commit), and every read flushes first. A crash can lose at most the
- * events of the last `flushMs`; close() flushes.
+ * events of the last `flushMs`; a failed commit is retried (group-commit.ts); close() flushes.
  */
 import type Database from 'better-sqlite3';
 import type { AuditEvent } from 'fhir/r4';
 import type { AuditSink } from '../smart/audit.js';
+import { GroupCommit } from './group-commit.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_event (
@@ -35,24 +38,29 @@ export interface AuditQuery {
 }
 
 export interface AuditStore extends AuditSink {
-  list(query?: AuditQuery): AuditEvent[];
-  /** Writes every event recorded so far, durably. */
-  flush(): void;
-  /** Flushes and stops the timer; the database itself belongs to the caller. */
-  close(): void;
+  /** Events newest first; what was recorded on this instance is flushed first (reads its own writes). */
+  list(query?: AuditQuery): Promise<AuditEvent[]>;
+  /** Writes every event recorded so far, durably; rejects (keeping them for a retry) if the write fails. */
+  flush(): Promise<void>;
+  /** Flushes and stops the timers; the database itself belongs to the caller. */
+  close(): Promise<void>;
 }
 
 export interface AuditStoreOptions {
   /** Longest an event waits before its batch is committed. Default 5 ms; 0 writes each event at once. */
   flushMs?: number;
+  /** Told about a failed batch (it is retried); must not log the events, they name patients. */
+  onFlushError?: (err: unknown, pending: number) => void;
 }
 
-function patientOf(event: AuditEvent): string | null {
+/** The patient an event is about (entity with role 1 "Patient"), for the indexed column. */
+export function patientOf(event: AuditEvent): string | null {
   const ref = event.entity?.find((e) => e.role?.code === '1')?.what?.reference;
   return ref?.startsWith('Patient/') ? ref.slice('Patient/'.length) : null;
 }
 
-function agentOf(event: AuditEvent): string | null {
+/** Who acted (agent[0].who), for the indexed column. */
+export function agentOf(event: AuditEvent): string | null {
   const who = event.agent[0]?.who;
   return who?.reference ?? who?.identifier?.value ?? null;
 }
@@ -69,40 +77,29 @@ export function createAuditStore(db: Database.Database, options: AuditStoreOptio
       insert.run(event.id ?? '', event.recorded, patientOf(event), agentOf(event), event.outcome ?? null, JSON.stringify(event));
     }
   });
-  let pending: AuditEvent[] = [];
-  let timer: NodeJS.Timeout | undefined;
-
-  function flush(): void {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (pending.length === 0 || !db.open) return;
-    const batch = pending;
-    pending = [];
-    // The connection may run at synchronous=NORMAL for other tables; audit commits are always fsynced.
-    const previous = db.pragma('synchronous', { simple: true }) as number;
-    db.pragma('synchronous = FULL');
-    try {
-      insertAll(batch);
-    } catch (err) {
-      pending = batch.concat(pending);
-      throw err;
-    } finally {
-      db.pragma(`synchronous = ${previous}`);
-    }
-  }
+  const commits = new GroupCommit<AuditEvent>(
+    (batch) => {
+      if (!db.open) return;
+      // The connection may run at synchronous=NORMAL for other tables; audit commits are always fsynced.
+      const previous = db.pragma('synchronous', { simple: true }) as number;
+      db.pragma('synchronous = FULL');
+      try {
+        insertAll(batch);
+      } finally {
+        db.pragma(`synchronous = ${previous}`);
+      }
+    },
+    { flushMs, ...(options.onFlushError ? { onError: options.onFlushError } : {}) },
+  );
 
   return {
     record(event) {
-      pending.push(event);
-      if (flushMs === 0) flush();
-      else timer ??= setTimeout(flush, flushMs);
+      commits.add(event);
     },
-    flush,
-    close() {
-      flush();
-    },
-    list(query = {}) {
-      flush();
+    flush: () => commits.flush(),
+    close: () => commits.close(),
+    async list(query = {}) {
+      await commits.flush();
       const where: string[] = [];
       const params: Array<string | number> = [];
       if (query.patientId !== undefined) {
@@ -113,9 +110,13 @@ export function createAuditStore(db: Database.Database, options: AuditStoreOptio
         where.push('recorded >= ?');
         params.push(query.since);
       }
-      const limit = Math.min(Math.max(1, query.limit ?? 100), 1000);
-      const sql = `SELECT resource FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`;
+      const sql = `SELECT resource FROM audit_event ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${auditLimit(query)}`;
       return (db.prepare(sql).all(...params) as Array<{ resource: string }>).map((r) => JSON.parse(r.resource) as AuditEvent);
     },
   };
+}
+
+/** The query's row limit: default 100, between 1 and 1000. */
+export function auditLimit(query: AuditQuery): number {
+  return Math.min(Math.max(1, Math.trunc(query.limit ?? 100)), 1000);
 }

@@ -1,7 +1,8 @@
 /**
  * Durable store for CDS Hooks 2.0.1 §Feedback entries (https://cds-hooks.hl7.org/2.0/#feedback).
- * SQLite via better-sqlite3: one file `feedback.sqlite` in DATA_DIR, WAL journal with synchronous=FULL
- * so an acknowledged feedback POST survives a crash or power loss. Pass ':memory:' for tests.
+ * One interface, two back ends chosen in src/storage/open-stores.ts: this file's SQLite one (one file
+ * `feedback.sqlite` in DATA_DIR, WAL journal with synchronous=FULL so an acknowledged feedback POST
+ * survives a crash or power loss; ':memory:' for tests) and feedback-store-pg.ts (shared by replicas).
  *
  * Override comments are free text a clinician typed and may contain patient details: they are stored
  * (that is the point of feedback) but never logged.
@@ -26,16 +27,24 @@ export interface StoredFeedback {
   hookInstance?: string;
 }
 
+export interface FeedbackFilter {
+  serviceId?: string;
+  card?: string;
+}
+
 export interface FeedbackStore {
-  add(serviceId: string, entries: FeedbackEntry[], meta: { hookInstance?: string; receivedAt: string }): void;
-  list(filter?: { serviceId?: string; card?: string }): StoredFeedback[];
-  close(): void;
+  /** Stores one POST's entries whole or not at all; resolves once they are durable. */
+  add(serviceId: string, entries: FeedbackEntry[], meta: { hookInstance?: string; receivedAt: string }): Promise<void>;
+  /** Stored feedback in arrival order (`id`). */
+  list(filter?: FeedbackFilter): Promise<StoredFeedback[]>;
+  close(): Promise<void>;
 }
 
 export const FEEDBACK_DB_FILE = 'feedback.sqlite';
 
-interface Row {
-  id: number;
+export interface FeedbackRow {
+  /** PostgreSQL BIGSERIAL arrives as a string. */
+  id: number | string;
   service_id: string;
   card: string;
   outcome: string;
@@ -62,9 +71,10 @@ CREATE INDEX IF NOT EXISTS feedback_service_card ON feedback (service_id, card);
 CREATE INDEX IF NOT EXISTS feedback_card ON feedback (card);
 `;
 
-function fromRow(row: Row): StoredFeedback {
+/** FeedbackRow → StoredFeedback (both back ends): JSON columns parsed, absent optionals left out. */
+export function fromRow(row: FeedbackRow): StoredFeedback {
   const stored: StoredFeedback = {
-    id: row.id,
+    id: Number(row.id),
     serviceId: row.service_id,
     card: row.card,
     outcome: row.outcome as StoredFeedback['outcome'],
@@ -113,10 +123,10 @@ export function openFeedbackStore(dataDir: string): FeedbackStore {
   });
 
   return {
-    add(serviceId, entries, meta) {
+    async add(serviceId, entries, meta) {
       addAll(serviceId, entries, meta);
     },
-    list(filter = {}) {
+    async list(filter = {}) {
       const where: string[] = [];
       const params: string[] = [];
       if (filter.serviceId !== undefined) {
@@ -128,9 +138,9 @@ export function openFeedbackStore(dataDir: string): FeedbackStore {
         params.push(filter.card);
       }
       const sql = `SELECT * FROM feedback ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-      return (db.prepare(sql).all(...params) as Row[]).map(fromRow);
+      return (db.prepare(sql).all(...params) as FeedbackRow[]).map(fromRow);
     },
-    close() {
+    async close() {
       if (db.open) db.close();
     },
   };

@@ -56,6 +56,28 @@ export async function ensureSchema(pool: PgPool, ddl: string): Promise<void> {
   }
 }
 
+/**
+ * ensureSchema on first use, and again after a failure: a replica started while the database was down
+ * creates its tables once the database answers. Every store operation awaits the returned function first.
+ */
+export function lazySchema(pool: PgPool, ddl: string): () => Promise<void> {
+  let done = false;
+  let pending: Promise<void> | undefined;
+  return () => {
+    if (done) return Promise.resolve();
+    pending ??= ensureSchema(pool, ddl).then(
+      () => {
+        done = true;
+      },
+      (err: unknown) => {
+        pending = undefined;
+        throw err;
+      },
+    );
+    return pending;
+  };
+}
+
 /** Runs `work` in a transaction on one connection; rolls back if it throws. */
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -52,11 +52,11 @@ describe('POST /cds-services/{id}/feedback', () => {
       .send({ feedback: [ok, overridden, { card: 'c3', outcome: 'overridden', outcomeTimestamp: '2020-12-11T00:00:00Z' }] })
       .expect(200);
     expect(res.body).toEqual({});
-    store.close();
+    await store.close();
 
     const reopened = openFeedbackStore(dir);
     stores.push(reopened);
-    const rows = reopened.list({ serviceId: 'svc' });
+    const rows = await reopened.list({ serviceId: 'svc' });
     expect(rows.map((r) => [r.card, r.outcome])).toEqual([
       [ok.card, 'accepted'],
       [overridden.card, 'overridden'],
@@ -74,7 +74,7 @@ describe('POST /cds-services/{id}/feedback', () => {
       .post('/cds-services/svc/feedback')
       .send({ feedback: [{ ...ok, extra: 'x', acceptedSuggestions: [{ id: 's', junk: 1 }] }] })
       .expect(200);
-    const [row] = store.list();
+    const [row] = await store.list();
     expect(row).not.toHaveProperty('extra');
     expect(row!.acceptedSuggestions).toEqual([{ id: 's' }]);
   });
@@ -109,7 +109,7 @@ describe('POST /cds-services/{id}/feedback', () => {
     const res = await request(appWith(store)).post('/cds-services/svc/feedback').send(body as object).expect(400);
     expect(res.body.error).toBe('bad_request');
     expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
-    expect(store.list()).toEqual([]);
+    expect(await store.list()).toEqual([]);
   });
 
   it('415 for non-JSON, 400 for malformed JSON, 404 for an unknown service', async () => {

@@ -104,9 +104,9 @@ describe('GET /explanations/{id}', () => {
     expect((await get('33333333-3333-4333-8333-333333333333')).status).toBe(401);
   });
 
-  it('writes one AuditEvent per decision about a record, refusals included', () => {
-    const forA = audit.list({ patientId: 'pat-a' });
-    const forB = audit.list({ patientId: 'pat-b' });
+  it('writes one AuditEvent per decision about a record, refusals included', async () => {
+    const forA = await audit.list({ patientId: 'pat-a' });
+    const forB = await audit.list({ patientId: 'pat-b' });
     expect(forA.map((e) => e.outcome).sort()).toEqual(['0', '4']);
     expect(forB.map((e) => e.outcome)).toEqual(['4']);
     expect(forA.find((e) => e.outcome === '0')).toMatchObject({ outcomeDesc: 'explanation read', agent: [{ who: { reference: 'Practitioner/dr-1' } }] });

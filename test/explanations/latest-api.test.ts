@@ -87,7 +87,7 @@ describe('GET /patients/{id}/explanations/latest', () => {
     const other = await createTokenSigner();
     const forged = (await other.accessToken({ clientId: 'x', scope: 'patient/RiskAssessment.rs', patient: 'pat-a' }, { issuer: ISSUER, audience: FHIR_BASE, lifetimeSeconds: 300 })).token;
     expect((await latest('pat-a', forged)).status).toBe(401);
-    expect(audit.list({ patientId: 'pat-a' })).toHaveLength(0);
+    expect(await audit.list({ patientId: 'pat-a' })).toHaveLength(0);
   });
 
   it("200: the token's patient's newest record of each model, summarised, ordered by model id", async () => {
@@ -132,11 +132,11 @@ describe('GET /patients/{id}/explanations/latest', () => {
     expect(await res.json()).toEqual({ patientId: 'pat-c', explanations: [] });
   });
 
-  it('writes one AuditEvent per access with a valid token, refusals included', () => {
-    const forA = audit.list({ patientId: 'pat-a' });
+  it('writes one AuditEvent per access with a valid token, refusals included', async () => {
+    const forA = await audit.list({ patientId: 'pat-a' });
     expect(forA.map((e) => e.outcome).sort()).toEqual(['0', '4']);
     expect(forA.find((e) => e.outcome === '0')).toMatchObject({ outcomeDesc: 'explanation list read', agent: [{ who: { reference: 'Practitioner/dr-1' } }] });
-    expect(audit.list({ patientId: 'pat-b' }).map((e) => e.outcome)).toEqual(['4']);
-    expect(audit.list({ patientId: 'pat-c' }).map((e) => e.outcome)).toEqual(['0']);
+    expect((await audit.list({ patientId: 'pat-b' })).map((e) => e.outcome)).toEqual(['4']);
+    expect((await audit.list({ patientId: 'pat-c' })).map((e) => e.outcome)).toEqual(['0']);
   });
 });

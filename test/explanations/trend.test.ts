@@ -66,9 +66,9 @@ async function token(scope: string, patient?: string): Promise<string> {
 }
 
 /** AuditEvent outcomes about the septic patient's trend, counted ("0" success, "4" refused). */
-function trendAudits(): Record<string, number> {
+async function trendAudits(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const e of audit.list({ patientId: septicRecord.patientId })) {
+  for (const e of await audit.list({ patientId: septicRecord.patientId })) {
     if (e.outcomeDesc?.includes('explanation trend read')) counts[e.outcome ?? ''] = (counts[e.outcome ?? ''] ?? 0) + 1;
   }
   return counts;
@@ -87,16 +87,16 @@ describe('GET /explanations/{id}/trend', () => {
   });
 
   it('401 without a token, 403 for another patient or without RiskAssessment scope, one AuditEvent each', async () => {
-    const before = trendAudits();
+    const before = await trendAudits();
     expect((await getTrend(septicRecord.id)).status).toBe(401);
     expect((await getTrend(septicRecord.id, await token('patient/RiskAssessment.rs', 'someone-else'))).status).toBe(403);
     expect((await getTrend(septicRecord.id, await token('patient/Observation.rs', septicRecord.patientId))).status).toBe(403);
     // The 401 names no patient (no token), so it has no patient AuditEvent; the two 403s do.
-    expect(trendAudits()).toEqual({ ...before, '4': (before['4'] ?? 0) + 2 });
+    expect(await trendAudits()).toEqual({ ...before, '4': (before['4'] ?? 0) + 2 });
   });
 
   it('200: hourly points rescored from the data available then, oldest first, the last equal to the record', async () => {
-    const before = trendAudits();
+    const before = await trendAudits();
     const res = await getTrend(septicRecord.id, await token('launch patient/RiskAssessment.rs', septicRecord.patientId));
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
@@ -117,7 +117,7 @@ describe('GET /explanations/{id}/trend', () => {
     expect(last.probability).toBeCloseTo(septicRecord.prediction.probability, 6);
     // Earlier hours really are different inputs: the septic patient's risk is not flat over two days.
     expect(new Set(trend.points.map((p) => p.probability.toFixed(6))).size).toBeGreaterThan(1);
-    expect(trendAudits()).toEqual({ ...before, '0': (before['0'] ?? 0) + 1 });
+    expect(await trendAudits()).toEqual({ ...before, '0': (before['0'] ?? 0) + 1 });
   });
 
   it('404 for an unknown id to a token that could read it', async () => {

@@ -66,10 +66,10 @@ describe('requireAccess', () => {
     if (status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="vigil"/);
   });
 
-  it('audits every decision about a patient made with a valid token, refusals included', () => {
-    const forB = audit.list({ patientId: 'pat-b' });
+  it('audits every decision about a patient made with a valid token, refusals included', async () => {
+    const forB = await audit.list({ patientId: 'pat-b' });
     expect(forB.map((e) => e.outcome).sort()).toEqual(['0', '4']);
-    const forA = audit.list({ patientId: 'pat-a' });
+    const forA = await audit.list({ patientId: 'pat-a' });
     expect(forA.map((e) => e.outcome).sort()).toEqual(['0', '4']);
     const allowed = forA.find((e) => e.outcome === '0')!;
     expect(allowed).toMatchObject({ action: 'R', agent: [{ who: { reference: 'Practitioner/dr-1' }, requestor: true }], outcomeDesc: 'explanation read' });

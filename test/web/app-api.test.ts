@@ -102,7 +102,7 @@ describe('/app/api', () => {
     const store = openFeedbackStore(tmp);
     try {
       const record = (await (await call(await launchFor(SEPTIC_B, explanationB), `explanations/${explanationB}`)).json()) as ExplanationRecord;
-      expect(store.list({ card: record.cardUuid })).toHaveLength(0);
+      expect(await store.list({ card: record.cardUuid })).toHaveLength(0);
     } finally {
       store.close();
     }
@@ -120,7 +120,7 @@ describe('/app/api', () => {
 
     const store = openFeedbackStore(tmp);
     try {
-      const stored = store.list({ serviceId: 'vigil-deterioration', card: record.cardUuid });
+      const stored = await store.list({ serviceId: 'vigil-deterioration', card: record.cardUuid });
       expect(stored.map((s) => s.outcome)).toEqual(['accepted', 'overridden']);
       expect(stored[1]!.overrideReason).toEqual({
         reason: { system: 'http://vigil.example.org/CodeSystem/explanation-override-reason', code: 'already-treated', display: 'Already recognised and being treated' },

@@ -153,7 +153,7 @@ describeIfChromium('explanation view in chromium', () => {
     await view.getByText('your override and its reason were recorded').waitFor();
     const store = openFeedbackStore(tmp);
     try {
-      const stored = store.list({ serviceId: 'vigil-deterioration', card: record.cardUuid });
+      const stored = await store.list({ serviceId: 'vigil-deterioration', card: record.cardUuid });
       expect(stored).toHaveLength(1);
       expect(stored[0]).toMatchObject({ outcome: 'overridden', overrideReason: { reason: { code: 'data-error' }, userComment: 'SpO2 probe was off' } });
     } finally {

@@ -230,7 +230,7 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const record = (await upstream.json().catch(() => undefined)) as unknown;
     const target = feedbackTargetOf(record, input);
     const receivedAt = new Date(now()).toISOString();
-    options.feedbackStore.add(target.serviceId, [feedbackEntryFrom(input, target.card, receivedAt)], { receivedAt });
+    await options.feedbackStore.add(target.serviceId, [feedbackEntryFrom(input, target.card, receivedAt)], { receivedAt });
     options.logger.info({ serviceId: target.serviceId, outcome: input.outcome }, 'app feedback stored');
     res.status(201).json({ stored: true, serviceId: target.serviceId, card: target.card, outcome: input.outcome });
   });

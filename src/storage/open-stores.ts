@@ -1,0 +1,136 @@
+/**
+ * The one place a storage back end is chosen (issue 9 §State that scales): PostgreSQL when DATABASE_URL
+ * is set — feedback, audit events, the jti replay cache and explanation records shared by every replica —
+ * else SQLite files in DATA_DIR (one instance, nothing to set up). Both implement the same interfaces and
+ * pass the same tests (test/storage).
+ *
+ * PostgreSQL tables are created at start-up (advisory-locked, idempotent). A database that is down at
+ * start-up does not stop the process: /readyz reports it and each store creates its tables on first use
+ * once the database answers.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { ExplanationStore } from '../explanations/store.js';
+import { openSqliteExplanationStore } from '../explanations/sqlite-store.js';
+import { EXPLANATION_PG_SCHEMA, openPgExplanationStore } from '../explanations/pg-store.js';
+import type { ReplayCache } from '../smart/replay-cache.js';
+import { createAuditStore, type AuditStore } from './audit-store.js';
+import { AUDIT_PG_SCHEMA, openPgAuditStore } from './audit-store-pg.js';
+import { openFeedbackStore, type FeedbackStore } from './feedback-store.js';
+import { FEEDBACK_PG_SCHEMA, openPgFeedbackStore } from './feedback-store-pg.js';
+import { pgCall } from './pg-errors.js';
+import { ensureSchema, openPgPool, type PgPool } from './postgres.js';
+import { PgReplayCache, REPLAY_PG_SCHEMA } from './replay-cache-pg.js';
+import { openSecurityDatabase, SqliteReplayCache } from './replay-cache-sqlite.js';
+
+export interface Stores {
+  backend: 'sqlite' | 'postgresql';
+  feedback: FeedbackStore;
+  audit: AuditStore;
+  replayCache: ReplayCache;
+  explanations: ExplanationStore;
+  /** Named reachability probes for /readyz; each rejects while its store cannot be used. */
+  probes: Record<string, () => Promise<void>>;
+  /** Runs every probe. */
+  ping(): Promise<void>;
+  /** Flushes the audit buffer and closes everything opened here. */
+  close(): Promise<void>;
+}
+
+export interface OpenStoresOptions {
+  logger?: Logger;
+  /**
+   * PostgreSQL pool to use instead of one opened on config.databaseUrl (tests give each suite its own
+   * schema). Setting it selects PostgreSQL; the caller keeps ownership and ends it.
+   */
+  pgPool?: PgPool;
+  /** Audit group-commit window (AuditStoreOptions.flushMs). Default 5 ms. */
+  auditFlushMs?: number;
+}
+
+export type StoreConfig = Pick<Config, 'dataDir' | 'databaseUrl' | 'databasePoolMax'>;
+
+export async function openStores(config: StoreConfig, options: OpenStoresOptions = {}): Promise<Stores> {
+  const { logger } = options;
+  // What is logged about a failed audit batch: counts and the error class, never the events (they name patients).
+  const onFlushError = (err: unknown, pending: number) =>
+    logger?.error({ errName: err instanceof Error ? err.name : typeof err, errMessage: err instanceof Error ? err.message : String(err), pending }, 'audit flush failed; will retry');
+  const auditOptions = { ...(options.auditFlushMs !== undefined ? { flushMs: options.auditFlushMs } : {}), onFlushError };
+
+  if (options.pgPool || config.databaseUrl) {
+    const ownsPool = !options.pgPool;
+    const pool = options.pgPool ?? openPgPool(config.databaseUrl!, { max: config.databasePoolMax });
+    try {
+      await ensureSchema(pool, [FEEDBACK_PG_SCHEMA, AUDIT_PG_SCHEMA, REPLAY_PG_SCHEMA, EXPLANATION_PG_SCHEMA].join('\n'));
+    } catch (err) {
+      logger?.warn({ errName: err instanceof Error ? err.name : typeof err, errCode: (err as { code?: unknown }).code }, 'PostgreSQL not usable at start-up; tables will be created once it answers');
+    }
+    const feedback = openPgFeedbackStore(pool);
+    const audit = openPgAuditStore(pool, auditOptions);
+    const replayCache = new PgReplayCache(pool);
+    const explanations = openPgExplanationStore(pool);
+    const probes = {
+      database: () =>
+        pgCall(async () => {
+          await pool.query('SELECT 1');
+        }),
+    };
+    return {
+      backend: 'postgresql',
+      feedback,
+      audit,
+      replayCache,
+      explanations,
+      probes,
+      ping: () => probes.database(),
+      async close() {
+        replayCache.close();
+        try {
+          await audit.close();
+        } catch (err) {
+          onFlushError(err, 0);
+        }
+        await feedback.close();
+        await explanations.close();
+        if (ownsPool) await pool.end();
+      },
+    };
+  }
+
+  const feedback = openFeedbackStore(config.dataDir);
+  const explanations = openSqliteExplanationStore(config.dataDir);
+  // One file for the security tables: the jti replay cache and the audit trail (DATA_DIR/security.sqlite).
+  const securityDb = openSecurityDatabase(config.dataDir);
+  const audit = createAuditStore(securityDb, auditOptions);
+  const replayCache = new SqliteReplayCache(securityDb);
+  const probes = {
+    'feedback-store': async () => {
+      await feedback.list({ card: '' });
+    },
+    'security-store': async () => {
+      securityDb.prepare('SELECT 1').get();
+    },
+  };
+  return {
+    backend: 'sqlite',
+    feedback,
+    audit,
+    replayCache,
+    explanations,
+    probes,
+    async ping() {
+      for (const probe of Object.values(probes)) await probe();
+    },
+    async close() {
+      try {
+        await audit.close();
+      } catch (err) {
+        onFlushError(err, 0);
+      }
+      replayCache.close();
+      if (securityDb.open) securityDb.close();
+      await feedback.close();
+      await explanations.close();
+    },
+  };
+}
