@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     cold: { type: 'string', default: '48' },
     warm: { type: 'string', default: '1500' },
     patients: { type: 'string', default: '8' },
+    modes: { type: 'string', default: 'cold,warm' },
     json: { type: 'string' },
   },
 });
@@ -187,12 +188,13 @@ async function main(): Promise<void> {
 
     const levels = args.levels!.split(',').map(Number);
     // Warm-up: load the model path and JIT once (not measured).
+    const modes = new Set(args.modes!.split(','));
     await run('cold', 2, 8);
-    for (const c of levels) rows.push(await run('cold', c, Math.max(Number(args.cold), 3 * c)));
+    if (modes.has('cold')) for (const c of levels) rows.push(await run('cold', c, Math.max(Number(args.cold), 3 * c)));
     const precompute = await (await fetch(`${origin}/bench/precompute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patients: patients.map((p) => p.id) }) })).json();
     console.error(`precompute: ${JSON.stringify(precompute)}`);
     await run('warm', 2, 50);
-    for (const c of levels) rows.push(await run('warm', c, Number(args.warm)));
+    if (modes.has('warm')) for (const c of levels) rows.push(await run('warm', c, Number(args.warm)));
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -1,11 +1,13 @@
 /**
  * Starts a bench server script in its own process (so the load generator does not share its event loop)
- * and waits for the `{"listening": port}` line it prints on stdout.
+ * and waits for the `{"listening": port}` line it prints on stdout. BENCH_SERVER_NODE_ARGS (space-separated)
+ * adds Node flags to the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile what is measured.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export async function startBenchServer(args: readonly string[], env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {

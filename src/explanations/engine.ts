@@ -13,6 +13,7 @@ import { GatewayTimeoutError } from '../errors.js';
 import { explainPredictions, ExplanationCache, type ExplainOptions, type Explainable, type ExplanationRecord as ExplainRecord, type PreparedInput } from '../explain/index.js';
 import type { ExplanationKey } from '../explain/index.js';
 import { currentMetrics } from '../observability/metrics.js';
+import { IssuedExplanations } from './issued.js';
 
 export interface ExplainRequest {
   model: Explainable;
@@ -37,6 +38,8 @@ export interface ExplanationEngineOptions {
   maxWaitMs?: number;
   /** Most inputs explained in one call. Default 8. */
   maxBatch?: number;
+  /** Most issued records remembered for reuse by identical hook calls (`issued`). Default 1000. */
+  maxIssued?: number;
 }
 
 interface Pending {
@@ -47,6 +50,8 @@ interface Pending {
 
 export class ExplanationEngine {
   readonly cache: ExplanationCache;
+  /** Records already stored and linked from a card, reused by identical later calls (./issued.ts). */
+  readonly issued: IssuedExplanations;
   private readonly options: NonNullable<ExplanationEngineOptions['explain']>;
   private readonly maxWaitMs: number;
   private readonly maxBatch: number;
@@ -55,6 +60,7 @@ export class ExplanationEngine {
 
   constructor(options: ExplanationEngineOptions = {}) {
     this.cache = options.cache ?? new ExplanationCache();
+    this.issued = new IssuedExplanations(Math.max(1, options.maxIssued ?? 1000));
     this.options = options.explain ?? {};
     this.maxWaitMs = options.maxWaitMs ?? 2;
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);
@@ -86,9 +92,12 @@ export class ExplanationEngine {
     return { record, source: computed ? 'computed' : 'cache' };
   }
 
-  /** computed: inputs explained here; batches: explainPredictions calls; served: requests answered from the cache. */
-  get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats'] } {
-    return { ...this.counters, cache: this.cache.stats };
+  /**
+   * computed: inputs explained here; batches: explainPredictions calls; served: requests answered from the
+   * cache; issued: stored records written / reused by identical calls.
+   */
+  get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats']; issued: IssuedExplanations['stats'] } {
+    return { ...this.counters, cache: this.cache.stats, issued: this.issued.stats };
   }
 
   private enqueue(request: ExplainRequest): Promise<ExplainRecord> {

@@ -99,7 +99,10 @@ export interface ExplanationRecord {
   /** CDS service that produced the card, and the hook call. */
   serviceId: string;
   hookInstance?: string;
-  /** uuid of the card the record explains (feedback from the explanation view refers to it). */
+  /**
+   * uuid of the card that first carried the record (feedback from the explanation view refers to it).
+   * Identical later hook calls (same data: src/explanations/issued.ts) link their own cards to this record.
+   */
   cardUuid: string;
   model: { id: string; version: string };
   /** When the record was made (ISO 8601). */

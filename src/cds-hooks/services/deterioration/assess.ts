@@ -83,6 +83,13 @@ export function quantityProblem(entry: CodeEntry, quantity: Quantity | undefined
   return undefined;
 }
 
+/** Observations by id (those without an id cannot be cited and are left out). */
+export function observationsByIdOf(observations: readonly Observation[]): Map<string, Observation> {
+  const byId = new Map<string, Observation>();
+  for (const o of observations) if (o.id) byId.set(o.id, o);
+  return byId;
+}
+
 function timeOf(o: Observation): number | undefined {
   const text = o.effectiveDateTime ?? o.effectivePeriod?.start ?? o.effectiveInstant ?? o.issued;
   const t = text ? Date.parse(text) : NaN;
@@ -107,12 +114,14 @@ export interface AssessOptions {
   now: Date;
   /** Reason paging stopped early, if it did. */
   truncated?: string;
+  /** The same Observations by id, when the caller already built the map (saves a pass per hook call). */
+  observationsById?: ReadonlyMap<string, Observation>;
 }
 
 export function assessWindow(window: DeteriorationWindow, observations: readonly Observation[], options: AssessOptions): Assessment {
   const reasons: string[] = [];
   const notUsed: NotUsed[] = [];
-  const byId = new Map(observations.filter((o) => o.id).map((o) => [o.id!, o]));
+  const byId = options.observationsById ?? observationsByIdOf(observations);
   const { age } = window.input;
 
   if (Number.isNaN(age)) reasons.push('the patient’s age is unknown (no birth date); the model uses age as an input');
@@ -135,7 +144,8 @@ export function assessWindow(window: DeteriorationWindow, observations: readonly
     }
   }
 
-  const latest = latestUsable(window, byId);
+  // Only a rejected reading needs the latest usable times (most calls have none).
+  const latest = window.rejected.length ? latestUsable(window, byId) : new Map<string, number>();
   for (const r of window.rejected) {
     const o = r.observationId ? byId.get(r.observationId) : undefined;
     const reference = r.observationId ? `Observation/${r.observationId}` : undefined;

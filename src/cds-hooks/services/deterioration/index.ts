@@ -4,9 +4,11 @@
  * pure steps: gather Observations → 48-hour window → can it be scored? → prepare (encoding + data version)
  * → score and explain (src/explain through the explanation engine: served from the cache only when an
  * explanation of exactly these data exists, e.g. computed ahead of time by src/precompute; otherwise
- * computed now, batched with concurrent calls) → store the explanation record → card. Bad or missing data
- * and an unavailable model give an explanatory card rather than an error; an explainer failure falls back
- * to the plain model score without factors, a store failure only drops the explanation link.
+ * computed now, batched with concurrent calls) → store the explanation record, once per exact data (an
+ * identical later call links its card to the stored record instead of writing another: ./issued-key.ts)
+ * → card. Bad or missing data and an unavailable model give an explanatory card rather than an error; an
+ * explainer failure falls back to the plain model score without factors, a store failure only drops the
+ * explanation link.
  */
 import { randomUUID } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
@@ -14,7 +16,8 @@ import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
 import { type DeteriorationInput, type DeteriorationWindow, type Prediction, type RegisteredModel } from '../../../models/index.js';
 import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
-import { methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
+import { cardFactors, methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
+import type { IssuedExplanation } from '../../../explanations/issued.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
@@ -23,6 +26,7 @@ import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
 import { attributionGrid } from './attributions.js';
 import { buildDeteriorationCard, horizonOf } from './card.js';
 import { collectDeteriorationData } from './data.js';
+import { issuedKeyOf } from './issued-key.js';
 import { DETERIORATION_MODEL_ID, DETERIORATION_SERVICE_ID, PREFETCH_KEYS, deteriorationDefinition } from './definition.js';
 import { patientReference, prepareForExplanation, scoreableWindow, windowHoursOf, windowStartFor } from './pipeline.js';
 
@@ -52,6 +56,16 @@ interface Explained {
   dataVersion?: string;
   probability?: number;
   problem?: string;
+}
+
+/** What the card states about the score and its explanation. */
+interface CardExplanation {
+  prediction: Prediction;
+  factors: readonly ExplanationFactor[];
+  method: ExplanationMethod | undefined;
+  explanationId?: string;
+  problem?: string;
+  cardUuid?: string;
 }
 
 function explainedFrom(result: ExplainResult, window: DeteriorationWindow, model: RegisteredModel<DeteriorationInput>, asOf: Date, observationsById: ReadonlyMap<string, Observation>, layout: Parameters<typeof serviceFactors>[1]): Explained {
@@ -90,11 +104,42 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: assessment.reasons, notUsed: assessment.notUsed, source, links })] };
       }
 
+      const hoursWithData = window.input.rows.filter((row) => Array.from(row).some((v) => !Number.isNaN(v))).length;
+      const latestVital = latestVitalTime(window, observationsById);
+      const cardOf = (shown: CardExplanation): CdsResponse => ({
+        cards: [
+          buildDeteriorationCard({
+            cardUuid: shown.cardUuid ?? randomUUID(),
+            prediction: shown.prediction,
+            manifest,
+            factors: shown.factors,
+            method: shown.method,
+            ...(shown.problem ? { explanationProblem: shown.problem } : {}),
+            ...(shown.explanationId ? { explanationId: shown.explanationId } : {}),
+            measuredCells: window.measuredCells,
+            hoursWithData,
+            windowHours,
+            ...(latestVital ? { latestVital } : {}),
+            notUsed: assessment.notUsed,
+            baseUrl,
+            ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
+          }),
+        ],
+      });
+      const issuedCard = (issued: IssuedExplanation, cardUuid?: string): CdsResponse =>
+        cardOf({ prediction: issued.prediction, factors: issued.factors, method: issued.method, explanationId: issued.id, ...(cardUuid ? { cardUuid } : {}) });
+
       // Score and explanation come from one computation on one data version (cached or computed now).
       let explained: Explained = { factors: [] };
+      let issueKey: string | undefined;
       try {
         const { explainable, prepared } = prepareForExplanation(model, window);
-        const result = await engine.explain({ model: explainable, prepared, patient: patientReference(patientId), ...(invocation.signal ? { signal: invocation.signal } : {}) });
+        const patient = patientReference(patientId);
+        issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, dataVersion: prepared.dataVersion, window, observationsById, notUsed: assessment.notUsed });
+        // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
+        const reused = engine.issued.get(issueKey);
+        if (reused) return issuedCard(reused);
+        const result = await engine.explain({ model: explainable, prepared, patient, ...(invocation.signal ? { signal: invocation.signal } : {}) });
         explained = explainedFrom(result, window, model, asOf, observationsById, explainable.layout);
       } catch (err) {
         if (err instanceof UnprocessableEntityError) {
@@ -141,37 +186,19 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         window: windowFromInput(window.input, window.hourStarts),
         notUsed: assessment.notUsed,
       };
-      let explanationId: string | undefined;
-      try {
-        await deps.explanations.save(record);
-        explanationId = record.id;
-      } catch (err) {
-        invocation.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
-      }
-
-      const hoursWithData = window.input.rows.filter((row) => Array.from(row).some((v) => !Number.isNaN(v))).length;
-      const latestVital = latestVitalTime(window, observationsById);
-      return {
-        cards: [
-          buildDeteriorationCard({
-            cardUuid,
-            prediction,
-            manifest,
-            factors: explained.factors,
-            method: explained.method,
-            ...(explained.problem ? { explanationProblem: explained.problem } : {}),
-            ...(explanationId ? { explanationId } : {}),
-            measuredCells: window.measuredCells,
-            hoursWithData,
-            windowHours,
-            ...(latestVital ? { latestVital } : {}),
-            notUsed: assessment.notUsed,
-            baseUrl,
-            ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
-          }),
-        ],
+      const save = async (): Promise<IssuedExplanation | undefined> => {
+        try {
+          await deps.explanations.save(record);
+          return { id: record.id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}) };
+        } catch (err) {
+          invocation.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
+          return undefined;
+        }
       };
+      // Only a complete explanation is reused; a concurrent identical call shares this write (one row).
+      const issued = issueKey && !explained.problem ? (await engine.issued.getOrIssue(issueKey, save)).issued : await save();
+      if (issued) return issuedCard(issued, cardUuid);
+      return cardOf({ cardUuid, prediction, factors: explained.factors, method: explained.method, ...(explained.problem ? { problem: explained.problem } : {}) });
     },
   };
 }
-

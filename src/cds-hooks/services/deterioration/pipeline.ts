@@ -11,7 +11,7 @@
 import type { Observation } from 'fhir/r4';
 import { explainableFromRegistered, provenanceOfWindow, type Explainable, type PreparedInput } from '../../../explain/index.js';
 import { buildDeteriorationWindow, type DeteriorationInput, type DeteriorationWindow, type RegisteredModel } from '../../../models/index.js';
-import { assessWindow, type Assessment } from './assess.js';
+import { assessWindow, observationsByIdOf, type Assessment } from './assess.js';
 import type { DeteriorationData } from './data.js';
 
 export const HOUR_MS = 3_600_000;
@@ -42,8 +42,8 @@ export interface DeteriorationScoring {
 export function scoreableWindow(model: RegisteredModel<DeteriorationInput>, data: DeteriorationData, now: Date): DeteriorationScoring {
   const asOf = windowEndFor(now);
   const window = buildDeteriorationWindow(data.patient, data.observations, asOf, windowHoursOf(model));
-  const assessment = assessWindow(window, data.observations, { now, ...(data.truncated ? { truncated: data.truncated } : {}) });
-  const observationsById = new Map(data.observations.filter((o) => o.id).map((o) => [o.id!, o]));
+  const observationsById = observationsByIdOf(data.observations);
+  const assessment = assessWindow(window, data.observations, { now, observationsById, ...(data.truncated ? { truncated: data.truncated } : {}) });
   return { window, asOf, assessment, observationsById };
 }
 

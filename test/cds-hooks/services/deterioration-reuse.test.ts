@@ -1,0 +1,168 @@
+/**
+ * vigil-deterioration writes one explanation record per exact data and links identical later calls to it
+ * (src/explanations/issued.ts, services/deterioration/issued-key.ts): same data → same record id, one row,
+ * each call its own card uuid; new data → new id and a recomputed score; the same data version with a
+ * cited Observation's time moved → a new record (the factor sentence names the time), served from the
+ * explanation cache without recomputing; concurrent identical calls share one write; a failed write is
+ * not remembered.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Bundle, Observation } from 'fhir/r4';
+import { createDeteriorationService } from '../../../src/cds-hooks/services/deterioration/index.js';
+import type { Card, CdsService } from '../../../src/cds-hooks/types.js';
+import { ExplanationEngine } from '../../../src/explanations/engine.js';
+import { modelProviderOf } from '../../../src/explanations/model-provider.js';
+import type { ExplanationRecord } from '../../../src/explanations/record.js';
+import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
+import type { ExplanationStore } from '../../../src/explanations/store.js';
+import type { ModelRegistry } from '../../../src/models/index.js';
+import { NOW, callService, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
+
+let registry: ModelRegistry;
+let fixture: SandboxFixture;
+let inner: ExplanationStore;
+
+beforeAll(async () => {
+  registry = await openShippedRegistry();
+  fixture = loadSandboxFixture();
+  inner = openSqliteExplanationStore(':memory:');
+});
+afterAll(async () => {
+  await inner.close();
+  await registry.close();
+});
+
+/** The SQLite store, counting saves; `failNext` makes the next saves throw. */
+function countingStore(): ExplanationStore & { saves: number; failNext: number } {
+  const store = {
+    saves: 0,
+    failNext: 0,
+    async save(record: ExplanationRecord) {
+      if (store.failNext > 0) {
+        store.failNext--;
+        throw new Error('disk full');
+      }
+      store.saves++;
+      await inner.save(record);
+    },
+    get: (id: string) => inner.get(id),
+    latestByModel: (patientId: string) => inner.latestByModel(patientId),
+    close: async () => undefined,
+  };
+  return store;
+}
+
+function setup(): { service: CdsService; engine: ExplanationEngine; store: ReturnType<typeof countingStore> } {
+  const engine = new ExplanationEngine({ maxWaitMs: 0 });
+  const store = countingStore();
+  return { service: createDeteriorationService({ models: modelProviderOf(registry), explanations: store, engine }), engine, store };
+}
+
+function explanationIdOf(card: Card): string | undefined {
+  const link = card.links?.find((l) => l.type === 'smart');
+  return link?.appContext ? (JSON.parse(link.appContext) as { explanationId: string }).explanationId : undefined;
+}
+
+const septicId = (k: number) => fixture.index.filter((p) => p.provenance.physionet.septic)[k]!.id;
+
+function heartRate(patientId: string, id: string, value: number, at: Date): Observation {
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: at.toISOString(),
+    valueQuantity: { value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  };
+}
+
+describe('one explanation record per exact data', () => {
+  it('identical data: the same record id on every call, one row written, each card its own uuid, the score unchanged', async () => {
+    const { service, engine, store } = setup();
+    const id = septicId(0);
+    const first = (await callService(service, fixture.store, id)).cards[0]!;
+    const second = (await callService(service, fixture.store, id)).cards[0]!;
+    const third = (await callService(service, fixture.store, id)).cards[0]!;
+    expect(explanationIdOf(first)).toBeDefined();
+    expect(explanationIdOf(second)).toBe(explanationIdOf(first));
+    expect(explanationIdOf(third)).toBe(explanationIdOf(first));
+    expect(store.saves).toBe(1);
+    expect(engine.stats.computed).toBe(1);
+    expect(engine.stats.issued).toMatchObject({ issued: 1, reused: 2 });
+    expect(new Set([first.uuid, second.uuid, third.uuid]).size).toBe(3);
+    expect(second.summary).toBe(first.summary);
+    expect(second.detail).toBe(first.detail);
+    const record = (await store.get(explanationIdOf(first)!))!;
+    expect(record.cardUuid).toBe(first.uuid);
+  });
+
+  it('new data: a new record id and a recomputed score that includes the new reading; the earlier record stays', async () => {
+    const { service, engine, store } = setup();
+    const id = septicId(1);
+    const prefetch = await sandboxPrefetch(service, fixture.store, { userId: 'Practitioner/x', patientId: id });
+    const before = (await callService(service, fixture.store, id, { prefetch })).cards[0]!;
+    const bundle = prefetch.observations as Bundle;
+    const reading = heartRate(id, 'reuse-hr-155', 155, new Date(NOW.getTime() - 2 * 60_000));
+    const changed = { ...prefetch, observations: { ...bundle, entry: [{ resource: reading }, ...(bundle.entry ?? [])] } as Bundle };
+    const after = (await callService(service, fixture.store, id, { prefetch: changed })).cards[0]!;
+
+    expect(explanationIdOf(after)).not.toBe(explanationIdOf(before));
+    expect(engine.stats.computed).toBe(2);
+    expect(store.saves).toBe(2);
+    const older = (await store.get(explanationIdOf(before)!))!;
+    const newer = (await store.get(explanationIdOf(after)!))!;
+    expect(newer.dataHash).not.toBe(older.dataHash);
+    expect(newer.prediction.probability).not.toBe(older.prediction.probability);
+    expect(newer.attributions!.sources.flat(2)).toContain('reuse-hr-155');
+    expect(older.attributions!.sources.flat(2)).not.toContain('reuse-hr-155');
+    // Back to the earlier data: its record again, never the newer one.
+    const again = (await callService(service, fixture.store, id, { prefetch })).cards[0]!;
+    expect(explanationIdOf(again)).toBe(explanationIdOf(before));
+  });
+
+  it('same data version, a cited reading re-timed within its hour: served from the explanation cache, but a new record naming the new time', async () => {
+    const { service, engine, store } = setup();
+    const id = septicId(2);
+    const hourStart = new Date(Math.floor(NOW.getTime() / 3_600_000) * 3_600_000);
+    const prefetch = await sandboxPrefetch(service, fixture.store, { userId: 'Practitioner/x', patientId: id });
+    const bundle = prefetch.observations as Bundle;
+    const at = (minutes: number) => ({
+      ...prefetch,
+      observations: { ...bundle, entry: [{ resource: heartRate(id, 'reuse-hr-moved', 150, new Date(hourStart.getTime() + minutes * 60_000)) }, ...(bundle.entry ?? [])] } as Bundle,
+    });
+    const early = (await callService(service, fixture.store, id, { prefetch: at(5) })).cards[0]!;
+    const late = (await callService(service, fixture.store, id, { prefetch: at(15) })).cards[0]!;
+    const a = (await store.get(explanationIdOf(early)!))!;
+    const b = (await store.get(explanationIdOf(late)!))!;
+    expect(b.dataHash).toBe(a.dataHash);
+    expect(engine.stats.computed).toBe(1);
+    expect(b.id).not.toBe(a.id);
+    expect(store.saves).toBe(2);
+    const hr = (r: ExplanationRecord) => r.factors.find((f) => f.evidence.includes('Observation/reuse-hr-moved'));
+    expect(hr(a)?.time).toBe(new Date(hourStart.getTime() + 5 * 60_000).toISOString());
+    expect(hr(b)?.time).toBe(new Date(hourStart.getTime() + 15 * 60_000).toISOString());
+  });
+
+  it('concurrent identical calls share one write', async () => {
+    const { service, store } = setup();
+    const id = septicId(3);
+    const cards = (await Promise.all([0, 1, 2].map(() => callService(service, fixture.store, id)))).map((r) => r.cards[0]!);
+    expect(new Set(cards.map(explanationIdOf)).size).toBe(1);
+    expect(store.saves).toBe(1);
+  });
+
+  it('a failed write is not remembered: that card has no explanation link, the next identical call writes and links', async () => {
+    const { service, engine, store } = setup();
+    const id = septicId(4);
+    store.failNext = 1;
+    const failed = (await callService(service, fixture.store, id)).cards[0]!;
+    expect(explanationIdOf(failed)).toBeUndefined();
+    expect(failed.summary).toContain('Sepsis risk');
+    const next = (await callService(service, fixture.store, id)).cards[0]!;
+    expect(explanationIdOf(next)).toBeDefined();
+    expect(await store.get(explanationIdOf(next)!)).toBeDefined();
+    expect(store.saves).toBe(1);
+    expect(engine.stats.computed).toBe(1);
+  });
+});
