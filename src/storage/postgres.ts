@@ -42,18 +42,10 @@ const SCHEMA_LOCK_KEY = 0x766967696c;
 
 /** Runs `ddl` (idempotent CREATE … IF NOT EXISTS statements) in one transaction, one replica at a time. */
 export async function ensureSchema(pool: PgPool, ddl: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
     await client.query(ddl);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -81,16 +73,24 @@ export function lazySchema(pool: PgPool, ddl: string): () => Promise<void> {
 /** Runs `work` in a transaction on one connection; rolls back if it throws. */
 export async function inTransaction<T>(pool: PgPool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client whose connection drops also emits 'error' (the pool listens only to idle ones);
+  // unheard, that would crash the process. The failing query rejects with the same error.
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  let failure: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.removeListener('error', ignore);
+    // After a failure the connection may be broken: discard it rather than hand it to the next caller.
+    client.release(failure);
   }
 }
 
