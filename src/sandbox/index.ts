@@ -13,7 +13,8 @@ import type { CdsClient, CdsClientRegistry } from '../cds-hooks/clients.js';
 import type { CdsServiceDefinition } from '../cds-hooks/types.js';
 import { FhirStore } from './fhir/store.js';
 import { createFhirRouter } from './fhir/router.js';
-import { loadSandboxData, type SandboxPatientSummary } from './patients.js';
+import { loadSandboxData, readSandboxIndex, type SandboxPatientSummary } from './patients.js';
+import { sandboxGroups } from './groups.js';
 import { pageSecurityHeaders } from '../http/page-security-headers.js';
 import { createSandboxApiRouter } from './ehr/api.js';
 import { createSandboxClientIdentity, type SandboxClientIdentity } from './ehr/client-identity.js';
@@ -107,6 +108,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   for (const bundle of bundles) store.loadBundle(keepSupported(bundle, new Set(store.resourceTypes), skipped));
   if (skipped.size) logger.warn({ skipped: Object.fromEntries(skipped) }, 'sandbox: resource types the FHIR server does not support were not loaded');
   if (store.resourceTypes.includes('Practitioner')) store.update(sandboxPractitioner());
+  for (const group of sandboxGroups(readSandboxIndex(options.dataDir))) store.update(group);
   const patientList: readonly SandboxPatientSummary[] = patients;
 
   const identity = await createSandboxClientIdentity();
@@ -169,7 +171,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   router.use(
     '/api',
-    createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
+    createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
   );
   router.use(sandboxPageHeaders(config.publicBaseUrl));
   router.use(express.static(sandboxUiDir(), { index: 'index.html' }));

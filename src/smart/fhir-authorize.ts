@@ -2,7 +2,8 @@
  * Token enforcement for the sandbox FHIR server, plugged into its `authorize` seam
  * (src/sandbox/fhir/router.ts). RFC 6750 bearer tokens issued by the sandbox authorization server; the
  * decision itself is decideAccess (scope covers type + interaction; patient compartment matches).
- * Transactions and batches are refused to every token: their entries would need one decision each.
+ * A transaction or batch needs only a valid token here: the router authorises each of its entries as
+ * the interaction it performs (authorizeEntries), so the Bundle grants nothing its entries would not.
  */
 import type { Request } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
@@ -50,6 +51,7 @@ export function smartFhirAuthorizer(opts: FhirAuthorizerOptions): AuthorizeFhirR
       opts.logger.info({ reqId: req.id, reason: 'invalid_token' }, 'sandbox fhir: token refused');
       throw new UnauthorizedError('The access token is not valid', `Bearer ${REALM}, error="invalid_token"`);
     }
+    if (interaction === 'transaction' || interaction === 'batch') return;
     const access = accessOf(interaction);
     const decision =
       access && resourceType

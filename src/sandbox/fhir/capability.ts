@@ -18,7 +18,13 @@ const COMMON_PARAMS: CapabilityStatementRestResource['searchParam'] = [
   { name: '_revinclude', type: 'special', documentation: 'Source:param[:target] — add resources referring to the matches (not iterated)' },
 ];
 
-export function capabilityStatement(opts: { baseUrl: string; softwareVersion: string; date: string }): CapabilityStatement {
+/** Bulk Data Access IG v2.0.0 operations (bulk-export.ts), by the resource type they are invoked on. */
+const BULK_EXPORT_OPERATIONS: Record<string, string> = {
+  Patient: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
+  Group: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
+};
+
+export function capabilityStatement(opts: { baseUrl: string; softwareVersion: string; date: string; bulkExport?: boolean }): CapabilityStatement {
   const defs = [...SEARCH_DEFS.values()];
   const referenceParams = defs.flatMap((d) => [...d.params.values()].flatMap((p) => (p.type === 'reference' ? [{ source: d.type, name: p.name, targets: p.targets }] : [])));
   const resources: CapabilityStatementRestResource[] = defs.map((def) => ({
@@ -33,6 +39,7 @@ export function capabilityStatement(opts: { baseUrl: string; softwareVersion: st
       ...(COMMON_PARAMS ?? []),
       ...[...def.params.values()].map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })),
     ],
+    ...(opts.bulkExport && BULK_EXPORT_OPERATIONS[def.type] ? { operation: [{ name: 'export', definition: BULK_EXPORT_OPERATIONS[def.type]! }] } : {}),
   }));
   return {
     resourceType: 'CapabilityStatement',
@@ -40,6 +47,7 @@ export function capabilityStatement(opts: { baseUrl: string; softwareVersion: st
     date: opts.date,
     publisher: 'Vigil',
     kind: 'instance',
+    ...(opts.bulkExport ? { instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'] } : {}),
     software: { name: 'Vigil sandbox FHIR server', version: opts.softwareVersion },
     implementation: { description: 'In-memory FHIR R4 server of the Vigil sandbox EHR', url: opts.baseUrl },
     fhirVersion: '4.0.1',

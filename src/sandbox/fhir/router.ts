@@ -20,6 +20,7 @@ import { BadRequestError, ForbiddenError, MethodNotAllowedError, NotFoundError, 
 import { baseUrlOf } from '../../http/base-url.js';
 import { operationOutcomeErrorHandler } from '../../http/error-handler.js';
 import type { Logger } from '../../logger.js';
+import { createBulkExportRouter, type BulkExportOptions } from './bulk-export.js';
 import { capabilityStatement } from './capability.js';
 import { parseReference } from './search-values.js';
 import type { FhirStore } from './store.js';
@@ -51,6 +52,8 @@ export interface FhirRouterOptions {
   publicBaseUrl?: string;
   /** Largest accepted request body. Default 25mb (transaction Bundles of shipped patients are large). */
   bodyLimit?: string;
+  /** Bulk Data `$export` (bulk-export.ts) settings; false leaves it out. Default on. */
+  bulkExport?: BulkExportOptions | false;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -181,9 +184,13 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
   };
 
   router.get('/metadata', (req, res) => {
-    send(res, 200, capabilityStatement({ baseUrl: baseOf(req), softwareVersion: SOFTWARE_VERSION, date: new Date().toISOString() }));
+    send(res, 200, capabilityStatement({ baseUrl: baseOf(req), softwareVersion: SOFTWARE_VERSION, date: new Date().toISOString(), bulkExport: opts.bulkExport !== false }));
   });
   router.all('/metadata', notAllowed);
+  // Before the /:type routes, which would read "$export" as an id.
+  if (opts.bulkExport !== false) {
+    router.use(createBulkExportRouter({ ...opts.bulkExport, store, logger, authorize, requiresAccessToken: opts.authorize !== undefined, baseOf }));
+  }
 
   router.post('/', jsonBody, async (req, res) => {
     const bundle = bodyResource(req);

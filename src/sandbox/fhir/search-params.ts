@@ -17,6 +17,7 @@ import type {
   DocumentReference,
   ExplanationOfBenefit,
   Goal,
+  Group,
   ImagingStudy,
   Immunization,
   Location,
@@ -661,6 +662,25 @@ const practitionerRoleDef = define<PractitionerRole>(
 );
 
 /**
+ * Groups (cohorts a Bulk Data group export names, bulk-export.ts). A group spans many patients, so it is
+ * in no single patient's compartment: patient-scoped tokens cannot read it.
+ */
+const groupDef = define<Group>(
+  'Group',
+  [
+    identifier(),
+    referenceParam('member', ['Patient', 'Practitioner', 'PractitionerRole', 'Device', 'Medication', 'Substance', 'Group'], 'A member of the group', (r) =>
+      referenceValues(...(r.member ?? []).map((m) => m.entity)),
+    ),
+    tokenParam('type', 'person, animal, device…', (r) => codeToken(r.type, `${HL7}/group-type`)),
+    tokenParam('code', 'The kind of members', (r) => conceptTokens(r.code)),
+    tokenParam('actual', 'Whether members are enumerated', (r) => codeToken(r.actual)),
+    referenceParam('managing-entity', ['Organization', 'RelatedPerson', 'Practitioner', 'PractitionerRole'], 'Who manages the group', (r) => referenceValues(r.managingEntity)),
+  ],
+  () => [],
+);
+
+/**
  * Parameters the store filters on but does not index: a handful of distinct values (an index entry
  * would hold most of the table and never be the most selective), or a superset of an indexed one.
  */
@@ -718,6 +738,7 @@ export const SEARCH_DEFS: ReadonlyMap<string, ResourceSearchDef> = new Map(
     documentReferenceDef,
     provenanceDef,
     practitionerRoleDef,
+    groupDef,
   ].map((d) => [d.type, d]),
 );
 

@@ -12,6 +12,7 @@ import type { AuthorizeFhirRequest } from '../../sandbox/fhir/router.js';
 import type { SandboxClientIdentity } from '../../sandbox/ehr/client-identity.js';
 import { smartFhirAuthorizer } from '../fhir-authorize.js';
 import { MemoryReplayCache } from '../replay-cache.js';
+import { POPULATION_DEMO_CLIENT } from './demo-backend-client.js';
 import { createSandboxAuthServer, type SandboxAuthServer, type SandboxUser, type SmartClientRegistration } from './server.js';
 
 /** The explanation view (src/web), a public SMART client using PKCE; its callback is on our own origin. */
@@ -41,7 +42,8 @@ export async function createSandboxSecurity(options: SandboxSecurityOptions): Pr
     logger,
     patients: options.patients,
     users: options.users,
-    clients: [EXPLANATION_APP_CLIENT],
+    // The demo Backend Services client of `npm run score-population` (its private key is committed: sandbox only).
+    clients: [EXPLANATION_APP_CLIENT, POPULATION_DEMO_CLIENT],
     replayCache: new MemoryReplayCache(),
   });
   const authorizeFhir = config.sandboxFhirAuth
