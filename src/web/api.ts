@@ -4,7 +4,7 @@
  * sentence a clinician can act on.
  */
 import type { Bundle, FhirResource, Observation, Patient, RiskAssessment } from 'fhir/r4';
-import type { ExplanationRecord, ScoreTrend } from './model.js';
+import type { ExplanationRecord, ExplanationSummary, ScoreTrend } from './model.js';
 
 export interface LaunchContext {
   patient: string;
@@ -106,6 +106,11 @@ export class Api {
   /** The record's 48 h trend, rescored hour by hour on the server (GET /explanations/{id}/trend). */
   trend(id: string): Promise<ScoreTrend> {
     return this.get(`explanations/${encodeURIComponent(id)}/trend`, 'explanation');
+  }
+
+  /** The patient's newest explanation of each model (GET /patients/{id}/explanations/latest). */
+  latest(patient: string): Promise<{ patientId: string; explanations: ExplanationSummary[] }> {
+    return this.get(`patients/${encodeURIComponent(patient)}/explanations/latest`, 'explanation');
   }
 
   modelCard(modelId: string): Promise<unknown> {

@@ -6,7 +6,8 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { el, svg } from './dom.js';
-import { formatPercent, formatPoints, formatTime, heatColor, type Curve, type FactorBar, type TrendPoint } from './model.js';
+import { bandColumns, fullWindow, NO_SUPPORT_COLOR, supportColor, type ClassBar, type EcgSection, type SecondsWindow } from './ecg-model.js';
+import { formatPercent, formatPoints, formatTime, heatColor, trendSeries, trendSourceText, type Curve, type FactorBar, type TrendPoint } from './model.js';
 
 const HOUR_S = 3600;
 /** Okabe–Ito: raising (vermillion) and lowering (blue) read apart with the common colour-vision deficiencies. */
@@ -31,11 +32,15 @@ function keepSized(plot: uPlot, container: HTMLElement, height: number, after?: 
   ro.observe(container);
 }
 
-/** Score over the last 48 h, with the band cut-offs as dashed lines. */
+/**
+ * Score over the last 48 h, with the band cut-offs as dashed lines. Scores stored at the time are filled
+ * dots, scores rescored now from the data available at that hour hollow dots; one line joins them in time
+ * order. The legend under the chart says the same in words (main.ts).
+ */
 export function trendChart(container: HTMLElement, points: TrendPoint[], thresholds: { moderate: number; high: number }, window: { start: number; end: number }): void {
-  const xs = points.map((p) => p.time / 1000);
-  const ys = points.map((p) => p.probability * 100);
-  const top = Math.min(100, Math.max(thresholds.high * 100 * 1.3, ...ys.map((y) => y * 1.2), 5));
+  const series = trendSeries(points);
+  const top = Math.min(100, Math.max(thresholds.high * 100 * 1.3, ...series.line.map((y) => y * 1.2), 5));
+  const accent = cssVar('--accent', '#2d3a8c');
   const opts: uPlot.Options = {
     width: widthOf(container),
     height: 160,
@@ -45,15 +50,29 @@ export function trendChart(container: HTMLElement, points: TrendPoint[], thresho
     axes: [{ stroke: INK }, { stroke: INK, label: 'Risk (%)', values: (_u, v) => v.map((x) => `${x}`) }],
     series: [
       {},
-      { label: 'Risk', stroke: cssVar('--accent', '#2d3a8c'), width: 2, points: { show: true, size: 7, fill: cssVar('--accent', '#2d3a8c') } },
+      { label: 'Risk', stroke: accent, width: 1.5, points: { show: false } },
+      { label: 'Scored at the time', stroke: accent, paths: () => null, points: { show: true, size: 8, fill: accent, stroke: accent } },
+      { label: 'Rescored from data available then', stroke: accent, paths: () => null, points: { show: true, size: 8, width: 2, fill: cssVar('--bg', '#ffffff'), stroke: accent } },
       { label: 'High band', stroke: RAISE, dash: [6, 4], width: 1, points: { show: false } },
       { label: 'Moderate band', stroke: '#8a6d00', dash: [2, 4], width: 1, points: { show: false } },
     ],
   };
-  const data: uPlot.AlignedData = [xs, ys, xs.map(() => thresholds.high * 100), xs.map(() => thresholds.moderate * 100)];
+  const data: uPlot.AlignedData = [series.xs, series.line, series.stored, series.retrospective, series.xs.map(() => thresholds.high * 100), series.xs.map(() => thresholds.moderate * 100)];
   container.replaceChildren();
   const plot = new uPlot(opts, data, container);
   keepSized(plot, container, 160);
+}
+
+/** The trend's key in words and shapes (the markers alone would not say which score was shown at the time). */
+export function trendLegend(points: readonly TrendPoint[]): HTMLElement {
+  const rescored = points.some((p) => p.retrospective);
+  return el(
+    'p',
+    { class: 'legend', 'data-testid': 'trend-legend' },
+    el('span', { class: 'key' }, '● scored at the time (stored)'),
+    rescored ? [' · ', el('span', { class: 'key' }, '○ rescored now from the data available at that hour (not shown to anyone then)')] : null,
+    ' · dashed lines: moderate and high band cut-offs',
+  );
 }
 
 /** Set through CSSOM: the page's CSP forbids inline style attributes. */
@@ -172,8 +191,130 @@ export function trendTable(points: TrendPoint[]): HTMLElement {
     el(
       'table',
       {},
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Time'), el('th', { scope: 'col' }, 'Risk'))),
-      el('tbody', {}, points.map((p) => el('tr', {}, el('td', {}, formatTime(new Date(p.time).toISOString())), el('td', {}, formatPercent(p.probability))))),
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Time'), el('th', { scope: 'col' }, 'Risk'), el('th', { scope: 'col' }, 'Source'))),
+      el(
+        'tbody',
+        {},
+        points.map((p) =>
+          el('tr', { class: p.retrospective ? 'retrospective' : 'stored' }, el('td', {}, formatTime(new Date(p.time).toISOString())), el('td', {}, formatPercent(p.probability)), el('td', {}, trendSourceText(p))),
+        ),
+      ),
     ),
+  );
+}
+
+/** Controls of a drawn ECG tracing: the visible stretch, in seconds from the first sample. */
+export interface EcgChart {
+  window(): SecondsWindow;
+  setWindow(w: SecondsWindow): void;
+}
+
+const BAND_HEIGHT = 18;
+
+/**
+ * The tracing (mV over seconds, uPlot; drag across it to zoom, double-click to see it whole) with the
+ * saliency band under it on the same x range: one cell per CSS pixel column, coloured by the strongest
+ * support for the explained class in that column (ecg-model.ts supportColor). The band is redrawn on every
+ * zoom; `onWindow` hears every change of the visible stretch, whatever caused it. The container carries the
+ * range as data-x-min / data-x-max (seconds) for tests and tools.
+ */
+export function ecgChart(container: HTMLElement, ecg: Pick<EcgSection, 'signal' | 'rateHz'>, levels: Float32Array | undefined, onWindow: (w: SecondsWindow) => void): EcgChart {
+  const full = fullWindow(ecg);
+  const xs = Float64Array.from(ecg.signal, (_v, i) => i / ecg.rateHz);
+  const plotBox = el('div', { class: 'ecg-plot' });
+  const band = el('canvas', { class: 'saliency-band', height: BAND_HEIGHT, 'aria-hidden': 'true' });
+  container.replaceChildren(plotBox, ...(levels ? [band] : []));
+  let current: SecondsWindow = { ...full };
+
+  const drawBand = (plot: uPlot) => {
+    if (!levels) return;
+    const dpr = window.devicePixelRatio || 1;
+    const cssWidth = Math.max(1, Math.round(plot.bbox.width / dpr));
+    band.style.marginLeft = `${plot.bbox.left / dpr}px`;
+    band.style.width = `${cssWidth}px`;
+    band.style.height = `${BAND_HEIGHT}px`;
+    band.width = cssWidth;
+    band.height = BAND_HEIGHT;
+    const ctx = band.getContext('2d');
+    if (!ctx) return;
+    bandColumns(levels, ecg.rateHz, current, cssWidth).forEach((level, x) => {
+      ctx.fillStyle = supportColor(level);
+      ctx.fillRect(x, 0, 1, BAND_HEIGHT);
+    });
+  };
+
+  const opts: uPlot.Options = {
+    width: widthOf(container),
+    height: 220,
+    legend: { show: false },
+    cursor: { drag: { x: true, y: false, setScale: true }, points: { show: false } },
+    scales: { x: { time: false, range: (_u, min, max) => [min ?? full.from, max ?? full.to] } },
+    axes: [
+      { stroke: INK, label: 'Seconds from the start of the recording', values: (_u, v) => v.map((x) => `${Math.round(x * 100) / 100}`) },
+      { stroke: INK, label: 'mV', size: 52 },
+    ],
+    series: [{}, { label: 'ECG', stroke: INK, width: 1 }],
+    hooks: {
+      setScale: [
+        (u, key) => {
+          if (key !== 'x') return;
+          const min = u.scales.x?.min;
+          const max = u.scales.x?.max;
+          if (min === undefined || max === undefined || min === null || max === null) return;
+          current = { from: Math.max(full.from, min), to: Math.min(full.to, max) };
+          container.dataset.xMin = current.from.toFixed(3);
+          container.dataset.xMax = current.to.toFixed(3);
+          drawBand(u);
+          onWindow(current);
+        },
+      ],
+    },
+  };
+  const plot = new uPlot(opts, [xs, ecg.signal], plotBox);
+  const show = (w: SecondsWindow) => plot.setScale('x', { min: w.from, max: w.to });
+  show(full);
+  keepSized(plot, container, 220, () => drawBand(plot));
+  return {
+    window: () => ({ ...current }),
+    setWindow: show,
+  };
+}
+
+/** The class probabilities as horizontal bars, the called rhythm in bold (HTML: readable and zoomable). */
+export function classChart(bars: readonly ClassBar[]): HTMLElement {
+  return el(
+    'ul',
+    { class: 'class-bars', 'data-testid': 'class-bars' },
+    bars.map((b) => {
+      const fill = el('span', { class: 'class-bar-fill' });
+      fill.style.width = `${Math.max(1, Math.round(b.probability * 100))}%`;
+      return el(
+        'li',
+        { class: b.called ? 'called' : undefined },
+        el('span', { class: 'class-name' }, b.name, b.called ? ' (the call)' : null),
+        el('span', { class: 'factor-track', 'aria-hidden': 'true' }, fill),
+        el('span', { class: 'class-value' }, formatPercent(b.probability)),
+      );
+    }),
+  );
+}
+
+/** The colour key of the saliency band: light (little support) to dark (strong support), grey for none. */
+export function supportLegend(className: string): HTMLElement {
+  const steps = [0.1, 0.3, 0.5, 0.7, 0.9, 1].map((level) => {
+    const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    swatch.style.background = supportColor(level);
+    return swatch;
+  });
+  const none = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+  none.style.background = NO_SUPPORT_COLOR;
+  return el(
+    'p',
+    { class: 'legend', 'data-testid': 'saliency-legend' },
+    `Band under the tracing: how strongly each moment supported "${className}" — weak `,
+    steps,
+    ' strong (scaled to the strongest moment) · ',
+    none,
+    ' none, or evidence against it',
   );
 }

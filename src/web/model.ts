@@ -5,10 +5,11 @@
  */
 import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
+import type { ExplanationSummary } from '../explanations/summary.js';
 import type { ScoreTrend } from '../explanations/trend.js';
 import { observationToPhysioNet, PHYSIONET_OBSERVATION_MAPPINGS } from '../fhir/mappings/physionet.js';
 
-export type { ExplanationFactor, ExplanationRecord, ScoreTrend, TimeSeriesAttributions };
+export type { ExplanationFactor, ExplanationRecord, ExplanationSummary, ScoreTrend, TimeSeriesAttributions };
 
 /** CDS Hooks §Link appContext of Vigil's cards is `{"explanationId": "…"}`; a bare id is accepted too. */
 export function explanationIdFrom(appContext: string | undefined): string | undefined {
@@ -391,7 +392,8 @@ export function summarizeModelCard(card: unknown): ModelCardSummary | undefined 
   const table = Array.isArray(c.metricsTable) ? c.metricsTable : [];
   const report = obj(obj(table[0])?.report);
   if (report) {
-    for (const [metric, key] of [['AUROC', 'auroc'], ['AUPRC', 'auprc']] as const) {
+    // aurocAfVsNormal: the ECG rhythm card (multi-class), with the Challenge's own score below.
+    for (const [metric, key] of [['AUROC', 'auroc'], ['AUPRC', 'auprc'], ['AUROC, atrial fibrillation vs normal', 'aurocAfVsNormal']] as const) {
       const m = obj(report[key]);
       const estimate = n(m?.estimate);
       if (estimate !== undefined) {
@@ -405,6 +407,8 @@ export function summarizeModelCard(card: unknown): ModelCardSummary | undefined 
     }
     const brier = n(report.brier);
     if (brier !== undefined) summary.performance.push({ metric: 'Brier score', estimate: brier });
+    const challengeF1 = n(report.challengeF1);
+    if (challengeF1 !== undefined) summary.performance.push({ metric: 'Challenge F1 (mean of normal, AF, other)', estimate: challengeF1 });
   }
   for (const a of Array.isArray(c.hti1) ? c.hti1 : []) {
     const attribute = s(obj(a)?.attribute);
@@ -418,4 +422,94 @@ export function summarizeModelCard(card: unknown): ModelCardSummary | undefined 
 export function formatEstimate(row: { estimate: number; lower?: number; upper?: number }): string {
   const f = (x: number) => x.toFixed(x < 0.1 ? 3 : 2);
   return row.lower !== undefined && row.upper !== undefined ? `${f(row.estimate)} (95 % CI ${f(row.lower)}–${f(row.upper)})` : f(row.estimate);
+}
+
+/** Names of the shipped models as a clinician reads them; unknown models keep their id. */
+export const MODEL_TITLE: Readonly<Record<string, string>> = {
+  deterioration: 'Sepsis (next 6 h)',
+  'heart-disease': 'Coronary artery disease',
+  'ecg-rhythm': 'ECG rhythm',
+};
+
+/** A score whose data end this many hours or more before the launched one's is marked as older. */
+export const STALE_AFTER_HOURS = 2;
+
+/** One tile of the per-model strip ("current risk for each model"). */
+export interface ModelTile {
+  /** Explanation id: selecting the tile loads this record into the detail panels. */
+  id: string;
+  modelId: string;
+  title: string;
+  /** "7.3 %", or for an ECG the rhythm called with its probability. */
+  value: string;
+  band: string;
+  bandLabel: string;
+  asOf: string;
+  /** Data end hours before the launched explanation's: shown with its time. */
+  stale: boolean;
+  /** Whole hours older than the launched explanation's data (set when stale). */
+  hoursOlder?: number;
+}
+
+/**
+ * The strip: the patient's newest explanation of each model (GET /patients/{id}/explanations/latest), in the
+ * server's order. The launched explanation is always there — when its model is missing from the list (e.g.
+ * the list could not be read) it is added, and when a newer record of its model exists both are kept, the
+ * newer first — so the clinician never loses the score they opened.
+ */
+export function modelTiles(summaries: readonly ExplanationSummary[], launched: ExplanationSummary, staleAfterHours = STALE_AFTER_HOURS): ModelTile[] {
+  const list = [...summaries];
+  if (!list.some((s) => s.id === launched.id)) {
+    const i = list.findIndex((s) => s.model.id === launched.model.id);
+    if (i < 0) list.push(launched);
+    else list.splice(i + 1, 0, launched);
+  }
+  const reference = Date.parse(launched.asOf);
+  return list.map((s) => {
+    const older = (reference - Date.parse(s.asOf)) / HOUR_MS;
+    const stale = Number.isFinite(older) && older >= staleAfterHours;
+    const tile: ModelTile = {
+      id: s.id,
+      modelId: s.model.id,
+      title: MODEL_TITLE[s.model.id] ?? s.model.id,
+      value: s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : formatPercent(s.probability),
+      band: s.band,
+      bandLabel: s.rhythm ? (s.rhythm.code === 'A' ? 'Review the tracing' : 'No atrial fibrillation called') : (BAND_LABEL[s.band] ?? s.band),
+      asOf: s.asOf,
+      stale,
+    };
+    if (stale) tile.hoursOlder = Math.floor(older);
+    return tile;
+  });
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The summary of a full record, the same shape the server lists (src/explanations/summary.ts). */
+export { summarizeExplanation } from '../explanations/summary.js';
+
+/** Trend points split for drawing: stored scores (filled markers) and retrospective ones (hollow), joined by one line. */
+export interface TrendSeries {
+  /** Seconds (uPlot's time unit). */
+  xs: number[];
+  /** Percent; null where the point is of the other kind. */
+  stored: Array<number | null>;
+  retrospective: Array<number | null>;
+  line: number[];
+}
+
+export function trendSeries(points: readonly TrendPoint[]): TrendSeries {
+  return {
+    xs: points.map((p) => p.time / 1000),
+    stored: points.map((p) => (p.retrospective ? null : p.probability * 100)),
+    retrospective: points.map((p) => (p.retrospective ? p.probability * 100 : null)),
+    line: points.map((p) => p.probability * 100),
+  };
+}
+
+/** How a trend point came about, in words (the table's "Source" column and the legend). */
+export function trendSourceText(point: Pick<TrendPoint, 'retrospective'>): string {
+  return point.retrospective ? 'rescored now from data available at that hour' : 'scored at the time';
 }

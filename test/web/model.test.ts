@@ -1,10 +1,29 @@
 /**
- * The explanation view's pure logic (src/web/model.ts): what is drawn from an explanation record, the
- * carried-forward rule, the trend, the evidence summary, the colour rules (WCAG AA, colour-blind-safe).
+ * The explanation view's pure logic (src/web/model.ts, src/web/ecg-model.ts): what is drawn from an
+ * explanation record, the carried-forward rule, the trend (retrospective points apart), the per-model strip,
+ * the evidence summary, the colour rules (WCAG AA, colour-blind-safe), and for an ECG the saliency band, the
+ * zoom window arithmetic and segment → zoom range.
  */
 import fs from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import type { Observation, RiskAssessment } from 'fhir/r4';
+import type { EcgRecordSection } from '../../src/cds-hooks/services/ecg-rhythm/record.js';
+import {
+  bandColumns,
+  classBars,
+  ecgNotes,
+  ecgOf,
+  fullWindow,
+  MIN_ZOOM_SECONDS,
+  NO_SUPPORT_COLOR,
+  saliencyLevels,
+  segmentWindow,
+  supportColor,
+  topSegments,
+  windowText,
+  zoomWindow,
+  type EcgSection,
+} from '../../src/web/ecg-model.js';
 import {
   attributionCurves,
   bannerOf,
@@ -15,12 +34,19 @@ import {
   formatPercent,
   formatPoints,
   heatColor,
+  luminance,
+  modelTiles,
   scoreTrend,
+  summarizeExplanation,
   trendNote,
+  trendSeries,
+  trendSourceText,
   styleVariables,
   summarizeModelCard,
   summarizeObservation,
   type ExplanationFactor,
+  type ExplanationRecord,
+  type ExplanationSummary,
   type TimeSeriesAttributions,
 } from '../../src/web/model.js';
 
@@ -210,7 +236,7 @@ describe('colours', () => {
   it('every text colour of the stylesheet meets WCAG AA (4.5:1) on the background', () => {
     const css = fs.readFileSync('src/web/style.css', 'utf8');
     const v = (name: string) => new RegExp(`--${name}: (#[0-9a-f]{6});`, 'i').exec(css)![1]!;
-    for (const name of ['text', 'muted', 'accent', 'raise', 'lower']) {
+    for (const name of ['text', 'muted', 'accent', 'raise', 'lower', 'stale']) {
       expect(contrastRatio(v(name), v('bg'))).toBeGreaterThanOrEqual(4.5);
       expect(contrastRatio(v(name), v('panel'))).toBeGreaterThanOrEqual(4.5);
     }
@@ -251,5 +277,176 @@ describe('banner and model card', () => {
     expect(s.hti1.length).toBeGreaterThan(20);
     expect(formatEstimate({ estimate: 0.7391, lower: 0.6496, upper: 0.8225 })).toBe('0.74 (95 % CI 0.65–0.82)');
     expect(summarizeModelCard('nonsense')).toBeUndefined();
+  });
+});
+
+describe('trend: scores stored at the time vs rescored afterwards', () => {
+  it('splits the points into filled (stored) and hollow (retrospective) series on one line, and words each', () => {
+    const points = [
+      { time: 3_600_000, probability: 0.02, retrospective: true },
+      { time: 7_200_000, probability: 0.05 },
+      { time: 10_800_000, probability: 0.09 },
+    ];
+    expect(trendSeries(points)).toEqual({ xs: [3600, 7200, 10800], stored: [null, 5, 9], retrospective: [2, null, null], line: [2, 5, 9] });
+    expect(trendSourceText(points[0]!)).toBe('rescored now from data available at that hour');
+    expect(trendSourceText(points[1]!)).toBe('scored at the time');
+  });
+});
+
+describe('per-model strip', () => {
+  const summary = (id: string, model: string, asOf: string, extra: Partial<ExplanationSummary> = {}): ExplanationSummary => ({
+    id,
+    model: { id: model, version: '1.0.0' },
+    serviceId: `vigil-${model}`,
+    probability: 0.073,
+    band: 'high',
+    outcome: 'o',
+    created: asOf,
+    asOf,
+    ...extra,
+  });
+  const launched = summary('d2', 'deterioration', '2026-01-03T12:00:00Z');
+
+  it('one tile per model with score, band and time; older data marked with how much older', () => {
+    const tiles = modelTiles(
+      [
+        launched,
+        summary('e1', 'ecg-rhythm', '2026-01-03T08:30:00Z', { band: 'moderate', rhythm: { code: 'A', name: 'atrial fibrillation', probability: 0.81 } }),
+        summary('h1', 'heart-disease', '2026-01-03T11:00:00Z', { band: 'low', probability: 0.2 }),
+      ],
+      launched,
+    );
+    expect(tiles.map((t) => [t.modelId, t.value, t.bandLabel, t.stale])).toEqual([
+      ['deterioration', '7.3 %', 'High risk', false],
+      ['ecg-rhythm', 'Atrial fibrillation 81.0 %', 'Review the tracing', true],
+      ['heart-disease', '20.0 %', 'Low risk', false],
+    ]);
+    expect(tiles[1]!.hoursOlder).toBe(3);
+    expect(tiles[1]!.asOf).toBe('2026-01-03T08:30:00Z');
+    expect(tiles[2]!.hoursOlder).toBeUndefined();
+  });
+
+  it('keeps the launched explanation when the list lacks it (after a newer record of its model, or alone)', () => {
+    const newer = summary('d3', 'deterioration', '2026-01-03T13:00:00Z');
+    expect(modelTiles([newer], launched).map((t) => t.id)).toEqual(['d3', 'd2']);
+    expect(modelTiles([], launched).map((t) => t.id)).toEqual(['d2']);
+    expect(modelTiles([summary('h1', 'heart-disease', '2026-01-03T12:00:00Z')], launched).map((t) => t.id)).toEqual(['h1', 'd2']);
+  });
+
+  it('summarises a full record as the server does', () => {
+    const record = { id: 'x', patientId: 'p', serviceId: 's', cardUuid: 'c', model: { id: 'm', version: '2' }, created: 'c1', asOf: 'a1', dataHash: 'h', prediction: { probability: 0.1, band: 'low', indicator: 'info', thresholds: { moderate: 0.2, high: 0.5 }, outcome: 'o' }, factors: [], notUsed: [] } as ExplanationRecord;
+    expect(summarizeExplanation(record)).toEqual({ id: 'x', model: { id: 'm', version: '2' }, serviceId: 's', probability: 0.1, band: 'low', outcome: 'o', created: 'c1', asOf: 'a1' });
+  });
+});
+
+describe('ECG view logic', () => {
+  // The service's record section must still fit what the page reads (compile-time check).
+  const fits = (section: EcgRecordSection): EcgSection => section;
+  const ecg: EcgSection = fits({
+    rateHz: 10,
+    start: '2026-01-01T10:00:00.000Z',
+    durationSeconds: 30,
+    lead: 'Observation.valueSampledData',
+    rhythm: 'A',
+    classes: [
+      { code: 'N', name: 'normal sinus rhythm', probability: 0.1 },
+      { code: 'A', name: 'atrial fibrillation', probability: 0.8 },
+      { code: 'O', name: 'other rhythm', probability: 0.07 },
+      { code: '~', name: 'too noisy to classify', probability: 0.03 },
+    ],
+    windows: [],
+    signal: Array.from({ length: 300 }, (_v, i) => Math.sin(i / 3)),
+    explainedClass: 'A',
+    consensus: Array.from({ length: 300 }, (_v, i) => (i >= 120 && i < 130 ? 0.05 : i >= 200 && i < 210 ? -0.05 : 0)),
+    segments: [
+      { from: 20, to: 21, score: -0.5, ranks: {} },
+      { from: 12, to: 13, fromTime: '2026-01-01T10:00:12.000Z', score: 0.5, ranks: {} },
+      { from: 0, to: 1, score: 0.01, ranks: {} },
+    ],
+  });
+  const full = fullWindow(ecg);
+
+  it('reads the ECG section of a record and nothing else', () => {
+    expect(ecgOf({ ecg } as unknown as ExplanationRecord)).toBe(ecg);
+    expect(ecgOf({ factors: [] } as unknown as ExplanationRecord)).toBeUndefined();
+    expect(ecgOf({ ecg: { ...ecg, signal: [] } } as unknown as ExplanationRecord)).toBeUndefined();
+    expect(full).toEqual({ from: 0, to: 30 });
+  });
+
+  it('zoom: in halves around the centre down to the minimum, out doubles up to the whole, pans stop at the ends', () => {
+    expect(zoomWindow(full, full, 'in')).toEqual({ from: 7.5, to: 22.5 });
+    expect(zoomWindow({ from: 10, to: 11 }, full, 'in')).toEqual({ from: 10, to: 10 + MIN_ZOOM_SECONDS });
+    expect(zoomWindow({ from: 0, to: 4 }, full, 'out')).toEqual({ from: 0, to: 8 });
+    expect(zoomWindow({ from: 5, to: 25 }, full, 'out')).toEqual(full);
+    expect(zoomWindow({ from: 8, to: 12 }, full, 'later')).toEqual({ from: 9, to: 13 });
+    expect(zoomWindow({ from: 8, to: 12 }, full, 'earlier')).toEqual({ from: 7, to: 11 });
+    expect(zoomWindow({ from: 0.5, to: 4.5 }, full, 'earlier')).toEqual({ from: 0, to: 4 });
+    expect(zoomWindow({ from: 27, to: 29.5 }, full, 'later')).toEqual({ from: 27.5, to: 30 });
+    expect(zoomWindow(full, full, 'later')).toEqual(full);
+  });
+
+  it('segment → zoom range: the segment with a second either side, inside the tracing; announced in words', () => {
+    expect(segmentWindow({ from: 12, to: 13 }, full)).toEqual({ from: 11, to: 14 });
+    expect(segmentWindow({ from: 0, to: 1 }, full)).toEqual({ from: 0, to: 2 });
+    expect(segmentWindow({ from: 29, to: 30 }, full, 2)).toEqual({ from: 27, to: 30 });
+    expect(windowText({ from: 11, to: 14 }, full)).toBe('Showing 11 s to 14 s of 30 s');
+    expect(windowText({ from: 2.25, to: 4.5 }, full)).toBe('Showing 2.3 s to 4.5 s of 30 s');
+    expect(windowText(full, full)).toBe('Showing the whole tracing, 30 s');
+  });
+
+  it('top segments: only those supporting the call, strongest first, with their clock time and share', () => {
+    expect(topSegments(ecg)).toEqual([
+      { from: 12, to: 13, label: '12–13 s', at: '2026-01-01T10:00:12.000Z', share: 0.5 },
+      { from: 0, to: 1, label: '0–1 s', share: 0.01 },
+    ]);
+    expect(topSegments({ segments: undefined })).toEqual([]);
+  });
+
+  it('saliency band: smoothed support on 0–1 (evidence against → 0), strongest sample per column', () => {
+    const levels = saliencyLevels(ecg.consensus!, ecg.rateHz, 0);
+    expect(Math.max(...levels)).toBe(1);
+    expect(levels[125]).toBe(1);
+    expect(levels[205]).toBe(0);
+    expect(levels[0]).toBe(0);
+    // 30 columns over the whole tracing: one per second; second 12 holds the support.
+    const columns = bandColumns(levels, ecg.rateHz, full, 30);
+    expect(columns).toHaveLength(30);
+    expect(columns[12]).toBe(1);
+    expect(columns.filter((c) => c > 0)).toHaveLength(1);
+    // Zoomed to 11–14 s in 6 columns: half-second cells, 12–13 s lit.
+    expect(bandColumns(levels, ecg.rateHz, { from: 11, to: 14 }, 6)).toEqual([0, 0, 1, 1, 0, 0]);
+    // Cells narrower than a sample take the sample they fall in.
+    expect(bandColumns(levels, ecg.rateHz, { from: 12, to: 12.1 }, 4)).toEqual([1, 1, 1, 1]);
+    // Smoothing spreads a one-sample spike and keeps the peak at 1.
+    const spike = saliencyLevels([0, 0, 0, 0, 1, 0, 0, 0, 0], 10, 0.3);
+    expect(spike[4]).toBe(1);
+    expect(spike[3]).toBeCloseTo(1, 5);
+    expect(spike[0]).toBe(0);
+    expect(saliencyLevels([-1, -2], 10).every((v) => v === 0)).toBe(true);
+  });
+
+  it('band colours: a sequential scale whose lightness falls with support; grey for none', () => {
+    expect(supportColor(0)).toBe(NO_SUPPORT_COLOR);
+    const hex = (rgb: string) => `#${rgb.match(/\d+/g)!.map((x) => Number(x).toString(16).padStart(2, '0')).join('')}`;
+    const lum = [0.05, 0.25, 0.5, 0.75, 1].map((level) => luminance(hex(supportColor(level)))!);
+    for (let i = 1; i < lum.length; i++) expect(lum[i]!).toBeLessThan(lum[i - 1]!);
+  });
+
+  it('class bars mark the call; a noisy call and a missing saliency are said in words', () => {
+    expect(classBars(ecg).map((b) => [b.code, b.called])).toEqual([['N', false], ['A', true], ['O', false], ['~', false]]);
+    expect(ecgNotes(ecg)).toEqual([]);
+    const noisy = ecgNotes({ ...ecg, rhythm: '~', consensus: undefined });
+    expect(noisy[0]).toMatch(/^Cannot classify this rhythm: .*too noisy/);
+    expect(noisy[1]).toMatch(/not computed/);
+  });
+});
+
+describe('model card: ECG rhythm', () => {
+  it('summarises the shipped ECG card with its AF-vs-normal AUROC (CI) and the Challenge F1', () => {
+    const s = summarizeModelCard(JSON.parse(fs.readFileSync('models/ecg-rhythm/card.json', 'utf8')))!;
+    const af = s.performance.find((r) => r.metric === 'AUROC, atrial fibrillation vs normal')!;
+    expect(af.lower).toBeLessThan(af.estimate);
+    expect(af.upper).toBeGreaterThan(af.estimate);
+    expect(s.performance.map((r) => r.metric)).toContain('Challenge F1 (mean of normal, AF, other)');
   });
 });

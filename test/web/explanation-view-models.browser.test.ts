@@ -1,0 +1,211 @@
+/**
+ * The explanation view in a real browser (Debian chromium via playwright-core) with the sandbox EHR, part 2:
+ * the per-model strip (a septic patient scored by vigil-deterioration and vigil-heart-disease: both tiles
+ * shown, switching the panels to the other model by mouse and by keyboard) and the ECG view (a sandbox
+ * patient with an atrial-fibrillation tracing scored by vigil-ecg-rhythm: tracing and saliency band drawn,
+ * class bars, a segment zooms the x scale to it, the keys zoom, reset restores the whole tracing).
+ *
+ * Screenshots go to a temp dir, or to SCREENSHOTS_DIR (`npm run screenshots` writes docs/img/).
+ * Skipped when /usr/bin/chromium is missing (.ci/run installs it).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createVigil, type Vigil } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { ExplanationRecord } from '../../src/explanations/record.js';
+import { ecgOf, segmentWindow, topSegments, fullWindow } from '../../src/web/ecg-model.js';
+import { formatPercent } from '../../src/web/model.js';
+import { buildWeb, ehrLaunchUrl, explanationIdFor } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/** Septic, with a cardiology work-up on file: scored by the deterioration and the heart-disease models. */
+const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
+/** Sandbox patient with the PhysioNet/CinC 2017 record A00027 (reference label: atrial fibrillation). */
+const ECG_AF = '2d95f315-808c-4b67-836b-e56bdba9dd21';
+const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
+
+let tmp: string;
+let shots: string;
+let vigil: Vigil;
+let server: Server;
+let origin: string;
+let browser: Browser;
+const ids: Record<'deterioration' | 'heart' | 'ecg' | 'ecgPatientDeterioration', string> = { deterioration: '', heart: '', ecg: '', ecgPatientDeterioration: '' };
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-browser-models-'));
+  shots = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : path.join(tmp, 'shots');
+  fs.mkdirSync(shots, { recursive: true });
+  const [, launched] = await Promise.all([buildWeb(path.join(tmp, 'web')), chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true })]);
+  browser = launched;
+  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }), { webDir: path.join(tmp, 'web') });
+  server = vigil.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The hooks the sandbox page fires, one service after the other (the first waits for the models to load).
+  ids.heart = await explanationIdFor(origin, SEPTIC, 'vigil-heart-disease');
+  ids.deterioration = await explanationIdFor(origin, SEPTIC, 'vigil-deterioration');
+  ids.ecgPatientDeterioration = await explanationIdFor(origin, ECG_AF, 'vigil-deterioration');
+  ids.ecg = await explanationIdFor(origin, ECG_AF, 'vigil-ecg-rhythm');
+}, 180_000);
+
+afterAll(async () => {
+  if (!tmp) return;
+  await browser?.close();
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await vigil?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Opens the view the way the sandbox page does for a card's SMART link (EHR launch with the explanation id). */
+async function openView(page: Page, patientId: string, explanationId: string): Promise<void> {
+  await page.goto(await ehrLaunchUrl(origin, patientId, JSON.stringify({ explanationId })));
+  await page.waitForURL(/\/app\/#ctx=/, { timeout: 15_000 });
+  await page.locator('body[data-ready="true"]').waitFor({ timeout: 20_000 });
+}
+
+async function recordVia(page: Page, id: string): Promise<ExplanationRecord> {
+  return page.evaluate(async (explanationId) => {
+    const ctx = /ctx=([A-Za-z0-9_-]+)/.exec(window.location.hash)![1]!;
+    return (await fetch(`/app/api/explanations/${explanationId}`, { headers: { 'X-Vigil-Context': ctx } })).json();
+  }, id);
+}
+
+/** The tracing's visible x range (seconds), as the chart publishes it. */
+async function xRange(page: Page): Promise<[number, number]> {
+  const box = page.locator('#ecg-chart');
+  return [Number(await box.getAttribute('data-x-min')), Number(await box.getAttribute('data-x-max'))];
+}
+
+async function waitForRange(page: Page, from: number, to: number): Promise<void> {
+  await page.waitForFunction(
+    ([a, b]) => {
+      const box = document.getElementById('ecg-chart')!;
+      return Math.abs(Number(box.dataset.xMin) - a!) < 0.01 && Math.abs(Number(box.dataset.xMax) - b!) < 0.01;
+    },
+    [from, to],
+    { timeout: 5_000 },
+  );
+}
+
+describeIfChromium('explanation view: each model, and the ECG tracing', () => {
+  it('shows every model scored for the patient and switches the panels to the one selected (mouse and keyboard)', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const view = await context.newPage();
+    await openView(view, SEPTIC, ids.deterioration);
+    const tiles = view.locator('button.model-tile');
+    expect(await tiles.count()).toBeGreaterThanOrEqual(2);
+    const models = await tiles.evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.model));
+    expect(models).toEqual(expect.arrayContaining(['deterioration', 'heart-disease']));
+    const deteriorationTile = view.locator(`button.model-tile[data-explanation="${ids.deterioration}"]`);
+    const heartTile = view.locator(`button.model-tile[data-explanation="${ids.heart}"]`);
+    await expect(deteriorationTile.getAttribute('aria-pressed')).resolves.toBe('true');
+    await expect(heartTile.getAttribute('aria-pressed')).resolves.toBe('false');
+
+    const deterioration = await recordVia(view, ids.deterioration);
+    const heart = await recordVia(view, ids.heart);
+    await expect(heartTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(heart.prediction.probability));
+    await expect(deteriorationTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction.probability));
+
+    // Mouse: the heart-disease explanation replaces the deterioration one in every panel.
+    await heartTile.click();
+    await view.waitForFunction((id) => document.body.dataset.shown === id, ids.heart);
+    await view.getByTestId('risk-model').filter({ hasText: 'heart-disease' }).waitFor();
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(heart.prediction.probability));
+    await expect(heartTile.getAttribute('aria-pressed')).resolves.toBe('true');
+    await expect(deteriorationTile.getAttribute('aria-pressed')).resolves.toBe('false');
+    await expect(view.locator('#curves-section').isHidden()).resolves.toBe(true);
+    expect(await view.locator('figure.curve-figure').count()).toBe(0);
+    await view.locator('#model-card').getByText(`version ${heart.model.version}`).waitFor();
+    await expect(view.locator('#models-status').textContent()).resolves.toContain('Showing');
+
+    // Keyboard: Tab to the deterioration tile and press Enter.
+    await deteriorationTile.focus();
+    await view.keyboard.press('Enter');
+    await view.getByTestId('risk-model').filter({ hasText: 'deterioration' }).waitFor();
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction.probability));
+    await view.locator('figure.curve-figure').first().waitFor();
+    await expect(view.locator('#curves-section').isVisible()).resolves.toBe(true);
+    // The trend legend says which points were scored at the time and which rescored.
+    await expect(view.getByTestId('trend-legend').textContent()).resolves.toContain('scored at the time');
+    await context.close();
+  }, 60_000);
+
+  it('draws the ECG with its saliency band, lists the segments, zooms to a segment, by keys, and resets', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const view = await context.newPage();
+    await openView(view, ECG_AF, ids.ecg);
+    const record = await recordVia(view, ids.ecg);
+    const ecg = ecgOf(record)!;
+    expect(ecg).toBeDefined();
+    const full = fullWindow(ecg);
+
+    // Tracing (uPlot canvas) and the band under it, a legend in words, class bars, no factor bars.
+    await view.locator('#ecg-chart canvas').first().waitFor();
+    const band = view.locator('#ecg-chart canvas.saliency-band');
+    expect(await band.count()).toBe(1);
+    expect((await band.boundingBox())!.width).toBeGreaterThan(200);
+    await expect(view.getByTestId('saliency-legend').textContent()).resolves.toContain(`supported "${ecg.classes.find((c) => c.code === ecg.explainedClass)!.name}"`);
+    expect(await view.locator('[data-testid="class-bars"] li').count()).toBe(4);
+    expect(await view.locator('.factor-bars').count()).toBe(0);
+    // The band has colour where the saliency supports the call (not all "none" grey).
+    const coloured = await band.evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, 1).data;
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (!(data[i] === 0xec && data[i + 1] === 0xec && data[i + 2] === 0xec)) n++;
+      return n;
+    });
+    expect(coloured).toBeGreaterThan(0);
+
+    let [from, to] = await xRange(view);
+    expect(from).toBeCloseTo(full.from, 2);
+    expect(to).toBeCloseTo(full.to, 2);
+    await view.screenshot({ path: path.join(shots, 'explanation-view-ecg.png'), fullPage: true });
+
+    // A segment click zooms the x scale to that segment (±1 s) and says so for screen readers.
+    const segments = topSegments(ecg);
+    expect(segments.length).toBeGreaterThan(0);
+    const buttons = view.locator('[data-testid="segments"] button.segment');
+    expect(await buttons.count()).toBe(segments.length);
+    await buttons.first().click();
+    const target = segmentWindow(segments[0]!, full);
+    await waitForRange(view, target.from, target.to);
+    await expect(view.locator('#ecg-status').textContent()).resolves.toContain('Showing');
+    await view.locator('#ecg-section').screenshot({ path: path.join(shots, 'explanation-view-ecg-zoomed.png') });
+
+    // Reset restores the whole tracing.
+    await view.getByRole('button', { name: 'Reset zoom' }).click();
+    await waitForRange(view, full.from, full.to);
+
+    // Keyboard on the focused tracing: + halves the width around the centre, → moves later, 0 resets.
+    await view.locator('#ecg-chart').focus();
+    await view.keyboard.press('+');
+    const half = (full.to - full.from) / 2;
+    await waitForRange(view, full.from + half / 2, full.to - half / 2);
+    await view.keyboard.press('ArrowRight');
+    [from, to] = await xRange(view);
+    expect(to - from).toBeCloseTo(half, 2);
+    expect(from).toBeCloseTo(full.from + half / 2 + half / 4, 2);
+    await view.keyboard.press('0');
+    await waitForRange(view, full.from, full.to);
+
+    // The strip has this patient's deterioration score too; the ECG tile is the one shown.
+    await expect(view.locator(`button.model-tile[data-explanation="${ids.ecg}"]`).getAttribute('aria-pressed')).resolves.toBe('true');
+    expect(await view.locator(`button.model-tile[data-explanation="${ids.ecgPatientDeterioration}"]`).count()).toBe(1);
+
+    // Tablet width: one column, nothing cut off.
+    await view.setViewportSize({ width: 768, height: 1024 });
+    await view.screenshot({ path: path.join(shots, 'explanation-view-ecg-tablet.png'), fullPage: true });
+    expect(await view.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)).toBe(false);
+    await context.close();
+  }, 60_000);
+});
