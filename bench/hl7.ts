@@ -82,7 +82,7 @@ async function run(durable: boolean): Promise<{ rate: number; p50: number; p95: 
       p50: percentile(latencies, 50),
       p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
-      applied: hl7.store.counts().applied,
+      applied: (await hl7.store.counts()).applied,
     };
   } finally {
     await hl7.close();

@@ -16,7 +16,9 @@ import { modelProviderFrom } from './explanations/model-provider.js';
 import { createExplanationsRouter } from './explanations/router.js';
 import { ExplanationEngine } from './explanations/engine.js';
 import { ExplanationCache } from './explain/index.js';
-import { PrecomputeWorker, fhirReaderSource, fhirStoreSource, type FhirSource } from './precompute/index.js';
+import { PrecomputeWorker, fhirReaderSource, fhirStoreSource, watchStoreForEcgs, type FhirSource } from './precompute/index.js';
+import { httpWriter } from './hl7/http-writer.js';
+import { storeWriter } from './hl7/store-writer.js';
 import { ehrTokenVerifierFromConfig, firstRecognising, sandboxTokenVerifier, type TokenVerifier } from './smart/token-verifier/index.js';
 import { CdsClientRegistry, loadCdsClients } from './cds-hooks/clients.js';
 import { openStores } from './storage/open-stores.js';
@@ -201,8 +203,15 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       source = fhirStoreSource(sandboxStore);
     }
     if (source) {
-      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000 });
+      // AF on a filed ECG becomes a RiskAssessment where HL7 writes (src/precompute/ecg.ts).
+      const token = config.fhirStoreToken;
+      const writer = config.fhirStoreUrl
+        ? httpWriter({ baseUrl: config.fhirStoreUrl, ...(token ? { token: () => token } : {}), timeoutMs: config.prefetchTimeoutMs })
+        : sandboxStore && storeWriter(sandboxStore);
+      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000, ecg: writer ? { writer } : {} });
       closers.push(() => worker.close());
+      // An ECG filed in the sandbox store is classified ahead of time (the store is the source only without FHIR_STORE_URL).
+      if (sandboxStore && !config.fhirStoreUrl) closers.push(watchStoreForEcgs(sandboxStore, (patientId, observation) => worker.notifyObservation(patientId, observation)));
       precompute = worker;
     }
   }

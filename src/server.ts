@@ -16,8 +16,8 @@ async function main(): Promise<void> {
   });
   // vigil_hl7_queue_depth{queue}: read from the message store at each scrape.
   if (hl7) {
-    vigil.metrics.registerQueueDepth('hl7', () => {
-      const c = hl7.store.counts();
+    vigil.metrics.registerQueueDepth('hl7', async () => {
+      const c = await hl7.store.counts();
       return { inbound: c.pending, 'inbound-failed': c.failed, outbound: c.outboundPending, 'outbound-failed': c.outboundFailed };
     });
   }

@@ -66,6 +66,16 @@ export const HOOKS: Record<string, HookSpec> = {
       appointments: { required: true, type: 'bundle' },
     },
   },
+  /**
+   * Vigil's own hook (docs/services/ecg-rhythm.md §Filed-ECG hook): result Observations were just filed for a
+   * patient. No hook for filed results exists in the CDS Hooks library, so the name is reverse-domain as the
+   * spec requires of organisation-specific hooks (§Hook Definition Format); the context mirrors the library's
+   * problem-list-item-create (`conditions` Bundle → `observations` Bundle). Maturity 0 (Draft).
+   */
+  'org.example.vigil.observation-create': {
+    userTypes: ANY_USER,
+    context: { userId, patientId, encounterId: optionalEncounterId, observations: { required: true, type: 'bundle' } },
+  },
 };
 
 export function hookSpec(hook: string): HookSpec | undefined {

@@ -8,14 +8,17 @@
  * | Hl7ParseError, PayloadTooLargeError     | AR    | its condition (100/101/…)   |
  * | Hl7UnsupportedError                    | AE    | 200 / 201 / 203             |
  * | Hl7ContentError                        | AE    | 101 / 102 / 103 …           |
- * | anything else (e.g. queue unavailable) | AE    | 207 application error       |
+ * | Hl7QueueUnavailableError, ServiceUnavailableError (not stored: disk full, database down) | AR | 207 — resend later |
+ * | anything else                          | AE    | 207 application error       |
  *
  * Deviation on purpose: the spec reserves AR for "rejected" in the sense of unsupported type/version
- * too; following the project brief, only unreadable messages get AR, so an interface engine's usual
- * "AR → fix the connection" vs "AE → fix the message" split holds.
+ * too; following the project brief, an unreadable message gets AR and an unsupported one AE. AR 207
+ * for an unavailable store follows §2.9.2.2 as written: AR also covers a receiving system that cannot
+ * process the message for reasons unrelated to its content (system down, internal error), in which
+ * case the sender is to resend it unchanged later; the connection stays open.
  */
 import { randomUUID } from 'node:crypto';
-import { PayloadTooLargeError } from '../errors.js';
+import { PayloadTooLargeError, ServiceUnavailableError } from '../errors.js';
 import { CONDITION_TEXT, Hl7ContentError, Hl7ParseError, Hl7UnsupportedError, type Hl7ConditionCode, type Hl7Location } from './errors.js';
 import { hl7Timestamp, messageText, mshSegment, segment } from './build.js';
 import type { MessageHeader } from './message.js';
@@ -36,6 +39,10 @@ export function ackFor(err: unknown): AckDecision {
   if (err instanceof PayloadTooLargeError) return { code: 'AR', condition: 100, text: err.message };
   if (err instanceof Hl7UnsupportedError || err instanceof Hl7ContentError) {
     return { code: 'AE', condition: err.condition, location: err.location, text: err.message };
+  }
+  // Hl7QueueUnavailableError is one: the message was not stored.
+  if (err instanceof ServiceUnavailableError) {
+    return { code: 'AR', condition: 207, text: 'Message not stored (queue unavailable); send it again unchanged later' };
   }
   return { code: 'AE', condition: 207, text: 'Message could not be processed; send it again later' };
 }

@@ -3,7 +3,7 @@
  * (ERR-2, data type ERL) of the offending segment/field; src/hl7/ack.ts is the one place that turns
  * them (and any other error) into an ACK code.
  */
-import { BadRequestError, UnprocessableEntityError, type ErrorDetail } from '../errors.js';
+import { BadRequestError, ServiceUnavailableError, UnprocessableEntityError, type ErrorDetail } from '../errors.js';
 
 /**
  * HL7 table 0357 "Message error condition codes" (v2.5+; also used with ERR-1 in 2.3/2.4).
@@ -75,5 +75,15 @@ export class Hl7UnsupportedError extends UnprocessableEntityError {
     readonly location?: Hl7Location,
   ) {
     super(message, detailsFor(message, location));
+  }
+}
+
+/**
+ * The message store could not take a message (disk full, database unreachable or timed out): it was
+ * not stored, so it must not be ACKed AA. ACK: AR 207, the sender resends it unchanged later.
+ */
+export class Hl7QueueUnavailableError extends ServiceUnavailableError {
+  constructor(message = 'HL7 message queue unavailable', options?: { cause?: unknown }) {
+    super(message, [], options);
   }
 }

@@ -14,6 +14,8 @@ import { applyMessage, applyPlan, type ApplyResult } from './apply.js';
 import { PlanHandoff } from './plan-handoff.js';
 import { openSqliteQueue } from './sqlite-queue.js';
 import { openMemoryQueue } from './memory-queue.js';
+import { openPgQueue } from './pg-queue.js';
+import { openPgPool } from '../storage/postgres.js';
 import type { MessageStore } from './queue.js';
 import type { FhirWriter } from './fhir-writer.js';
 import { storeWriter } from './store-writer.js';
@@ -29,6 +31,13 @@ export interface Hl7InterfaceOptions {
   dataDir: string;
   /** false = in-memory queue (benchmarks only). Default true. */
   durable?: boolean;
+  /**
+   * The message store to use instead of SQLite/memory (PostgreSQL: src/hl7/pg-queue.ts). The
+   * interface owns it from here on and closes it on close().
+   */
+  store?: MessageStore;
+  /** How often idle workers look for other replicas' messages on a shared store. Default 1000 ms. */
+  pollMs?: number;
   maxMessageBytes?: number;
   writer: FhirWriter;
   logger: Logger;
@@ -61,10 +70,11 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<Hl7Interface> {
   const { logger, writer } = options;
   const local = options.localCodes ?? loadLocalCodes();
-  const store = options.durable === false ? openMemoryQueue() : openSqliteQueue(options.dataDir);
+  const store = options.store ?? (options.durable === false ? openMemoryQueue() : openSqliteQueue(options.dataDir));
+  const poll = options.pollMs !== undefined ? { pollMs: options.pollMs } : {};
   const planOptions = { local, ...(options.assumeOffset ? { assumeOffset: options.assumeOffset } : {}) };
 
-  const outbound = options.outbound ? new OutboundSender({ ...options.outbound, store, logger }) : undefined;
+  const outbound = options.outbound ? new OutboundSender({ ...poll, ...options.outbound, store, logger }) : undefined;
   const scorers = options.scorers ?? [news2Scorer];
   const onApplied = async (result: ApplyResult) => {
     if (result.observations > 0 && options.onPatientDataChanged) {
@@ -87,6 +97,7 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
     handoff,
     apply: (raw, plan) => (plan ? applyPlan(plan, writer) : applyMessage(raw, writer, planOptions)),
     onApplied,
+    ...poll,
     ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
   });
   const ingest = new Ingest({ ...planOptions, store, logger, handoff, onStored: () => worker.notify() });
@@ -100,12 +111,13 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
       logger,
     });
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   if (!options.applyPaused) worker.start();
   outbound?.start();
-  logger.info({ port: listener.port, durable: store.durable, counts: store.counts() }, 'hl7: MLLP listener started');
+  const counts = await store.counts().catch(() => undefined);
+  logger.info({ port: listener.port, durable: store.durable, shared: store.shared, counts }, 'hl7: MLLP listener started');
 
   return {
     port: listener.port,
@@ -117,14 +129,16 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
       await worker.stop();
       handoff.clear();
       await outbound?.stop();
-      store.close();
+      await store.close();
     },
   };
 }
 
 /**
- * The interface as configured (HL7_PORT, DATA_DIR, FHIR_STORE_URL, HL7_OUT_HOST/PORT…): writes to
- * FHIR_STORE_URL when set, else to the sandbox's in-process store. Returns undefined when HL7_PORT=off.
+ * The interface as configured (HL7_PORT, DATA_DIR, DATABASE_URL, FHIR_STORE_URL, HL7_OUT_HOST/PORT…):
+ * the queue in PostgreSQL when DATABASE_URL is set (shared by every replica), else in SQLite under
+ * DATA_DIR (HL7_DURABLE=off: memory); writes to FHIR_STORE_URL when set, else to the sandbox's
+ * in-process store. Returns undefined when HL7_PORT=off.
  */
 export async function startHl7FromConfig(
   config: Config,
@@ -140,8 +154,11 @@ export async function startHl7FromConfig(
   } else {
     throw new Error('HL7 interface needs a FHIR store: set FHIR_STORE_URL, enable the sandbox (SANDBOX=on), or set HL7_PORT=off');
   }
+  // A pool of its own: the ingest commit must not queue behind other stores' queries.
+  const store = config.databaseUrl && config.hl7Durable ? await openPgQueue(openPgPool(config.databaseUrl, { max: 5 }), { ownsPool: true }) : undefined;
   return startHl7Interface({
     port: config.hl7Port,
+    ...(store ? { store } : {}),
     host: config.host,
     dataDir: config.dataDir,
     durable: config.hl7Durable,

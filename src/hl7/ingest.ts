@@ -4,7 +4,7 @@
  * and are not stored again.
  *
  * Group commit: every message that arrives within one event-loop turn, from any connection, is stored
- * in one SQLite transaction — one fsync for the lot — and all their ACKs go out after it. With 8
+ * in one transaction (SQLite or PostgreSQL) — one fsync for the lot — and all their ACKs go out after it. With 8
  * busy connections that divides the fsync cost by up to 8 without delaying any ACK by a timer. While
  * a commit is in flight (it runs off the event loop), new messages gather and go in the next commit
  * as one group.
@@ -50,6 +50,12 @@ function decode(bytes: Buffer): string {
   return text;
 }
 
+/** Messages about one patient keep their order across workers: the first PID-3 identifier. */
+function orderKeyOf(plan: IngestPlan): string {
+  const id = plan.identifiers[0];
+  return id ? `${id.system ?? ''}|${id.value ?? ''}` : plan.messageKey;
+}
+
 export class Ingest {
   private batch: Waiting[] = [];
   private scheduled = false;
@@ -65,7 +71,7 @@ export class Ingest {
       const msg = parseHl7(text);
       header = msg.header;
       const plan = planMessage(msg, this.options);
-      const stored = await this.store({ key: plan.messageKey, event: plan.event, raw: text }, plan);
+      const stored = await this.store({ key: plan.messageKey, event: plan.event, raw: text, orderKey: orderKeyOf(plan) }, plan);
       return this.answer(header, { code: 'AA' }, !stored);
     } catch (err) {
       header ??= salvageHeader(text);

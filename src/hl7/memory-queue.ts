@@ -21,27 +21,28 @@ export function openMemoryQueue(): MessageStore {
 
   return {
     durable: false,
+    shared: false,
     async enqueue(items) {
       return items.map((m) => {
         if (keys.has(m.key)) return undefined;
         keys.add(m.key);
         seq++;
-        const row: InRow = { ...m, seq, attempts: 0, state: 'pending' };
+        const row: InRow = { key: m.key, event: m.event, raw: m.raw, seq, attempts: 0, state: 'pending' };
         inbound.set(seq, row);
         pendingRows.set(seq, row);
         tally.pending++;
         return seq;
       });
     },
-    pending(afterSeq, limit) {
+    async claim(limit) {
       const out: InboundMessage[] = [];
       for (const row of pendingRows.values()) {
-        if (row.seq > afterSeq) out.push({ seq: row.seq, key: row.key, event: row.event, raw: row.raw, attempts: row.attempts });
         if (out.length >= limit) break;
+        out.push({ seq: row.seq, key: row.key, event: row.event, raw: row.raw, attempts: row.attempts });
       }
       return out;
     },
-    markApplied(s) {
+    async markApplied(s) {
       const row = inbound.get(s);
       if (row && row.state === 'pending') {
         row.state = 'applied';
@@ -53,14 +54,14 @@ export function openMemoryQueue(): MessageStore {
         row.raw = '';
       }
     },
-    recordAttempt(s, error) {
+    async recordAttempt(s, error) {
       const row = inbound.get(s);
       if (row) {
         row.attempts++;
         row.error = error;
       }
     },
-    markFailed(s, error) {
+    async markFailed(s, error) {
       const row = inbound.get(s);
       if (row && row.state === 'pending') {
         row.state = 'failed';
@@ -71,28 +72,28 @@ export function openMemoryQueue(): MessageStore {
         tally.failed++;
       }
     },
-    enqueueOutbound(item, now) {
+    async enqueueOutbound(item, now) {
       if (outIds.has(item.controlId)) return;
       outIds.add(item.controlId);
       outSeq++;
       outbound.set(outSeq, { seq: outSeq, controlId: item.controlId, raw: item.raw, attempts: 0, state: 'pending', nextAttemptAt: now });
     },
-    nextOutbound(now) {
+    async nextOutbound(now) {
       const row = pendingOut().find((r) => r.nextAttemptAt <= now);
       return row ? { seq: row.seq, controlId: row.controlId, raw: row.raw, attempts: row.attempts } : undefined;
     },
-    nextOutboundDue() {
+    async nextOutboundDue() {
       const due = pendingOut().map((r) => r.nextAttemptAt);
       return due.length ? Math.min(...due) : undefined;
     },
-    markSent(s) {
+    async markSent(s) {
       const row = outbound.get(s);
       if (row) {
         row.state = 'sent';
         row.attempts++;
       }
     },
-    retryOutbound(s, at, error) {
+    async retryOutbound(s, at, error) {
       const row = outbound.get(s);
       if (row) {
         row.attempts++;
@@ -100,7 +101,7 @@ export function openMemoryQueue(): MessageStore {
         row.error = error;
       }
     },
-    failOutbound(s, error) {
+    async failOutbound(s, error) {
       const row = outbound.get(s);
       if (row) {
         row.state = 'failed';
@@ -108,7 +109,7 @@ export function openMemoryQueue(): MessageStore {
         row.error = error;
       }
     },
-    counts(): QueueCounts {
+    async counts(): Promise<QueueCounts> {
       const c: QueueCounts = { ...tally, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
       for (const r of outbound.values()) {
         if (r.state === 'pending') c.outboundPending++;
@@ -117,6 +118,6 @@ export function openMemoryQueue(): MessageStore {
       }
       return c;
     },
-    close() {},
+    async close() {},
   };
 }

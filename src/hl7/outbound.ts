@@ -9,7 +9,7 @@ import net, { type Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import { frame, MllpDecoder } from './mllp.js';
 import { parseHl7 } from './message.js';
-import type { MessageStore } from './queue.js';
+import type { MessageStore, OutboundMessage } from './queue.js';
 
 export interface OutboundOptions {
   host: string;
@@ -20,6 +20,8 @@ export interface OutboundOptions {
   connectTimeoutMs?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** How often an idle sender looks for other replicas' results on a shared store. Default 1000 ms. */
+  pollMs?: number;
 }
 
 /** One MLLP client connection that answers each request with the next frame received. */
@@ -112,6 +114,8 @@ export class OutboundSender {
   private wake: (() => void) | undefined;
   private failures = 0;
   private idleWaiters: Array<() => void> = [];
+  // As in the worker: "nothing due" seen by a look-up that began before a notify proves nothing.
+  private generation = 0;
 
   constructor(private readonly options: OutboundOptions) {}
 
@@ -122,13 +126,16 @@ export class OutboundSender {
   }
 
   notify(): void {
+    this.generation++;
     this.wake?.();
   }
 
-  /** Resolves when nothing is due to be sent (tests). */
+  /** Resolves when nothing is left to send (tests). */
   idle(): Promise<void> {
-    if (this.options.store.counts().outboundPending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notify();
+    });
   }
 
   async stop(): Promise<void> {
@@ -161,35 +168,66 @@ export class OutboundSender {
   private async run(): Promise<void> {
     const { store, logger } = this.options;
     while (this.running) {
+      const generation = this.generation;
       const now = Date.now();
-      const next = store.nextOutbound(now);
-      if (!next) {
-        if (store.counts().outboundPending === 0) for (const r of this.idleWaiters.splice(0)) r();
-        const due = store.nextOutboundDue();
-        await this.sleep(due === undefined ? undefined : due - now);
-        continue;
-      }
+      let next: OutboundMessage | undefined;
       try {
-        if (!this.client?.usable) {
-          this.client = await MllpClient.connect(this.options.host, this.options.port, this.options.connectTimeoutMs ?? 5000);
-        }
-        const ack = readAck(await this.client.request(next.raw, this.options.ackTimeoutMs ?? 10_000));
-        if (ack.code === 'AA' || ack.code === 'CA') {
-          store.markSent(next.seq);
-          this.failures = 0;
-        } else if (ack.code === 'AR' || ack.code === 'CR') {
-          store.failOutbound(next.seq, `receiver answered ${ack.code}`);
-          logger.error({ seq: next.seq, ack: ack.code }, 'hl7 out: result rejected by the receiver');
-        } else {
-          throw new Error(`receiver answered ${ack.code || 'no MSA-1'}`);
+        next = await store.nextOutbound(now);
+        if (!next) {
+          const due = await store.nextOutboundDue();
+          if (due === undefined && generation === this.generation) for (const r of this.idleWaiters.splice(0)) r();
+          if (generation !== this.generation) continue;
+          // A shared store also fills from other replicas: look again at least every poll interval.
+          const poll = store.shared ? (this.options.pollMs ?? 1000) : undefined;
+          const wait = due === undefined ? poll : Math.min(due - now, poll ?? Infinity);
+          await this.sleep(wait);
+          continue;
         }
       } catch (err) {
         this.failures++;
         const delay = this.backoff();
-        store.retryOutbound(next.seq, Date.now() + delay, (err as Error)?.message ?? String(err));
-        logger.warn({ seq: next.seq, attempt: next.attempts + 1, retryInMs: Math.round(delay), errMessage: (err as Error)?.message }, 'hl7 out: send failed, will retry');
-        if (this.client && !this.client.usable) this.client = undefined;
+        logger.warn({ retryInMs: Math.round(delay), errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7 out: message store unavailable, will retry');
+        await this.sleep(delay);
+        continue;
       }
+      const outcome = await this.send(next);
+      try {
+        if (outcome.kind === 'sent') {
+          await store.markSent(next.seq);
+          this.failures = 0;
+        } else if (outcome.kind === 'rejected') {
+          await store.failOutbound(next.seq, `receiver answered ${outcome.code}`);
+          logger.error({ seq: next.seq, ack: outcome.code }, 'hl7 out: result rejected by the receiver');
+        } else {
+          this.failures++;
+          const delay = this.backoff();
+          await store.retryOutbound(next.seq, Date.now() + delay, outcome.error);
+          logger.warn({ seq: next.seq, attempt: next.attempts + 1, retryInMs: Math.round(delay), errMessage: outcome.error }, 'hl7 out: send failed, will retry');
+        }
+      } catch (err) {
+        // Not recorded: the message stays pending (on a shared store, claimed by us until the claim
+        // lapses) and may be sent once more; receivers de-duplicate on MSH-10.
+        this.failures++;
+        const delay = this.backoff();
+        logger.warn({ seq: next.seq, retryInMs: Math.round(delay), errName: (err as Error)?.name }, 'hl7 out: could not record the send result, will retry');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** One attempt: AA/CA → sent; AR/CR → rejected; anything else (AE, no answer, no connection) → retry. */
+  private async send(next: OutboundMessage): Promise<{ kind: 'sent' } | { kind: 'rejected'; code: string } | { kind: 'retry'; error: string }> {
+    try {
+      if (!this.client?.usable) {
+        this.client = await MllpClient.connect(this.options.host, this.options.port, this.options.connectTimeoutMs ?? 5000);
+      }
+      const ack = readAck(await this.client.request(next.raw, this.options.ackTimeoutMs ?? 10_000));
+      if (ack.code === 'AA' || ack.code === 'CA') return { kind: 'sent' };
+      if (ack.code === 'AR' || ack.code === 'CR') return { kind: 'rejected', code: ack.code };
+      return { kind: 'retry', error: `receiver answered ${ack.code || 'no MSA-1'}` };
+    } catch (err) {
+      if (this.client && !this.client.usable) this.client = undefined;
+      return { kind: 'retry', error: (err as Error)?.message ?? String(err) };
     }
   }
 }

@@ -1,8 +1,12 @@
 /**
  * The HL7 interface's message store: the inbound queue (raw messages, written before the ACK) and
- * the outbound queue (ORU^R01 results waiting for the receiver's ACK). One interface, two back ends
- * chosen in src/hl7/index.ts: SQLite (durable, the default) and memory (HL7_DURABLE=off, for
- * benchmarks and tests only — an ACKed message is lost if the process dies).
+ * the outbound queue (ORU^R01 results waiting for the receiver's ACK). One interface, three back ends
+ * chosen in src/hl7/index.ts: SQLite (durable, one instance, the default), PostgreSQL (durable,
+ * shared by every replica when DATABASE_URL is set) and memory (HL7_DURABLE=off, for benchmarks and
+ * tests only — an ACKed message is lost if the process dies).
+ *
+ * Every method is asynchronous (PostgreSQL answers over the network); the SQLite and memory back ends
+ * answer from memory or a local file and resolve at once.
  */
 
 export interface NewInbound {
@@ -11,6 +15,12 @@ export interface NewInbound {
   /** e.g. "ADT^A01". */
   event: string;
   raw: string;
+  /**
+   * Messages with the same ordering key are applied in arrival order even by several workers on a
+   * shared store (the patient's first PID-3 identifier, so an A03 never overtakes its A01).
+   * Default: the message key (no ordering constraint).
+   */
+  orderKey?: string;
 }
 
 export interface InboundMessage extends NewInbound {
@@ -38,27 +48,38 @@ export interface MessageStore {
   /** Whether an enqueued message survives a crash (and, for SQLite with synchronous=FULL, a power cut). */
   readonly durable: boolean;
   /**
+   * Whether other processes enqueue into and drain this store too (PostgreSQL): a worker then polls
+   * for their messages (and for claims a crashed replica left behind) instead of waiting to be told.
+   */
+  readonly shared: boolean;
+  /**
    * Stores messages in one transaction (group commit); for each, its seq if stored, undefined if its
-   * key was already known (a duplicate: ACK it, never apply it again).
+   * key was already known (a duplicate: ACK it, never apply it again). Resolves only after the commit
+   * is durable; rejects with Hl7QueueUnavailableError when the store cannot take them.
    */
   enqueue(items: readonly NewInbound[]): Promise<Array<number | undefined>>;
-  /** Pending messages after `afterSeq`, oldest first. */
-  pending(afterSeq: number, limit: number): InboundMessage[];
-  markApplied(seq: number): void;
+  /**
+   * Up to `limit` pending messages for this instance's worker to apply, oldest first. On a shared
+   * store they are claimed for this instance (no other worker gets them) until applied, failed,
+   * released by `close`, or until the claim lapses because this instance stopped renewing it.
+   */
+  claim(limit: number): Promise<InboundMessage[]>;
+  /** May be recorded lazily (in groups, before the next claim, state change, `counts` or `close`). */
+  markApplied(seq: number): Promise<void>;
   /** Counts an attempt that failed for a reason that may pass (the FHIR store was down). */
-  recordAttempt(seq: number, error: string): void;
+  recordAttempt(seq: number, error: string): Promise<void>;
   /** Gives up on a message that can never be applied (dead letter). */
-  markFailed(seq: number, error: string): void;
+  markFailed(seq: number, error: string): Promise<void>;
 
-  enqueueOutbound(item: { controlId: string; raw: string }, now: number): void;
-  /** The oldest outbound message due at `now`, if any. */
-  nextOutbound(now: number): OutboundMessage | undefined;
+  enqueueOutbound(item: { controlId: string; raw: string }, now: number): Promise<void>;
+  /** The oldest outbound message due at `now`, if any (on a shared store, claimed for this instance). */
+  nextOutbound(now: number): Promise<OutboundMessage | undefined>;
   /** Earliest next-attempt time of any pending outbound message. */
-  nextOutboundDue(): number | undefined;
-  markSent(seq: number): void;
-  retryOutbound(seq: number, nextAttemptAt: number, error: string): void;
-  failOutbound(seq: number, error: string): void;
+  nextOutboundDue(): Promise<number | undefined>;
+  markSent(seq: number): Promise<void>;
+  retryOutbound(seq: number, nextAttemptAt: number, error: string): Promise<void>;
+  failOutbound(seq: number, error: string): Promise<void>;
 
-  counts(): QueueCounts;
-  close(): void;
+  counts(): Promise<QueueCounts>;
+  close(): Promise<void>;
 }

@@ -122,7 +122,7 @@ export async function scoreAndQueue(
     const result = scorer.score(observations, deps.now);
     if (!result) continue;
     const controlId = randomUUID().replace(/-/g, '').slice(0, 20);
-    deps.store.enqueueOutbound({ controlId, raw: buildResultOru(patient, result, { now: deps.now, controlId }) }, deps.now.getTime());
+    await deps.store.enqueueOutbound({ controlId, raw: buildResultOru(patient, result, { now: deps.now, controlId }) }, deps.now.getTime());
     queued++;
   }
   return queued;

@@ -24,6 +24,7 @@ import path from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
 import type { InboundMessage, MessageStore, OutboundMessage, QueueCounts } from './queue.js';
 import { startInboundCommitter } from './sqlite-committer.js';
+import { Hl7QueueUnavailableError } from './errors.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS inbound (
@@ -68,13 +69,14 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
   // Highest seq whose commit the main thread knows of: rows above it may be committed already but
   // their enqueue has not returned yet (no ACK, no plan handed over).
   let confirmed = (db.prepare('SELECT COALESCE(MAX(seq), 0) AS m FROM inbound').get() as { m: number }).m;
-  const pendingStmt: Statement<[number, number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
-    "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+  const pendingStmt: Statement<[number, number], { seq: number; message_key: string; event: string; raw: string; attempts: number }> = db.prepare(
+    "SELECT seq, message_key, event, raw, attempts FROM inbound WHERE state = 'pending' AND seq <= ? ORDER BY seq LIMIT ?",
   );
   const applied = stateDb.prepare("UPDATE inbound SET state = 'applied', attempts = attempts + 1, error = NULL WHERE seq = ?");
   const attempt = stateDb.prepare('UPDATE inbound SET attempts = attempts + 1, error = ? WHERE seq = ?');
   const failed = stateDb.prepare("UPDATE inbound SET state = 'failed', attempts = attempts + 1, error = ? WHERE seq = ?");
   let appliedMarks: number[] = [];
+  let closed = false;
   const writeMarks = stateDb.transaction((seqs: readonly number[]) => {
     for (const seq of seqs) applied.run(seq);
   });
@@ -99,35 +101,41 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
 
   return {
     durable: true,
+    shared: false,
     async enqueue(items) {
       if (items.length === 0) return [];
-      const seqs = await committer.commit(items);
+      let seqs: Array<number | undefined>;
+      try {
+        seqs = await committer.commit(items);
+      } catch (err) {
+        throw new Hl7QueueUnavailableError('HL7 queue commit failed', { cause: err });
+      }
       for (const s of seqs) if (s !== undefined && s > confirmed) confirmed = s;
       return seqs;
     },
-    pending(afterSeq, limit): InboundMessage[] {
+    async claim(limit): Promise<InboundMessage[]> {
       flushMarks();
-      return pendingStmt.all(afterSeq, confirmed, limit).map((r) => ({ seq: r.seq, key: r.message_key, event: r.event, raw: r.raw, attempts: r.attempts }));
+      return pendingStmt.all(confirmed, limit).map((r) => ({ seq: r.seq, key: r.message_key, event: r.event, raw: r.raw, attempts: r.attempts }));
     },
-    markApplied: (seq) => void appliedMarks.push(seq),
-    recordAttempt(seq, error) {
+    markApplied: async (seq) => void appliedMarks.push(seq),
+    async recordAttempt(seq, error) {
       flushMarks();
       attempt.run(error.slice(0, 500), seq);
     },
-    markFailed(seq, error) {
+    async markFailed(seq, error) {
       flushMarks();
       failed.run(error.slice(0, 500), seq);
     },
-    enqueueOutbound: (item, now) => void insertOut.run(item.controlId, now, item.raw, now),
-    nextOutbound(now): OutboundMessage | undefined {
+    enqueueOutbound: async (item, now) => void insertOut.run(item.controlId, now, item.raw, now),
+    async nextOutbound(now): Promise<OutboundMessage | undefined> {
       const r = nextOut.get(now);
       return r ? { seq: r.seq, controlId: r.control_id, raw: r.raw, attempts: r.attempts } : undefined;
     },
-    nextOutboundDue: () => dueOut.get()?.due ?? undefined,
-    markSent: (seq) => void sentOut.run(seq),
-    retryOutbound: (seq, at, error) => void retryOut.run(at, error.slice(0, 500), seq),
-    failOutbound: (seq, error) => void failOut.run(error.slice(0, 500), seq),
-    counts(): QueueCounts {
+    nextOutboundDue: async () => dueOut.get()?.due ?? undefined,
+    markSent: async (seq) => void sentOut.run(seq),
+    retryOutbound: async (seq, at, error) => void retryOut.run(at, error.slice(0, 500), seq),
+    failOutbound: async (seq, error) => void failOut.run(error.slice(0, 500), seq),
+    async counts(): Promise<QueueCounts> {
       flushMarks();
       const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
       for (const row of countStmt.all()) {
@@ -139,7 +147,9 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
       }
       return c;
     },
-    close: () => {
+    async close() {
+      if (closed) return;
+      closed = true;
       flushMarks();
       committer.close();
       stateDb.close();

@@ -5,13 +5,18 @@
  * Failures: a FHIR store that is down, slow or throttling (5xx, 429, time-out, network) blocks the
  * queue and is retried with capped exponential backoff — order is kept and nothing is skipped; a
  * message that can never apply (content refused by the store, 4xx) is set aside as failed (dead
- * letter, visible in the queue counts) so it does not block the rest.
+ * letter, visible in the queue counts) so it does not block the rest. A message store that fails
+ * (PostgreSQL unreachable) pauses the worker with the same backoff; the rows stay pending.
+ *
+ * Several replicas on one PostgreSQL queue each run a worker: each applies only the rows it claimed
+ * (src/hl7/pg-queue.ts), and rows of one patient are never claimed by two workers at once, so the
+ * per-patient order holds across replicas.
  */
 import type { Logger } from '../logger.js';
 import { BadGatewayError, GatewayTimeoutError, ServiceUnavailableError, TooManyRequestsError } from '../errors.js';
 import { FhirReadError } from '../fhir/fhir-reader.js';
 import { isRetryableFhirError } from '../fhir/fhir-client.js';
-import type { MessageStore } from './queue.js';
+import type { InboundMessage, MessageStore } from './queue.js';
 import type { ApplyResult } from './apply.js';
 import type { IngestPlan } from './plan.js';
 import type { PlanHandoff } from './plan-handoff.js';
@@ -28,6 +33,8 @@ export interface WorkerOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   batchSize?: number;
+  /** How often an idle worker looks for other replicas' messages on a shared store. Default 1000 ms. */
+  pollMs?: number;
 }
 
 /** Errors worth retrying: the store may recover. */
@@ -48,6 +55,9 @@ export class Hl7Worker {
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private failuresInARow = 0;
+  // Bumped by every notify: an empty claim that started before it proves nothing (the row may have
+  // been committed while the claim was in flight), so the loop claims again before reporting idle.
+  private generation = 0;
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -59,13 +69,22 @@ export class Hl7Worker {
 
   /** New messages were stored. */
   notify(): void {
+    this.generation++;
     this.wake?.();
   }
 
-  /** Resolves when the queue has no pending message (tests, graceful shutdown). */
+  /**
+   * Resolves when this worker finds nothing left to claim (tests, graceful shutdown). On a shared
+   * store, messages other replicas hold may still be pending.
+   */
   idle(): Promise<void> {
-    if (this.options.store.counts().pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (!this.running) {
+      return this.options.store.counts().then((c) => (c.pending === 0 ? undefined : new Promise<void>((resolve) => this.idleWaiters.push(resolve))));
+    }
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.notify();
+    });
   }
 
   async stop(): Promise<void> {
@@ -87,51 +106,73 @@ export class Hl7Worker {
     });
   }
 
+  private backoff(): number {
+    const base = this.options.retryBaseMs ?? 500;
+    return Math.min(this.options.retryMaxMs ?? 30_000, base * 2 ** Math.min(this.failuresInARow - 1, 16));
+  }
+
   private async run(): Promise<void> {
     const { store, logger } = this.options;
     const batchSize = this.options.batchSize ?? 100;
     while (this.running) {
-      const batch = store.pending(0, batchSize);
-      if (batch.length === 0) {
-        for (const resolve of this.idleWaiters.splice(0)) resolve();
-        await this.sleep(undefined);
+      const generation = this.generation;
+      try {
+        const batch = await store.claim(batchSize);
+        if (batch.length === 0) {
+          if (generation !== this.generation) continue;
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+          // A shared store also fills from other replicas (and from claims a crashed one left): poll.
+          await this.sleep(store.shared ? (this.options.pollMs ?? 1000) : undefined);
+          continue;
+        }
+        await this.applyBatch(batch);
+      } catch (err) {
+        // The message store itself failed (database unreachable): nothing is lost, the rows stay
+        // pending (claimed by us until the claim lapses); try again after a pause.
+        this.failuresInARow++;
+        const delay = this.backoff();
+        logger.warn({ retryInMs: delay, errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: message store unavailable, will retry');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private async applyBatch(batch: readonly InboundMessage[]): Promise<void> {
+    const { store, logger } = this.options;
+    for (const message of batch) {
+      if (!this.running) return;
+      // A macrotask turn per message: an in-process store answers synchronously, and without this a
+      // whole batch would run before the listener reads another frame (ACK latency). It also
+      // puts the listener's plan hand-over for this row (a microtask after its commit) behind us.
+      await new Promise((resolve) => setImmediate(resolve));
+      let result: ApplyResult;
+      try {
+        result = await this.options.apply(message.raw, this.options.handoff?.get(message.seq));
+      } catch (err) {
+        const reason = `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+        if (isTransient(err)) {
+          await store.recordAttempt(message.seq, reason);
+          this.failuresInARow++;
+          const delay = this.backoff();
+          logger.warn({ seq: message.seq, attempt: message.attempts + 1, retryInMs: delay, errName: (err as Error)?.name }, 'hl7: FHIR store unavailable, will retry');
+          await this.sleep(delay);
+          return;
+        }
+        await store.markFailed(message.seq, reason);
+        this.options.handoff?.release(message.seq);
+        logger.error({ seq: message.seq, event: message.event, errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: message could not be applied (dead letter)');
         continue;
       }
-      let blocked = false;
-      for (const message of batch) {
-        if (!this.running) return;
-        // A macrotask turn per message: an in-process store answers synchronously, and without this a
-        // whole batch would run before the listener reads another frame (ACK latency). It also
-        // puts the listener's plan hand-over for this row (a microtask after its commit) behind us.
-        await new Promise((resolve) => setImmediate(resolve));
-        try {
-          const result = await this.options.apply(message.raw, this.options.handoff?.get(message.seq));
-          store.markApplied(message.seq);
-          this.options.handoff?.release(message.seq);
-          this.failuresInARow = 0;
-          try {
-            await this.options.onApplied?.(result);
-          } catch (err) {
-            logger.error({ errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: post-apply step failed');
-          }
-        } catch (err) {
-          const reason = `${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
-          if (isTransient(err)) {
-            store.recordAttempt(message.seq, reason);
-            this.failuresInARow++;
-            const base = this.options.retryBaseMs ?? 500;
-            const delay = Math.min(this.options.retryMaxMs ?? 30_000, base * 2 ** Math.min(this.failuresInARow - 1, 16));
-            logger.warn({ seq: message.seq, attempt: message.attempts + 1, retryInMs: delay, errName: (err as Error)?.name }, 'hl7: FHIR store unavailable, will retry');
-            blocked = true;
-            await this.sleep(delay);
-            break;
-          }
-          store.markFailed(message.seq, reason);
-          this.options.handoff?.release(message.seq);
-          logger.error({ seq: message.seq, event: message.event, errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: message could not be applied (dead letter)');
-        }
+      // Recorded in groups by the durable stores (no round trip per message).
+      await store.markApplied(message.seq);
+      this.options.handoff?.release(message.seq);
+      this.failuresInARow = 0;
+      try {
+        await this.options.onApplied?.(result);
+      } catch (err) {
+        logger.error({ errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: post-apply step failed');
       }
-      if (!blocked) await Promise.resolve();
     }
+    await Promise.resolve();
   }
 }

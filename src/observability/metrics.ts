@@ -55,7 +55,7 @@ export class VigilMetrics {
   private readonly rateLimited: client.Counter<'client_kind'>;
   private readonly degraded: client.Counter<'service' | 'reason'>;
   private readonly backend: client.Gauge<'backend'>;
-  private readonly queueSources = new Map<string, () => QueueDepths>();
+  private readonly queueSources = new Map<string, () => QueueDepths | Promise<QueueDepths>>();
   private readonly readinessGauge: client.Gauge<'check'>;
   private backendSource: (() => string | undefined) | undefined;
 
@@ -149,12 +149,13 @@ export class VigilMetrics {
       help: 'HL7 v2 messages waiting, per queue (read from the message store at scrape time)',
       labelNames: ['queue'],
       registers,
-      collect() {
+      // Async: a PostgreSQL-backed queue answers over the network.
+      async collect() {
         this.reset();
         for (const read of sources.values()) {
           let depths: QueueDepths;
           try {
-            depths = read();
+            depths = await read();
           } catch {
             continue; // A closed or failing store must not break the scrape.
           }
@@ -218,7 +219,7 @@ export class VigilMetrics {
    * Registers a queue-depth source read at each scrape (e.g. `() => ({ inbound: c.pending, outbound: c.outboundPending })`).
    * Returns a function that unregisters it (call it when the HL7 interface closes).
    */
-  registerQueueDepth(name: string, read: () => QueueDepths): () => void {
+  registerQueueDepth(name: string, read: () => QueueDepths | Promise<QueueDepths>): () => void {
     this.queueSources.set(name, read);
     return () => {
       if (this.queueSources.get(name) === read) this.queueSources.delete(name);

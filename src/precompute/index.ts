@@ -2,3 +2,4 @@
 export { PrecomputeWorker, type PrecomputeWorkerOptions, type PrecomputeStats } from './worker.js';
 export { precomputeDeterioration, type PrecomputeDeps, type PrecomputeOutcome } from './deterioration.js';
 export { fhirStoreSource, fhirReaderSource, type FhirSource } from './source.js';
+export { EcgPrecompute, precomputeEcg, ecgRiskAssessment, ecgRiskAssessmentId, watchStoreForEcgs, isEcgTracing, type EcgPrecomputeOutcome, type EcgPrecomputeStats, type EcgJob } from './ecg.js';

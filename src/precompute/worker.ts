@@ -5,14 +5,17 @@
  * heard of are also re-polled (PRECOMPUTE_POLL_S): the window moves on at each whole hour, and data can
  * reach the FHIR store by other ways than HL7.
  *
- * One patient at a time, with a macrotask yield between patients, so hook calls are not starved: a GRU
- * explanation holds the event loop for ~0.1–0.2 s. A change notified while the patient is being computed
- * queues it again, so the newest data are always computed last.
+ * One patient at a time, with a macrotask yield between patients. With `executor` (the explanation thread,
+ * ./thread-executor.ts; PRECOMPUTE_THREAD=on) the ~0.1–0.2 s GRU explanation runs off the event loop, so
+ * hook calls are not stalled meanwhile; without it, it holds the event loop. A change notified while the
+ * patient is being computed queues it again, so the newest data are always computed last.
  */
 import type { Logger } from '../logger.js';
-import type { ExplanationEngine } from '../explanations/engine.js';
+import type { ExplainExecutor, ExplanationEngine } from '../explanations/engine.js';
 import type { ModelProvider } from '../explanations/model-provider.js';
 import { precomputeDeterioration, type PrecomputeOutcome } from './deterioration.js';
+import { EcgPrecompute, type EcgPrecomputeStats } from './ecg.js';
+import type { FhirWriter } from '../hl7/fhir-writer.js';
 import type { FhirSource } from './source.js';
 
 export interface PrecomputeWorkerOptions {
@@ -24,7 +27,14 @@ export interface PrecomputeWorkerOptions {
   pollIntervalMs?: number;
   /** Most patients remembered for polling (least recently notified dropped first). Default 500. */
   maxMonitored?: number;
+  /** Where explanations are computed (e.g. an ExplainThread); default the engine's own (this thread). */
+  executor?: ExplainExecutor;
   now?: () => Date;
+  /**
+   * ECG rhythm ahead of time (src/precompute/ecg.ts): with this option, notify() also classifies the
+   * patient's newest ECG, and notifyObservation() a filed tracing; AF is written through `writer`.
+   */
+  ecg?: { writer?: Pick<FhirWriter, 'read' | 'write'> };
 }
 
 export interface PrecomputeStats {
@@ -35,6 +45,8 @@ export interface PrecomputeStats {
   failed: number;
   queued: number;
   monitored: number;
+  /** ECG jobs, when the ecg option is on. */
+  ecg?: EcgPrecomputeStats;
 }
 
 export class PrecomputeWorker {
@@ -46,10 +58,13 @@ export class PrecomputeWorker {
   private readonly counts = { notified: 0, computed: 0, fresh: 0, notScorable: 0, failed: 0 };
   private readonly maxMonitored: number;
   private readonly now: () => Date;
+  private readonly ecg: EcgPrecompute | undefined;
 
   constructor(private readonly options: PrecomputeWorkerOptions) {
     this.maxMonitored = Math.max(1, options.maxMonitored ?? 500);
     this.now = options.now ?? (() => new Date());
+    const { models, engine, source, logger } = options;
+    this.ecg = options.ecg ? new EcgPrecompute({ models, engine, source, logger, now: this.now, ...(options.ecg.writer ? { writer: options.ecg.writer } : {}) }) : undefined;
     if (options.pollIntervalMs && options.pollIntervalMs > 0) {
       this.timer = setInterval(() => this.pollAll(), options.pollIntervalMs);
       this.timer.unref();
@@ -65,6 +80,13 @@ export class PrecomputeWorker {
     while (this.monitored.size > this.maxMonitored) this.monitored.delete(this.monitored.values().next().value as string);
     this.queue.add(patientId);
     this.kick();
+    this.ecg?.notify({ patientId });
+  }
+
+  /** An ECG Observation ("Observation/<id>") was filed for the patient: classify exactly it soon (ecg option). Never throws. */
+  notifyObservation(patientId: string, observation: string): void {
+    if (this.closed || !patientId) return;
+    this.ecg?.notify({ patientId, observation });
   }
 
   /** Queues every monitored patient (the poll). */
@@ -76,16 +98,18 @@ export class PrecomputeWorker {
   /** Resolves when the queue is empty (tests, benchmarks). */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+    await this.ecg?.idle();
   }
 
   get stats(): PrecomputeStats {
-    return { ...this.counts, queued: this.queue.size, monitored: this.monitored.size };
+    return { ...this.counts, queued: this.queue.size, monitored: this.monitored.size, ...(this.ecg ? { ecg: this.ecg.stats } : {}) };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     this.queue.clear();
+    await this.ecg?.close();
     await this.idle();
   }
 
@@ -110,7 +134,7 @@ export class PrecomputeWorker {
   private async runOne(patientId: string): Promise<PrecomputeOutcome | undefined> {
     try {
       const outcome = await precomputeDeterioration(
-        { models: this.options.models, engine: this.options.engine, source: this.options.source, now: this.now() },
+        { models: this.options.models, engine: this.options.engine, source: this.options.source, now: this.now(), ...(this.options.executor ? { executor: this.options.executor } : {}) },
         patientId,
       );
       if (outcome.status === 'computed') this.counts.computed++;

@@ -202,7 +202,7 @@ describe('fuzzing the MLLP listener', () => {
       const growth = heapAfterGc() - before;
       // The in-memory queue keeps the accepted messages (they are ~1–20 kB each, applyPaused): allow for
       // those, and nothing per rejected frame.
-      const queued = hl7.store.counts().pending;
+      const queued = (await hl7.store.counts()).pending;
       expect(growth).toBeLessThan(16 * 1024 * 1024 + queued * 25 * 1024);
     } finally {
       client.socket.destroy();

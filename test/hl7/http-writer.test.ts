@@ -50,7 +50,7 @@ describe('HL7 → FHIR server over HTTP', () => {
     }
     client.close();
     await hl7.worker.idle();
-    expect(hl7.store.counts()).toMatchObject({ applied: 5, failed: 0 });
+    expect(await hl7.store.counts()).toMatchObject({ applied: 5, failed: 0 });
     expect(store.count('Patient')).toBe(4);
     expect(store.count('Observation')).toBe(10 + 28 + 3 + 1);
     const obs = (store.search('Observation', new URLSearchParams({ code: 'http://loinc.org|14959-1' }), { baseUrl: 'x' }).entry ?? [])[0]!.resource as Observation;

@@ -3,7 +3,7 @@ import { parseHl7, salvageHeader } from '../../src/hl7/message.js';
 import { Hl7ParseError } from '../../src/hl7/errors.js';
 import { buildAck, ackFor } from '../../src/hl7/ack.js';
 import { escapeHl7 } from '../../src/hl7/build.js';
-import { Hl7ContentError, Hl7UnsupportedError } from '../../src/hl7/errors.js';
+import { Hl7ContentError, Hl7QueueUnavailableError, Hl7UnsupportedError } from '../../src/hl7/errors.js';
 import { PayloadTooLargeError, ServiceUnavailableError } from '../../src/errors.js';
 import { hl7ToFhirDate, hl7ToFhirDateTime } from '../../src/hl7/datetime.js';
 
@@ -70,7 +70,8 @@ describe('ACK mapping and building', () => {
     [new Hl7UnsupportedError('x', 200), 'AE', 200],
     [new Hl7UnsupportedError('x', 203), 'AE', 203],
     [new Hl7ContentError('x', 101), 'AE', 101],
-    [new ServiceUnavailableError('db down'), 'AE', 207],
+    [new ServiceUnavailableError('db down'), 'AR', 207],
+    [new Hl7QueueUnavailableError('queue down'), 'AR', 207],
     [new Error('anything'), 'AE', 207],
   ])('%p → %s with condition %d', (err, code, condition) => {
     expect(ackFor(err)).toMatchObject({ code, condition });

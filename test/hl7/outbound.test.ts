@@ -94,7 +94,7 @@ describe('outbound ORU^R01 results', () => {
     expect(msg.value(obx, 5)).toBe('8');
     expect(msg.value(obx, 8)).toBe('HH');
     expect(msg.all('NTE').map((n) => msg.value(n, 3))[1]).toBe('Respiration rate: 3 points');
-    expect(hl7.store.counts()).toMatchObject({ outboundSent: 1, outboundPending: 0 });
+    expect(await hl7.store.counts()).toMatchObject({ outboundSent: 1, outboundPending: 0 });
   });
 
   it('keeps results queued while the receiver is down and delivers them when it comes up', async () => {
@@ -109,7 +109,7 @@ describe('outbound ORU^R01 results', () => {
     client.close();
     await hl7.worker.idle();
     await new Promise((r) => setTimeout(r, 100));
-    expect(hl7.store.counts().outboundPending).toBe(1);
+    expect((await hl7.store.counts()).outboundPending).toBe(1);
     // The receiver comes up on the same port.
     const received: string[] = [];
     const server = net.createServer((s) => {
@@ -126,7 +126,7 @@ describe('outbound ORU^R01 results', () => {
     cleanups.push(() => new Promise((r) => server.close(() => r())));
     await hl7.outbound!.idle();
     expect(received).toHaveLength(1);
-    expect(hl7.store.counts().outboundSent).toBe(1);
+    expect((await hl7.store.counts()).outboundSent).toBe(1);
   });
 
   it('builds the result message purely (PID from the first identifier, NTE summary and factors)', () => {

@@ -67,7 +67,7 @@ describe('parse once', () => {
     const outcomes = await Promise.all(['A1', 'A2', 'A3'].map((id) => ingest.receive(oru(id))));
     expect(outcomes.map((o) => o.decision.code)).toEqual(['AA', 'AA', 'AA']);
     // Every ACKed message is in the queue file already (another connection sees it).
-    const pendingAtAck = store.counts().pending + store.counts().applied;
+    const pendingAtAck = (await store.counts()).pending + (await store.counts()).applied;
     expect(pendingAtAck).toBe(3);
 
     await worker.idle();
@@ -81,9 +81,9 @@ describe('parse once', () => {
     await worker.idle();
     expect(applied).toHaveLength(3);
     expect(handoff.size).toBe(0);
-    expect(store.counts()).toMatchObject({ pending: 0, applied: 3 });
+    expect(await store.counts()).toMatchObject({ pending: 0, applied: 3 });
     await worker.stop();
-    store.close();
+    await store.close();
   });
 
   it('after a restart the worker parses the queued raw text (no plan survives)', async () => {
@@ -94,7 +94,7 @@ describe('parse once', () => {
     const ingest = new Ingest({ local, store: first, logger: quietLogger, handoff });
     for (const id of ['R1', 'R2']) expect((await ingest.receive(oru(id))).decision.code).toBe('AA');
     expect(handoff.size).toBe(2);
-    first.close(); // "crash" before the worker ran
+    await first.close(); // "crash" before the worker ran
 
     const second = openSqliteQueue(dir);
     const applied: Applied[] = [];
@@ -102,9 +102,9 @@ describe('parse once', () => {
     await worker.idle();
     expect(applied.map((a) => a.plan)).toEqual([undefined, undefined]);
     expect(applied.map((a) => a.raw)).toEqual([oru('R1').toString(), oru('R2').toString()]);
-    expect(second.counts()).toMatchObject({ pending: 0, applied: 2 });
+    expect(await second.counts()).toMatchObject({ pending: 0, applied: 2 });
     await worker.stop();
-    second.close();
+    await second.close();
   });
 
   it('keeps a plan across a transient failure and releases it once the message is set aside', async () => {
@@ -132,7 +132,7 @@ describe('parse once', () => {
     expect(seen[0]?.messageKey).toBe('MON|WARD|T1');
     expect(seen[1]).toBe(seen[0]);
     expect(handoff.size).toBe(0);
-    expect(store.counts()).toMatchObject({ failed: 1, pending: 0 });
+    expect(await store.counts()).toMatchObject({ failed: 1, pending: 0 });
     await worker.stop();
   });
 

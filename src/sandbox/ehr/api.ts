@@ -10,11 +10,16 @@ import { isVigilError, NotFoundError } from '../../errors.js';
 import { baseUrlOf } from '../../http/base-url.js';
 import type { SandboxClientIdentity } from './client-identity.js';
 import { listDraftOrderChoices } from './draft-orders.js';
+import { OBSERVATION_CREATE_HOOK } from '../../cds-hooks/services/ecg-rhythm/filed.js';
+import { fileEcg, parseFileEcgInput, riskAssessmentsOf, shippedTracings, type EcgStore } from './ecg-filing.js';
 import {
   buildFeedbackCall,
   buildHookCall,
   parseHookRequestInput,
+  sandboxUrls,
   SANDBOX_HOOKS,
+  SANDBOX_USER_ID,
+  signHookCall,
   type FhirResourceSource,
   type PrefetchTemplateFiller,
 } from './hook-request.js';
@@ -31,6 +36,8 @@ export interface SandboxApiDeps {
   fill: PrefetchTemplateFiller;
   catalog: ServiceCatalog;
   patients: () => readonly PatientSummary[];
+  /** The EHR's own FHIR store, for filing new ECGs and listing RiskAssessments; without it those routes answer 404. */
+  store?: EcgStore;
   /** Called with the public base URL before signing for it, so the CDS service can be told to trust that issuer. */
   trust?: (baseUrl: string) => void;
   now?: () => Date;
@@ -99,6 +106,43 @@ export function createSandboxApiRouter(deps: SandboxApiDeps): Router {
     });
     res.setHeader('Cache-Control', 'no-store');
     res.json(call);
+  });
+
+  router.get('/ecg-tracings', (_req, res) => {
+    res.json({ tracings: deps.store ? shippedTracings(deps.store) : [] });
+  });
+
+  router.get('/patients/:id/risk-assessments', (req, res) => {
+    if (!deps.store) throw new NotFoundError('This sandbox has no FHIR store');
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ riskAssessments: riskAssessmentsOf(deps.store, String(req.params.id)) });
+  });
+
+  // Files a copy of a shipped ECG as a new Observation, then returns the signed filed-ECG hook call
+  // (docs/services/ecg-rhythm.md §Filed-ECG hook) for the page to post, as for /hook-request.
+  router.post('/ecg-filing', async (req, res) => {
+    const store = deps.store;
+    if (!store) throw new NotFoundError('This sandbox has no FHIR store');
+    const input = parseFileEcgInput(req.body);
+    await deps.source.get(`Patient/${input.patientId}`, { baseUrl: 'urn:sandbox' });
+    const encounterId = await currentEncounterId(deps.source, input.patientId);
+    const observation = fileEcg(store, { ...input, ...(encounterId ? { encounterId } : {}), now: now() });
+    const services = await deps.catalog(localOriginOf(req));
+    const service = services.find((s) => s.hook === OBSERVATION_CREATE_HOOK);
+    const baseUrl = baseUrlOf(req, deps.config.publicBaseUrl);
+    let call;
+    if (service) {
+      deps.trust?.(baseUrl);
+      const context = {
+        userId: SANDBOX_USER_ID,
+        patientId: input.patientId,
+        ...(encounterId ? { encounterId } : {}),
+        observations: { resourceType: 'Bundle', type: 'collection', entry: [{ fullUrl: `${sandboxUrls(baseUrl).fhirServer}/Observation/${observation.id}`, resource: observation }] },
+      };
+      call = await signHookCall({ context, patientId: input.patientId, prefetch: 'fill' }, { baseUrl, service }, { identity: deps.identity, source: deps.source, fill: deps.fill, now: now() });
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(201).json({ observation: { id: observation.id, reference: `Observation/${observation.id}` }, ...(call ? { call } : {}) });
   });
 
   router.post('/feedback-request', async (req, res) => {

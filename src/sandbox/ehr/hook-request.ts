@@ -179,21 +179,36 @@ export async function buildHookCall(
       { field: 'hook', message: `service "${service.id}" is invoked on ${service.hook}, not ${input.hook}` },
     ]);
   }
+  const context = buildHookContext(input, deps.now ?? new Date());
+  return signHookCall({ context, patientId: input.patientId, prefetch: input.prefetch ?? 'fill' }, target, deps);
+}
+
+/**
+ * The signed call to `target.service` on its own hook with a context the caller built (any hook, e.g.
+ * Vigil's filed-ECG hook): fhirServer, a patient-scoped fhirAuthorization, filled prefetch unless "none",
+ * and a client JWT whose aud is the service URL.
+ */
+export async function signHookCall(
+  call: { context: Record<string, unknown>; patientId: string; prefetch: 'fill' | 'none' },
+  target: { baseUrl: string; service: CdsServiceDefinition },
+  deps: HookCallDeps,
+): Promise<HookCall> {
+  const { service } = target;
+  const { context } = call;
   const now = deps.now ?? new Date();
   const urls = sandboxUrls(target.baseUrl);
   const url = urls.serviceUrl(service.id);
-  const context = buildHookContext(input, now);
 
   const access = await deps.identity.issueAccessToken({
     issuer: urls.issuer,
     audience: urls.fhirServer,
     subject: SANDBOX_CDS_SERVICE_CLIENT_ID,
     scope: SANDBOX_FHIR_SCOPE,
-    patient: input.patientId,
+    patient: call.patientId,
     now,
   });
   const body: CdsHookRequest = {
-    hook: input.hook,
+    hook: service.hook,
     hookInstance: (deps.newHookInstance ?? randomUUID)(),
     fhirServer: urls.fhirServer,
     fhirAuthorization: {
@@ -202,11 +217,11 @@ export async function buildHookCall(
       expires_in: access.expiresIn,
       scope: SANDBOX_FHIR_SCOPE,
       subject: SANDBOX_CDS_SERVICE_CLIENT_ID,
-      patient: input.patientId,
+      patient: call.patientId,
     },
     context,
   };
-  if (input.prefetch !== 'none' && service.prefetch && Object.keys(service.prefetch).length) {
+  if (call.prefetch !== 'none' && service.prefetch && Object.keys(service.prefetch).length) {
     body.prefetch = await fillPrefetch(service.prefetch, context, { fill: deps.fill, source: deps.source, fhirServer: urls.fhirServer });
   }
   const jwt = await deps.identity.signClientJwt({ issuer: urls.issuer, audience: url, jwksUrl: urls.jwksUrl, now });

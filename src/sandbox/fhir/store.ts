@@ -30,6 +30,12 @@ export interface FhirStoreOptions {
   newId?: () => string;
 }
 
+/**
+ * Told of every stored write (create, update, transaction entry, bundle load), after it is stored: the
+ * sandbox's stand-in for a FHIR Subscription (R4 §Subscription, rest-hook) inside the process.
+ */
+export type FhirStoreWriteListener = (resource: Resource, change: { created: boolean }) => void;
+
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
@@ -53,6 +59,7 @@ export class FhirStore {
   private readonly now: () => Date;
   private readonly newId: () => string;
   private seq = 0;
+  private readonly listeners = new Set<FhirStoreWriteListener>();
 
   constructor(options: FhirStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
@@ -92,7 +99,23 @@ export class FhirStore {
     }
     const stored = Object.freeze(copy) as unknown as T;
     table.put(new Entry(table.def, stored, id, previous ? previous.seq : this.seq++));
+    for (const listener of this.listeners) {
+      try {
+        listener(stored, { created: !previous });
+      } catch {
+        // The write has happened; an observer's failure must not turn it into an error for the writer.
+      }
+    }
     return stored;
+  }
+
+  /**
+   * Subscribes to writes (see FhirStoreWriteListener). Listeners run synchronously inside the write, so
+   * they must only queue work. Returns the unsubscribe function.
+   */
+  onWrite(listener: FhirStoreWriteListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**

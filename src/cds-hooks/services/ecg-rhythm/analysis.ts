@@ -1,0 +1,225 @@
+/**
+ * The one code path every ECG trigger shares (issue 10): patient-view (vigil-ecg-rhythm), the filed-ECG hook
+ * (vigil-ecg-rhythm-filed) and the precompute worker (src/precompute/ecg.ts). One tracing → SampledData in mV
+ * → quality checks → class probabilities → saliency, computed once per (patient, model version, data
+ * version) through the explanation engine's memo, so whichever trigger comes first does the work and the
+ * others are served from the cache. Then the explanation record and the card, built per call.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Observation } from 'fhir/r4';
+import { GatewayTimeoutError, UnprocessableEntityError } from '../../../errors.js';
+import { dataHash } from '../../../explanations/record.js';
+import type { ExplanationEngine } from '../../../explanations/engine.js';
+import type { ExplanationStore } from '../../../explanations/store.js';
+import { modelCardLink, modelSource } from '../../../explanations/risk-card.js';
+import { decodeSampledData } from '../../../fhir/sampled-data.js';
+import type { Logger } from '../../../logger.js';
+import { backendName, type RegisteredModel } from '../../../models/index.js';
+import { ECG_CLASSES } from '../../../models/ecg/classes.js';
+import { classifyTracing, ecgSpecOf, type RhythmClassification } from '../../../models/ecg/classify.js';
+import type { EcgInput } from '../../../models/ecg/encoding.js';
+import { explainTracing, type EcgExplanation } from '../../../models/ecg/explain.js';
+import type { Card } from '../../types.js';
+import { buildRhythmCard, cannotClassifyCard } from './card.js';
+import { pickLead, timeOf, type EcgLead } from './observation.js';
+import { buildEcgRecord } from './record.js';
+
+/** One tracing to classify: the Observation and the lead read from it. */
+export interface EcgTarget {
+  observation: Observation;
+  lead: EcgLead;
+  /** "Observation/<id>", when the Observation has an id. */
+  observationRef?: string;
+  recordedAt?: string;
+}
+
+export function ecgTargetOf(observation: Observation): EcgTarget | undefined {
+  const lead = pickLead(observation);
+  if (!lead) return undefined;
+  const recordedAt = timeOf(observation);
+  return { observation, lead, ...(observation.id ? { observationRef: `Observation/${observation.id}` } : {}), ...(recordedAt ? { recordedAt } : {}) };
+}
+
+/**
+ * The data version of a tracing: the Observation it came from, the lead and the SampledData exactly as
+ * filed. A new version of the Observation with the same waveform is the same data; another Observation is not
+ * (its RiskAssessment and card name it).
+ */
+export function ecgDataVersion(target: EcgTarget): string {
+  return dataHash({ observation: target.observationRef ?? null, lead: target.lead.path, sampledData: target.lead.sampledData });
+}
+
+export type EcgAnalysis =
+  /** Refused before the network saw it (or the SampledData could not be read): the reasons, for the card. */
+  | { ok: false; reasons: string[] }
+  | {
+      ok: true;
+      classification: RhythmClassification;
+      durationSeconds: number;
+      /** Sampling rate of the filed tracing, Hz. */
+      sourceRateHz: number;
+      modelRateHz: number;
+      explanation?: EcgExplanation;
+      explanationProblem?: string;
+      /** When the classification and saliency were computed (ISO). */
+      analysedAt: string;
+    };
+
+export interface AnalyseOptions {
+  /** Compute the saliency. Default true (never on the pure-JS cpu back end: ≈ 26 s per tracing). */
+  explain?: boolean;
+  logger?: Pick<Logger, 'warn'>;
+}
+
+/** Classifies and explains one tracing (synchronous tfjs work; no I/O). */
+export function analyseTracing(model: RegisteredModel<EcgInput>, lead: EcgLead, options: AnalyseOptions = {}): EcgAnalysis {
+  let decoded;
+  try {
+    decoded = decodeSampledData(lead.sampledData);
+  } catch (err) {
+    if (err instanceof UnprocessableEntityError) return { ok: false, reasons: [err.message] };
+    throw err;
+  }
+  const outcome = classifyTracing(model, { samples: decoded.values, rateHz: decoded.rateHz, belowLimit: decoded.belowLimit, aboveLimit: decoded.aboveLimit });
+  if (!outcome.ok) return { ok: false, reasons: outcome.quality.problems.map((p) => p.reason) };
+  const c = outcome.classification;
+  const spec = ecgSpecOf(model);
+  let explanation: EcgExplanation | undefined;
+  let explanationProblem: string | undefined;
+  if (backendName() === 'cpu') {
+    // Measured ≈ 26 s per 30-s tracing on the pure-JS back end (docs/models/ecg-rhythm.md): past any hook deadline.
+    explanationProblem = 'explanations are off on the pure-JS cpu back end (too slow)';
+  } else if (options.explain !== false) {
+    try {
+      explanation = explainTracing(model.network, spec, c.signal, { classIndex: ECG_CLASSES.indexOf(c.rhythm), seed: 1 });
+    } catch (err) {
+      options.logger?.warn({ errName: err instanceof Error ? err.name : typeof err }, 'ecg explanation failed');
+      explanationProblem = 'the explainer failed for this tracing';
+    }
+  }
+  return {
+    ok: true,
+    classification: c,
+    durationSeconds: outcome.quality.durationSeconds,
+    sourceRateHz: decoded.rateHz,
+    modelRateHz: spec.rateHz,
+    ...(explanation ? { explanation } : {}),
+    ...(explanationProblem ? { explanationProblem } : {}),
+    analysedAt: new Date().toISOString(),
+  };
+}
+
+export interface AnalysedEcg {
+  analysis: EcgAnalysis;
+  /** "cache": analysed earlier (ahead of time, or by another trigger) on exactly this tracing. */
+  source: 'cache' | 'computed';
+  dataVersion: string;
+}
+
+/**
+ * The analysis of this tracing for this patient: from the engine's memo when any trigger already did it,
+ * else computed now (concurrent triggers share one computation).
+ * @throws GatewayTimeoutError when `signal` is already aborted and nothing is cached.
+ */
+export async function analyseEcg(
+  engine: ExplanationEngine,
+  model: RegisteredModel<EcgInput>,
+  patientId: string,
+  target: EcgTarget,
+  options: AnalyseOptions & { signal?: AbortSignal } = {},
+): Promise<AnalysedEcg> {
+  const explain = options.explain !== false;
+  // Results without saliency are kept apart, so a caller that wants it never gets one that skipped it.
+  const dataVersion = ecgDataVersion(target) + (explain ? '' : '+no-saliency');
+  const key = { patient: `Patient/${patientId}`, modelId: model.manifest.id, modelVersion: model.manifest.version, dataVersion };
+  const { value, source } = await engine.memo<EcgAnalysis>(key, () => {
+    if (options.signal?.aborted) throw new GatewayTimeoutError('ECG analysis abandoned at the hook deadline');
+    return analyseTracing(model, target.lead, options);
+  });
+  return { analysis: value, source, dataVersion };
+}
+
+/** A class the clinician should act on when a tracing is filed: AF, or no rhythm could be called. */
+export function isActionable(analysis: EcgAnalysis): boolean {
+  return !analysis.ok || analysis.classification.rhythm === 'A' || analysis.classification.rhythm === '~';
+}
+
+export interface EcgCardInput {
+  model: RegisteredModel<EcgInput>;
+  patientId: string;
+  target: EcgTarget;
+  analysed: AnalysedEcg;
+  serviceId: string;
+  hookInstance?: string;
+  baseUrl: string;
+  now: Date;
+  explanations: ExplanationStore;
+  logger: Pick<Logger, 'error'>;
+}
+
+/**
+ * The card for one analysed tracing, with its explanation record stored (a failed store only drops the
+ * explanation link): the rhythm card, or "cannot classify" with the reasons.
+ */
+export async function ecgCard(input: EcgCardInput): Promise<Card> {
+  const { model, target, analysed } = input;
+  const { manifest } = model;
+  const source = modelSource(manifest, input.baseUrl);
+  const links = [modelCardLink(input.baseUrl, manifest)];
+  const { analysis } = analysed;
+  if (!analysis.ok) {
+    return cannotClassifyCard({
+      reasons: analysis.reasons,
+      source,
+      links,
+      ...(target.observationRef ? { observationRef: target.observationRef } : {}),
+      ...(target.recordedAt ? { recordedAt: target.recordedAt } : {}),
+    });
+  }
+  const c = analysis.classification;
+  const cardUuid = randomUUID();
+  const record = buildEcgRecord({
+    id: randomUUID(),
+    cardUuid,
+    patientId: input.patientId,
+    serviceId: input.serviceId,
+    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
+    manifest,
+    now: input.now,
+    rhythm: c.rhythm,
+    probabilities: c.probabilities,
+    windows: c.windows,
+    signal: c.signal,
+    rateHz: c.rateHz,
+    ...(target.recordedAt ? { start: target.recordedAt } : {}),
+    ...(target.observationRef ? { observation: target.observationRef } : {}),
+    lead: target.lead.path,
+    ...(analysis.explanation ? { explanation: analysis.explanation } : {}),
+  });
+  if (record.method) record.method = { ...record.method, explainedAt: analysis.analysedAt, computed: analysed.source === 'cache' ? 'cache' : 'inline' };
+  let explanationId: string | undefined;
+  try {
+    await input.explanations.save(record);
+    explanationId = record.id;
+  } catch (err) {
+    input.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
+  }
+  return buildRhythmCard({
+    cardUuid,
+    rhythm: c.rhythm,
+    probabilities: c.probabilities,
+    modelVersion: manifest.version,
+    source,
+    links,
+    baseUrl: input.baseUrl,
+    ...(target.recordedAt ? { recordedAt: target.recordedAt } : {}),
+    durationSeconds: analysis.durationSeconds,
+    ...(target.observationRef ? { observationRef: target.observationRef } : {}),
+    leadPath: target.lead.path,
+    resampledFrom: analysis.sourceRateHz,
+    modelRate: analysis.modelRateHz,
+    ...(analysis.explanation ? { segments: analysis.explanation.segments } : {}),
+    ...(explanationId ? { explanationId } : {}),
+    ...(analysis.explanationProblem ? { explanationProblem: analysis.explanationProblem } : {}),
+  });
+}
