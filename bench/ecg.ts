@@ -21,7 +21,7 @@ import { readEcgRecords } from '../src/models/ecg/data.js';
 import type { EcgInput } from '../src/models/ecg/encoding.js';
 import { explainTracing, tracingDifferentiable } from '../src/models/ecg/explain.js';
 import { installFastConvGradients } from '../src/models/ecg/wasm-conv-grad.js';
-import { encodeTracing, toModelRate } from '../src/models/ecg/windows.js';
+import { encodeTracing, rowWidth, toModelRate } from '../src/models/ecg/windows.js';
 
 interface Row {
   backend: string;
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const inferenceUnbatchedMs = mean(() => records.forEach((r) => classifyTracing(model, { samples: r.samples, rateHz: r.fs })), n) / records.length;
     const inferenceBatchedMs = mean(() => {
       records.forEach((r) => toModelRate(r.samples, r.fs, spec));
-      model.forward(all, all.length / spec.windowSamples);
+      model.forward(all, all.length / rowWidth(spec));
     }, n) / records.length;
     const signal = signals[0]!;
     const x = encoded[0]!.windows;

@@ -21,6 +21,7 @@ import { progressLine, type ProgressEvent } from '../src/models/training.js';
 import { formatReport } from '../src/models/report.js';
 import { readEcgRecords } from '../src/models/ecg/data.js';
 import { trainEcg } from '../src/models/ecg/pipeline.js';
+import { readEcgHistory } from '../src/models/ecg/history.js';
 import { ecgCard, ecgManifest, writeEcgBundle } from '../src/models/ecg/card.js';
 import { ecgProgressLine, type EcgProgressEvent } from '../src/models/ecg/train.js';
 
@@ -100,11 +101,11 @@ async function main(): Promise<void> {
     console.log(formatReport('Logistic regression, test split', trained.metrics.test.baseline));
     console.log(formatReport('NEWS2, test split', trained.metrics.test.news2));
   } else if (id === 'ecg-rhythm') {
-    const trained = await trainEcg(readEcgRecords(ECG_DATA), { seed, epochs, onProgress: ecgProgressPrinter() });
+    const trained = await trainEcg(readEcgRecords(ECG_DATA), { seed, epochs, history: readEcgHistory(dir), onProgress: ecgProgressPrinter() });
     const card = ecgCard(trained.metrics, version, now);
     await writeEcgBundle(dir, { ...trained, manifest: ecgManifest(trained.metrics, trained.preprocess, version, now), card }, path.resolve(values.docs!));
     const m = trained.metrics.test;
-    console.log(`CNN, test records: F1(N,A,O) ${m.cnn.challengeF1.toFixed(3)}, AF vs normal AUROC ${m.cnn.aurocAfVsNormal.estimate.toFixed(3)} [${m.cnn.aurocAfVsNormal.lower.toFixed(3)}, ${m.cnn.aurocAfVsNormal.upper.toFixed(3)}]`);
+    console.log(`${trained.metrics.hyperparameters.architecture ?? 'cnn'}, test records: F1(N,A,O) ${m.cnn.challengeF1.toFixed(3)}, AF vs normal AUROC ${m.cnn.aurocAfVsNormal.estimate.toFixed(3)} [${m.cnn.aurocAfVsNormal.lower.toFixed(3)}, ${m.cnn.aurocAfVsNormal.upper.toFixed(3)}]`);
     console.log(`RR baseline, test records: F1(N,A,O) ${m.baseline.challengeF1.toFixed(3)}, AF vs normal AUROC ${m.baseline.aurocAfVsNormal.estimate.toFixed(3)}`);
   } else {
     throw new Error('--model must be heart-disease, deterioration or ecg-rhythm');

@@ -8,9 +8,9 @@ import { ECG_CLASSES } from '../../src/models/ecg/classes.js';
 import { parseEcgRecords, stratifiedRecordSplit } from '../../src/models/ecg/data.js';
 import { challengeF1, confusionMatrix, confusionSvg, f1FromConfusion, multiclassReport } from '../../src/models/ecg/metrics.js';
 import { assessSignalQuality } from '../../src/models/ecg/quality.js';
-import { detectRPeaks, rrFeatures, sampleEntropy } from '../../src/models/ecg/rpeaks.js';
+import { RHYTHM_FEATURES, detectRPeaks, rhythmFeatures, rrFeatures, sampleEntropy } from '../../src/models/ecg/rpeaks.js';
 import { fitSoftmax, predictSoftmax } from '../../src/models/ecg/softmax-regression.js';
-import { DEFAULT_AUGMENT, augmentedWindow, defaultEcgSpec, encodeTracing, normaliseWindow, windowStarts } from '../../src/models/ecg/windows.js';
+import { DEFAULT_AUGMENT, augmentedWindow, defaultEcgSpec, encodeTracing, normaliseWindow, rowWidth, windowStarts } from '../../src/models/ecg/windows.js';
 import { seededRandom } from '../../src/models/random.js';
 
 /** A crude synthetic ECG: narrow Gaussian R waves at the given beat times (s), small T waves, mV. */
@@ -168,6 +168,35 @@ describe('R peaks and RR features', () => {
     const irregular = rrFeatures(synthEcg(irregularBeats(30), 30), 300);
     expect(regular[0]).toBeCloseTo(75, 0);
     for (const i of [2, 3, 4]) expect(irregular[i]!).toBeGreaterThan(regular[i]! + 0.05);
+  });
+
+  it('rhythm features (hybrid input): regular 75/min scores ~0 irregularity, an irregular rhythm scores high on every irregularity feature', () => {
+    const regular = rhythmFeatures(synthEcg(regularBeats(30), 30, 150), 150);
+    const irregular = rhythmFeatures(synthEcg(irregularBeats(30), 30, 150), 150);
+    expect(regular).toHaveLength(RHYTHM_FEATURES.length);
+    expect(regular[0]).toBeCloseTo(75, 0);
+    // cvRR, rmssdRatio, pnn50, irregularFraction, medianAbsDiffRatio.
+    for (const i of [1, 2, 3, 5, 6]) {
+      expect(regular[i]!).toBeLessThan(0.02);
+      expect(irregular[i]!).toBeGreaterThan(0.1);
+    }
+    // Too few beats to call anything irregular: the beat rate and zeros.
+    expect(rhythmFeatures(synthEcg([0.5, 1.5], 3, 150), 150)).toEqual([40, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('hybrid encoding: every window row ends with the same standardised, clipped rhythm cells', () => {
+    const spec = { ...defaultEcgSpec(150, 4), rhythm: { features: [...RHYTHM_FEATURES], means: [75, 0, 0, 0, 0, 0, 0], sds: [10, 0.01, 1, 1, 1, 1, 1], clip: 5 } };
+    const signal = synthEcg(irregularBeats(10), 10, 150);
+    const e = encodeTracing(signal, spec);
+    const R = rowWidth(spec);
+    expect(R).toBe(600 + 7);
+    expect(e.windows).toHaveLength(e.starts.length * R);
+    expect(e.rhythm!.raw).toEqual(rhythmFeatures(signal, 150));
+    expect(e.rhythm!.cells[0]).toBeCloseTo((e.rhythm!.raw[0]! - 75) / 10, 5);
+    expect(e.rhythm!.cells[1]).toBe(5); // cvRR / 0.01 is far past the clip
+    e.starts.forEach((_, k) => expect(Array.from(e.windows.subarray(k * R + 600, (k + 1) * R))).toEqual(Array.from(e.rhythm!.cells)));
+    const plain = encodeTracing(signal, defaultEcgSpec(150, 4));
+    e.starts.forEach((_, k) => expect(Array.from(e.windows.subarray(k * R, k * R + 600))).toEqual(Array.from(plain.windows.subarray(k * 600, (k + 1) * 600))));
   });
 
   it('sample entropy: 0 for a constant series, higher for random than periodic', () => {

@@ -1,13 +1,14 @@
 /**
  * The registry's view of the ECG model (src/models/registry.ts hooks it in by preprocess kind): the raw
  * input is a tracing in millivolts at any rate; encode() resamples it to the model rate and returns its
- * normalised inference windows laid end to end, so `forward(encoded, encoded.length / windowSamples)`
- * gives one probability row per window. Whole-tracing classification (mean of windows), quality checks and
+ * inference window rows laid end to end, so `forward(encoded, encoded.length / rowWidth(spec))` gives one
+ * probability row per window (a row is the normalised samples, followed by the tracing's standardised
+ * rhythm features when the model is the hybrid). Whole-tracing classification (mean of windows), quality checks and
  * explanations are in classify.ts / explain.ts; the registry's single-probability predict() does not
  * apply to this four-class model.
  */
 import { UnprocessableEntityError } from '../../errors.js';
-import { encodeTracing, toModelRate, type EcgEncodingSpec } from './windows.js';
+import { encodeTracing, rowWidth, toModelRate, type EcgEncodingSpec } from './windows.js';
 
 export const ECG_ENCODING_KIND = 'ecg-windows-v1';
 
@@ -24,7 +25,7 @@ export function isEcgSpec(preprocess: { kind: string }): preprocess is EcgEncodi
 
 export function ecgEncoder(spec: EcgEncodingSpec): { inputShape: number[]; encode(input: unknown): Float32Array } {
   return {
-    inputShape: [spec.windowSamples, 1],
+    inputShape: [rowWidth(spec), 1],
     encode(input) {
       const { samples, rateHz } = (input ?? {}) as Partial<EcgInput>;
       if (!(samples instanceof Float32Array) || !(typeof rateHz === 'number' && rateHz > 0)) throw new UnprocessableEntityError('ECG input needs samples (Float32Array, mV) and rateHz');

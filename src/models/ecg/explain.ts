@@ -9,6 +9,15 @@
  * the mean of the windows' softmax probabilities: the network over all windows at once is one
  * differentiable function, so completeness holds for the tracing-level score. Attributions are mapped back
  * from window cells to samples of the tracing (overlapping cells add) and summed into segments.
+ *
+ * Hybrid model (spec.rhythm): the rhythm features are one more input, so integrated gradients run over the
+ * joint input from a joint baseline — the flat (or smoothed) signal AND the training-mean rhythm features
+ * (standardised 0). Completeness then reads Σ signal attributions + Σ rhythm attributions = f(x) − f(baseline):
+ * the rhythm features' sum is the "rhythm irregularity" factor, its share of the explained difference stated
+ * beside the signal segments. The feature cells repeat in every window row; their attributions are summed
+ * per feature (the chain rule for a shared input). SmoothGrad and occlusion perturb the signal only and
+ * hold the rhythm features at the tracing's values (they are computed from the whole tracing by R-peak
+ * detection, which is not differentiable).
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { integratedGradientsBatch, noiseTunnel, occlusion, type Differentiable } from '../../explain/index.js';
@@ -16,24 +25,34 @@ import { getTf } from '../backend/index.js';
 import { ECG_CLASSES } from './classes.js';
 import { logitNetwork } from './network.js';
 import { installFastConvGradients } from './wasm-conv-grad.js';
-import { encodeTracing, normaliseWindow, type EcgEncodingSpec } from './windows.js';
+import { RHYTHM_FEATURE_INFO, type RhythmFeature } from './rpeaks.js';
+import { encodeTracing, normaliseWindow, rowWidth, type EcgEncodingSpec } from './windows.js';
 
 const logitCache = new WeakMap<tfTypes.LayersModel, tfTypes.LayersModel>();
 
-/** The whole-tracing score of class `classIndex` over `windows` normalised windows laid end to end. */
-export function tracingDifferentiable(network: tfTypes.LayersModel, spec: EcgEncodingSpec, windows: number, classIndex: number): Differentiable {
+/**
+ * The whole-tracing score of class `classIndex` over `windows` encoded window rows laid end to end. With
+ * `fixedRhythm` (hybrid models), the input is the normalised samples only ([windows × windowSamples]) and
+ * the given standardised rhythm cells are appended to every row inside the score, so gradients and
+ * perturbations touch the signal alone.
+ */
+export function tracingDifferentiable(network: tfTypes.LayersModel, spec: EcgEncodingSpec, windows: number, classIndex: number, fixedRhythm?: Float32Array): Differentiable {
   const tf = getTf();
   installFastConvGradients();
   let logits = logitCache.get(network);
   if (!logits) logitCache.set(network, (logits = logitNetwork(network)));
   const net = logits;
   const W = spec.windowSamples;
+  const R = rowWidth(spec);
   const K = ECG_CLASSES.length;
+  const fixed = fixedRhythm && R > W ? fixedRhythm : undefined;
   return {
-    shape: [windows * W, 1],
+    shape: [windows * (fixed ? W : R), 1],
     score(x, target) {
       const batch = x.shape[0]!;
-      const z = net.apply(tf.reshape(x, [batch * windows, W, 1]), { training: false }) as tfTypes.Tensor;
+      let rows = tf.reshape(x, [batch * windows, fixed ? W : R, 1]);
+      if (fixed) rows = tf.concat([rows, tf.tile(tf.tensor3d(fixed, [1, fixed.length, 1]), [batch * windows, 1, 1])], 1);
+      const z = net.apply(rows, { training: false }) as tfTypes.Tensor;
       const p = tf.mean(tf.reshape(tf.softmax(z), [batch, windows, K]), 1);
       const pk = tf.reshape(tf.slice(p, [0, classIndex], [batch, 1]), [batch]);
       if (target === 'probability') return pk;
@@ -70,6 +89,21 @@ export interface SaliencyTrack {
   converged?: boolean;
   /** Score of the baseline input (log-odds), for path methods. */
   baselineScore?: number;
+  /** Hybrid, integrated gradients only: attribution of each rhythm feature (RHYTHM order); Σ values + Σ rhythm = score − baselineScore. */
+  rhythm?: number[];
+}
+
+/** The hybrid's rhythm features as one explanation factor (from the flat-baseline integrated gradients). */
+export interface RhythmFactor {
+  /** Words for the reference: the training records' mean rhythm features. */
+  baseline: string;
+  features: Array<{ name: string; label: string; unit: string; percent: boolean; value: number; standardised: number; attribution: number }>;
+  /** Σ feature attributions, log-odds of the explained class. */
+  attribution: number;
+  /** attribution / (attribution + signalAttribution) — that sum is score − baselineScore within the IG delta. */
+  share: number;
+  /** The signal's part of the same difference (Σ per-sample saliency of the flat-baseline IG). */
+  signalAttribution: number;
 }
 
 export interface SalientSegment {
@@ -92,6 +126,8 @@ export interface EcgExplanation {
   segments: SalientSegment[];
   segmentSeconds: number;
   milliseconds: number;
+  /** Hybrid models only. */
+  rhythm?: RhythmFactor;
 }
 
 export interface ExplainEcgOptions {
@@ -113,12 +149,29 @@ export interface ExplainEcgOptions {
 
 export const ALL_METHODS: readonly EcgSaliencyMethod[] = ['ig-flat', 'ig-smoothed', 'smoothgrad', 'occlusion'];
 
-/** Adds window-cell attributions into samples of the tracing. */
-function toSamples(cells: Float32Array, starts: readonly number[], W: number, length: number): Float32Array {
+/** Adds window-cell attributions (rows of `R` cells, the first `W` of them samples) into samples of the tracing. */
+function toSamples(cells: Float32Array, starts: readonly number[], W: number, length: number, R = W): Float32Array {
   const out = new Float32Array(length);
   starts.forEach((s, k) => {
-    for (let j = 0; j < W; j++) out[s + j]! += cells[k * W + j]!;
+    for (let j = 0; j < W; j++) out[s + j]! += cells[k * R + j]!;
   });
+  return out;
+}
+
+/** Per-feature sums of the rhythm cells (cells W…R−1 of every row). */
+function rhythmTotals(cells: Float32Array, windows: number, W: number, R: number): number[] {
+  return Array.from({ length: R - W }, (_, j) => {
+    let sum = 0;
+    for (let k = 0; k < windows; k++) sum += cells[k * R + W + j]!;
+    return sum;
+  });
+}
+
+/** The signal cells of encoded rows (drops the rhythm cells). */
+function signalCells(x: Float32Array, windows: number, W: number, R: number): Float32Array {
+  if (R === W) return x;
+  const out = new Float32Array(windows * W);
+  for (let k = 0; k < windows; k++) out.set(x.subarray(k * R, k * R + W), k * W);
   return out;
 }
 
@@ -127,46 +180,56 @@ export function explainTracing(network: tfTypes.LayersModel, spec: EcgEncodingSp
   const started = performance.now();
   const methods = options.methods ?? ALL_METHODS;
   const W = spec.windowSamples;
-  const { windows: x, starts } = encodeTracing(signal, spec);
-  const model = tracingDifferentiable(network, spec, starts.length, options.classIndex);
+  const R = rowWidth(spec);
+  const { windows: x, starts, rhythm } = encodeTracing(signal, spec);
+  const n = starts.length;
+  // Path methods run over the joint input; perturbation methods over the signal with the rhythm cells held.
+  const joint = tracingDifferentiable(network, spec, n, options.classIndex);
+  const signalOnly = rhythm ? tracingDifferentiable(network, spec, n, options.classIndex, rhythm.cells) : joint;
+  const xs = signalCells(x, n, W, R);
   const flat = new Float32Array(x.length);
+  const flatSignal = new Float32Array(xs.length);
   const smoothWidth = Math.max(3, Math.round((options.smoothingSeconds ?? 0.25) * spec.rateHz));
   const smooth = new Float32Array(x.length);
   starts.forEach((_, k) => {
-    // The smoothed baseline is smoothed in normalised units, window by window, so it lives in the same space.
-    const window = x.subarray(k * W, (k + 1) * W);
-    smooth.set(smoothed(window, smoothWidth), k * W);
+    // The smoothed baseline is smoothed in normalised units, window by window, so it lives in the same space;
+    // its rhythm cells stay 0 (training mean), as in the flat baseline.
+    const window = x.subarray(k * R, k * R + W);
+    smooth.set(smoothed(window, smoothWidth), k * R);
   });
   const igOptions = { schedule: options.schedule ?? [16, 32, 64], tolerance: options.tolerance ?? 0.05, maxCells: 2 ** 24 };
   const tracks: SaliencyTrack[] = [];
   const pathInputs: Array<{ method: EcgSaliencyMethod; baseline: Float32Array; words: string }> = [];
-  if (methods.includes('ig-flat')) pathInputs.push({ method: 'ig-flat', baseline: flat, words: 'flat line (each window at its own mean)' });
-  if (methods.includes('ig-smoothed')) pathInputs.push({ method: 'ig-smoothed', baseline: smooth, words: `the same tracing smoothed over ${(smoothWidth / spec.rateHz).toFixed(2)} s (fast detail such as QRS complexes removed)` });
+  const rhythmWords = rhythm ? ', rhythm features at the training mean' : '';
+  if (methods.includes('ig-flat')) pathInputs.push({ method: 'ig-flat', baseline: flat, words: `flat line (each window at its own mean)${rhythmWords}` });
+  if (methods.includes('ig-smoothed')) pathInputs.push({ method: 'ig-smoothed', baseline: smooth, words: `the same tracing smoothed over ${(smoothWidth / spec.rateHz).toFixed(2)} s (fast detail such as QRS complexes removed)${rhythmWords}` });
   let score = NaN;
   if (pathInputs.length) {
-    const results = integratedGradientsBatch(model, pathInputs.map((p) => ({ x, baseline: p.baseline })), igOptions);
+    const results = integratedGradientsBatch(joint, pathInputs.map((p) => ({ x, baseline: p.baseline })), igOptions);
     results.forEach((r, i) => {
       score = r.score;
       tracks.push({
         method: pathInputs[i]!.method,
         baseline: pathInputs[i]!.words,
-        values: toSamples(r.attributions, starts, W, signal.length),
+        values: toSamples(r.attributions, starts, W, signal.length, R),
         steps: r.steps,
         delta: r.delta,
         converged: r.converged,
         baselineScore: r.baselineScore,
+        ...(rhythm ? { rhythm: rhythmTotals(r.attributions, n, W, R) } : {}),
       });
     });
   }
+  const held = rhythm ? '; rhythm features held at the tracing\'s values' : '';
   if (methods.includes('smoothgrad')) {
-    const r = noiseTunnel(model, x, { method: 'gradient-x-input', samples: options.smoothGradSamples ?? 8, stdev: options.smoothGradStdev ?? 0.15, seed: options.seed ?? 1, baseline: flat });
-    tracks.push({ method: 'smoothgrad', baseline: 'flat line; gradient × input averaged over noisy copies', values: toSamples(r.attributions, starts, W, signal.length) });
+    const r = noiseTunnel(signalOnly, xs, { method: 'gradient-x-input', samples: options.smoothGradSamples ?? 8, stdev: options.smoothGradStdev ?? 0.15, seed: options.seed ?? 1, baseline: flatSignal });
+    tracks.push({ method: 'smoothgrad', baseline: `flat line; gradient × input averaged over noisy copies${held}`, values: toSamples(r.attributions, starts, W, signal.length) });
   }
   if (methods.includes('occlusion')) {
     const steps = Math.max(1, Math.round((options.occlusionSeconds ?? 0.5) * spec.rateHz));
-    const r = occlusion(model, x, { baseline: flat, windowSteps: steps });
+    const r = occlusion(signalOnly, xs, { baseline: flatSignal, windowSteps: steps });
     if (Number.isNaN(score)) score = r.score;
-    tracks.push({ method: 'occlusion', baseline: `${(steps / spec.rateHz).toFixed(2)} s stretches replaced by the flat line`, values: toSamples(r.attributions, starts, W, signal.length) });
+    tracks.push({ method: 'occlusion', baseline: `${(steps / spec.rateHz).toFixed(2)} s stretches replaced by the flat line${held}`, values: toSamples(r.attributions, starts, W, signal.length) });
   }
   const consensus = new Float32Array(signal.length);
   for (const t of tracks) {
@@ -176,7 +239,25 @@ export function explainTracing(network: tfTypes.LayersModel, spec: EcgEncodingSp
   }
   const segmentSeconds = options.segmentSeconds ?? 1;
   const segments = segmentsOf(consensus, tracks, spec.rateHz, segmentSeconds);
-  return { classIndex: options.classIndex, score, tracks, consensus, segments, segmentSeconds, milliseconds: performance.now() - started };
+  const factor = rhythm && spec.rhythm ? rhythmFactor(spec.rhythm.features, rhythm, tracks.find((t) => t.method === 'ig-flat') ?? tracks.find((t) => t.rhythm)) : undefined;
+  return { classIndex: options.classIndex, score, tracks, consensus, segments, segmentSeconds, milliseconds: performance.now() - started, ...(factor ? { rhythm: factor } : {}) };
+}
+
+function rhythmFactor(names: readonly string[], rhythm: { raw: number[]; cells: Float32Array }, track: SaliencyTrack | undefined): RhythmFactor | undefined {
+  if (!track?.rhythm || track.baselineScore === undefined) return undefined;
+  const attribution = track.rhythm.reduce((a, b) => a + b, 0);
+  const signalAttribution = track.values.reduce((a, b) => a + b, 0);
+  const total = attribution + signalAttribution;
+  return {
+    baseline: 'the training records\' mean rhythm features (and the flat-line signal)',
+    features: names.map((name, j) => {
+      const info = RHYTHM_FEATURE_INFO[name as RhythmFeature] ?? { label: name, unit: '' };
+      return { name, label: info.label, unit: info.unit, percent: info.percent ?? false, value: rhythm.raw[j]!, standardised: rhythm.cells[j]!, attribution: track.rhythm![j]! };
+    }),
+    attribution,
+    share: Math.abs(total) > 1e-9 ? attribution / total : NaN,
+    signalAttribution,
+  };
 }
 
 /** Fixed-length segments with the consensus sum and each method's rank; strongest support first. */

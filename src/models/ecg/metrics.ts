@@ -53,6 +53,15 @@ export function challengeF1(labels: readonly number[], predicted: readonly numbe
   return idx.reduce((s, k) => s + (Number.isNaN(f1[k]!) ? 0 : f1[k]!), 0) / idx.length;
 }
 
+/** AUROC of p(A) on the N and A records only (no interval); NaN without both classes. */
+export function afVsNormalAuroc(labels: readonly number[], probabilities: readonly ArrayLike<number>[]): number {
+  const iN = ECG_CLASSES.indexOf('N');
+  const iA = ECG_CLASSES.indexOf('A');
+  const rows = labels.map((y, i) => ({ y, i })).filter((r) => r.y === iN || r.y === iA);
+  if (!rows.some((r) => r.y === iA) || !rows.some((r) => r.y === iN)) return NaN;
+  return auroc(rows.map((r) => (r.y === iA ? 1 : 0)), rows.map((r) => probabilities[r.i]![iA]!));
+}
+
 /** The full report on records: labels (class indices) and probabilities[record][class]. */
 export function multiclassReport(labels: readonly number[], probabilities: readonly ArrayLike<number>[], options: { replicates?: number; seed?: number } = {}): MulticlassReport {
   const boot = { replicates: options.replicates ?? 1000, seed: options.seed ?? 1 };

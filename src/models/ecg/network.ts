@@ -6,6 +6,12 @@
  *
  * The last two layers are a linear dense layer (class logits) and a separate softmax, so explainers can
  * read the logits exactly (logitNetwork) instead of inverting a saturated softmax.
+ *
+ * Hybrid (rhythmFeatures > 0): one input row holds the window's samples followed by the tracing's
+ * standardised rhythm features (windows.ts rowWidth); built-in reshape and cropping layers split it, so the model
+ * stays a single-input LayersModel the registry, the explainers and the quantiser handle unchanged. The
+ * pooled CNN embedding (after dropout) is concatenated with the features before the dense logits: a
+ * linear late-fusion head, so each feature's effect on a class logit is one weight.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { getTf } from '../backend/index.js';
@@ -20,6 +26,8 @@ export interface EcgNetworkOptions {
   kernel?: number;
   dropout?: number;
   l2?: number;
+  /** Rhythm features appended to each window row (0: signal-only CNN). */
+  rhythmFeatures?: number;
   seed: number;
 }
 
@@ -40,9 +48,14 @@ export function buildEcgNetwork(options: EcgNetworkOptions): tfTypes.LayersModel
   const bn = () => tf.layers.batchNormalization({ momentum: 0.9 });
   const relu = () => tf.layers.activation({ activation: 'relu' });
 
-  const input = tf.input({ shape: [options.windowSamples, 1] });
+  const F = options.rhythmFeatures ?? 0;
+  const input = tf.input({ shape: [options.windowSamples + F, 1] });
+  // tfjs has no Cropping1D: view the row as a one-column image and crop rows with Cropping2D.
+  const asImage = F ? (tf.layers.reshape({ targetShape: [options.windowSamples + F, 1, 1] }).apply(input) as tfTypes.SymbolicTensor) : input;
+  const crop = (top: number, bottom: number) => tf.layers.cropping2D({ cropping: [[top, bottom], [0, 0]] }).apply(asImage) as tfTypes.SymbolicTensor;
+  const signal = F ? (tf.layers.reshape({ targetShape: [options.windowSamples, 1], name: 'signal' }).apply(crop(0, F)) as tfTypes.SymbolicTensor) : input;
   // Stem: a wide stride-2 convolution halves the length before the residual stages.
-  let x = relu().apply(bn().apply(conv(filters[0]!, kernel * 2 + 1, 2).apply(input))) as tfTypes.SymbolicTensor;
+  let x = relu().apply(bn().apply(conv(filters[0]!, kernel * 2 + 1, 2).apply(signal))) as tfTypes.SymbolicTensor;
   let channels = filters[0]!;
   for (const units of filters.slice(1)) {
     let y = relu().apply(bn().apply(conv(units, kernel).apply(x))) as tfTypes.SymbolicTensor;
@@ -55,8 +68,12 @@ export function buildEcgNetwork(options: EcgNetworkOptions): tfTypes.LayersModel
   }
   x = tf.layers.globalAveragePooling1d().apply(x) as tfTypes.SymbolicTensor;
   x = tf.layers.dropout({ rate: options.dropout ?? 0.3, seed: seed++ }).apply(x) as tfTypes.SymbolicTensor;
+  if (F) {
+    const rhythm = tf.layers.flatten({ name: 'rhythm' }).apply(crop(options.windowSamples, 0)) as tfTypes.SymbolicTensor;
+    x = tf.layers.concatenate({ name: 'fusion' }).apply([x, rhythm]) as tfTypes.SymbolicTensor;
+  }
   const logits = tf.layers
-    .dense({ units: ECG_CLASSES.length, name: LOGITS_LAYER, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }) })
+    .dense({ units: ECG_CLASSES.length, name: LOGITS_LAYER, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), ...(F ? { kernelRegularizer: reg() } : {}) })
     .apply(x) as tfTypes.SymbolicTensor;
   const output = tf.layers.activation({ activation: 'softmax' }).apply(logits) as tfTypes.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output });

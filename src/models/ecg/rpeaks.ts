@@ -134,3 +134,53 @@ export function rrFeatures(signal: ArrayLike<number>, rateHz: number): number[] 
   const mad = median(diffs.map(Math.abs)) / median(rr);
   return [60 / mean, sdnn, rmssd, pnn50, sdnn / mean, sampleEntropy(rr, 2, 0.2 * Math.max(sdnn, 1e-3)), mad, peaks.length / duration];
 }
+
+/**
+ * The rhythm-irregularity features the hybrid network takes beside the signal (issue 10), in this order.
+ * Irregularly irregular RR intervals define atrial fibrillation (Clifford et al. 2017, §1), so these carry
+ * the information a small CNN struggles to learn from 120 records.
+ */
+export const RHYTHM_FEATURES = ['heartRate', 'cvRR', 'rmssdRatio', 'pnn50', 'sampleEntropy', 'irregularFraction', 'medianAbsDiffRatio'] as const;
+export type RhythmFeature = (typeof RHYTHM_FEATURES)[number];
+
+/** Words and units for each rhythm feature, for cards and the model card. */
+export const RHYTHM_FEATURE_INFO: Readonly<Record<RhythmFeature, { label: string; unit: string; percent?: boolean }>> = {
+  heartRate: { label: 'heart rate', unit: '/min' },
+  cvRR: { label: 'RR coefficient of variation', unit: '' },
+  rmssdRatio: { label: 'RMSSD / mean RR', unit: '' },
+  pnn50: { label: 'successive RR differences > 50 ms', unit: '%', percent: true },
+  sampleEntropy: { label: 'RR sample entropy', unit: '' },
+  irregularFraction: { label: 'beats > 15 % off the median RR', unit: '%', percent: true },
+  medianAbsDiffRatio: { label: 'median successive RR difference / median RR', unit: '' },
+};
+
+/**
+ * Rhythm features of one tracing (any rate): heart rate (beats/min), SD/mean of the RR intervals, RMSSD/mean
+ * RR, pNN50, sample entropy of the RR series (m = 2, r = 0.2·SD), the fraction of RR intervals more than 15 %
+ * from the median, and median |successive difference| / median RR. Ratios keep them rate-free. Fewer than
+ * three RR intervals give the detected beat rate and zeros (nothing to call irregular).
+ */
+export function rhythmFeatures(signal: ArrayLike<number>, rateHz: number): number[] {
+  const peaks = detectRPeaks(signal, rateHz);
+  const duration = signal.length / rateHz;
+  const rr = peaks.slice(1).map((p, i) => (p - peaks[i]!) / rateHz);
+  if (rr.length < 3) return [(60 * peaks.length) / Math.max(duration, 1e-9), 0, 0, 0, 0, 0, 0];
+  const mean = rr.reduce((s, v) => s + v, 0) / rr.length;
+  const sdnn = Math.sqrt(rr.reduce((s, v) => s + (v - mean) ** 2, 0) / rr.length);
+  const diffs = rr.slice(1).map((v, i) => v - rr[i]!);
+  const rmssd = Math.sqrt(diffs.reduce((s, d) => s + d * d, 0) / diffs.length);
+  const median = (xs: number[]) => {
+    const s = xs.slice().sort((p, q) => p - q);
+    return s[Math.floor(s.length / 2)]!;
+  };
+  const medianRR = median(rr);
+  return [
+    60 / mean,
+    sdnn / mean,
+    rmssd / mean,
+    diffs.filter((d) => Math.abs(d) > 0.05).length / diffs.length,
+    sampleEntropy(rr, 2, 0.2 * Math.max(sdnn, 1e-3)),
+    rr.filter((v) => Math.abs(v - medianRR) > 0.15 * medianRR).length / rr.length,
+    median(diffs.map(Math.abs)) / medianRR,
+  ];
+}

@@ -5,6 +5,22 @@
  */
 import { resample } from '../../fhir/sampled-data.js';
 import { seededRandom } from '../random.js';
+import { rhythmFeatures } from './rpeaks.js';
+
+/**
+ * The hybrid model's second input (issue 10): rhythm-irregularity features of the whole tracing
+ * (src/models/ecg/rpeaks.ts), standardised with the training records' statistics and appended to every
+ * window row, so one window row is `windowSamples` normalised samples followed by one cell per feature.
+ */
+export interface RhythmSpec {
+  /** RHYTHM_FEATURES names, in cell order. */
+  features: string[];
+  /** Training-record means and SDs (features computed at the model rate). */
+  means: number[];
+  sds: number[];
+  /** Standardised values are clipped to ±clip, so one odd detection cannot dominate the logits. */
+  clip: number;
+}
 
 /** The encoding spec written to models/ecg-rhythm/preprocess.json. */
 export interface EcgEncodingSpec {
@@ -20,6 +36,20 @@ export interface EcgEncodingSpec {
   /** Floor on a window's SD (mV) in normalisation, so a near-flat window is not blown up to unit variance. */
   minStdMv: number;
   featureNames: string[];
+  /** Present for the hybrid network (signal + rhythm features); absent for the signal-only CNN. */
+  rhythm?: RhythmSpec;
+}
+
+/** Cells per window row: the samples, then the rhythm features if the model takes them. */
+export function rowWidth(spec: Pick<EcgEncodingSpec, 'windowSamples' | 'rhythm'>): number {
+  return spec.windowSamples + (spec.rhythm?.features.length ?? 0);
+}
+
+/** Raw rhythm features of a model-rate tracing and their standardised, clipped cells. */
+export function encodeRhythm(signal: ArrayLike<number>, rateHz: number, rhythm: RhythmSpec): { raw: number[]; cells: Float32Array } {
+  const raw = rhythmFeatures(signal, rateHz);
+  const cells = Float32Array.from(raw, (v, j) => Math.max(-rhythm.clip, Math.min(rhythm.clip, (v - rhythm.means[j]!) / rhythm.sds[j]!)));
+  return { raw, cells };
 }
 
 export function defaultEcgSpec(rateHz = 150, windowSeconds = 10): EcgEncodingSpec {
@@ -54,18 +84,24 @@ export function toModelRate(samples: ArrayLike<number>, fromHz: number, spec: Pi
 }
 
 export interface EncodedTracing {
-  /** Normalised windows laid end to end: windows × windowSamples. */
+  /** Window rows laid end to end: windows × rowWidth(spec) (normalised samples, then any rhythm cells). */
   windows: Float32Array;
   /** First sample of each window in the model-rate tracing. */
   starts: number[];
+  /** Hybrid models: the tracing's rhythm features (raw) and the cells every row carries. */
+  rhythm?: { raw: number[]; cells: Float32Array };
 }
 
 /** Every inference window of a model-rate tracing. */
 export function encodeTracing(signal: Float32Array, spec: EcgEncodingSpec): EncodedTracing {
   const starts = windowStarts(signal.length, spec.windowSamples, spec.strideSamples);
-  const windows = new Float32Array(starts.length * spec.windowSamples);
-  starts.forEach((s, k) => normaliseWindow(signal, s, spec.windowSamples, spec.minStdMv, windows, k * spec.windowSamples));
-  return { windows, starts };
+  const R = rowWidth(spec);
+  const windows = new Float32Array(starts.length * R);
+  starts.forEach((s, k) => normaliseWindow(signal, s, spec.windowSamples, spec.minStdMv, windows, k * R));
+  if (!spec.rhythm) return { windows, starts };
+  const rhythm = encodeRhythm(signal, spec.rateHz, spec.rhythm);
+  starts.forEach((_, k) => windows.set(rhythm.cells, k * R + spec.windowSamples));
+  return { windows, starts, rhythm };
 }
 
 export interface AugmentOptions {

@@ -7,7 +7,7 @@ import { createCard } from '../../cards.js';
 import type { Card, CardLink, CardSource } from '../../types.js';
 import { escapeMarkdown, explanationLink, formatPercent, formatTime } from '../../../explanations/risk-card.js';
 import { ECG_CLASSES, ECG_CLASS_NAMES, type EcgClass } from '../../../models/ecg/classes.js';
-import type { SalientSegment } from '../../../models/ecg/explain.js';
+import type { RhythmFactor, SalientSegment } from '../../../models/ecg/explain.js';
 
 export const SERVICE_LABEL = 'Vigil · ECG rhythm (single-lead CNN)';
 
@@ -31,6 +31,8 @@ export interface RhythmCardInput {
   segments?: readonly SalientSegment[];
   explanationId?: string;
   explanationProblem?: string;
+  /** Hybrid model: the rhythm features' part of the explanation. */
+  rhythmFactor?: RhythmFactor;
 }
 
 function seconds(s: number): string {
@@ -44,6 +46,31 @@ export function segmentText(segment: SalientSegment, recordedAt?: string): strin
   if (Number.isNaN(t0)) return base;
   const at = new Date(t0 + segment.from * 1000).toISOString().slice(11, 19);
   return `${base} (at ${at} UTC)`;
+}
+
+function featureValue(f: RhythmFactor['features'][number]): string {
+  if (f.percent) return `${Math.round(f.value * 100)} %`;
+  if (f.unit) return `${Math.round(f.value)}${f.unit}`;
+  return f.value.toFixed(2);
+}
+
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+}
+
+/**
+ * 'Rhythm irregularity raised "atrial fibrillation" by 1.32 (log-odds; 58 % of the explained difference):
+ * RR coefficient of variation 0.21 (+0.61), …' — the two features with the largest |attribution|.
+ */
+export function rhythmText(rhythm: EcgClass, factor: RhythmFactor): string {
+  const top = factor.features
+    .slice()
+    .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution))
+    .slice(0, 2)
+    .map((f) => `${f.label} ${featureValue(f)} (${signed(f.attribution)})`);
+  const verb = factor.attribution >= 0 ? 'raised' : 'lowered';
+  const share = Number.isFinite(factor.share) ? `; ${Math.round(Math.abs(factor.share) * 100)} % of the explained difference, the signal stretches below carry the rest` : '';
+  return `**Rhythm irregularity** (R-peak intervals) ${verb} "${ECG_CLASS_NAMES[rhythm]}" by ${Math.abs(factor.attribution).toFixed(2)} log-odds against a training-average rhythm${share}: ${top.join(', ')}.`;
 }
 
 export function rhythmSummary(rhythm: EcgClass, p: number): string {
@@ -61,6 +88,7 @@ export function buildRhythmCard(input: RhythmCardInput): Card {
   for (const c of ECG_CLASSES) lines.push(`| ${c === input.rhythm ? '**' : ''}${ECG_CLASS_NAMES[c]}${c === input.rhythm ? '**' : ''} | ${formatPercent(input.probabilities[c])} |`);
   if (input.rhythm === 'A') lines.push('', 'Suggests atrial fibrillation: please review the tracing; confirm on a 12-lead ECG before acting.');
   if (input.rhythm === '~') lines.push('', 'The model judged the recording too noisy to call a rhythm. Consider repeating the recording.');
+  if (input.rhythmFactor) lines.push('', rhythmText(input.rhythm, input.rhythmFactor));
   const supporting = (input.segments ?? []).filter((s) => s.score > 0).slice(0, 3);
   if (supporting.length) {
     lines.push('', `**Stretches that drove "${ECG_CLASS_NAMES[input.rhythm]}" most:**`);

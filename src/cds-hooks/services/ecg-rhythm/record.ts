@@ -32,6 +32,18 @@ export interface EcgRecordSection {
   segments?: Array<{ from: number; to: number; fromTime?: string; toTime?: string; score: number; ranks: Record<string, number> }>;
   segmentSeconds?: number;
   explainMilliseconds?: number;
+  /**
+   * Hybrid model (2.0.0+): the rhythm-irregularity features the network took beside the signal, with their
+   * integrated-gradients attributions (same log-odds units and flat-line run as saliency[ig-flat]; their sum
+   * plus that track's sum is f(tracing) − f(baseline)). `share` is the rhythm features' part of that total.
+   */
+  rhythmFactor?: {
+    baseline: string;
+    attribution: number;
+    share: number;
+    signalAttribution: number;
+    features: Array<{ name: string; label: string; unit: string; value: number; attribution: number }>;
+  };
 }
 
 export interface EcgExplanationRecord extends ExplanationRecord {
@@ -92,6 +104,15 @@ export function buildEcgRecord(input: {
     });
     ecg.segmentSeconds = e.segmentSeconds;
     ecg.explainMilliseconds = Math.round(e.milliseconds);
+    if (e.rhythm) {
+      ecg.rhythmFactor = {
+        baseline: e.rhythm.baseline,
+        attribution: e.rhythm.attribution,
+        share: e.rhythm.share,
+        signalAttribution: e.rhythm.signalAttribution,
+        features: e.rhythm.features.map((f) => ({ name: f.name, label: f.label, unit: f.unit, value: f.value, attribution: f.attribution })),
+      };
+    }
   }
   return {
     id: input.id,
