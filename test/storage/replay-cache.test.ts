@@ -63,6 +63,13 @@ describe.each(await storageBackends())('$name replay cache', (backend) => {
       expect(rows[0]!.n).toBe('3');
       expect(await cache.firstUse('new0', 1000, 30)).toBe(false);
       cache.close();
+      // Waiting for the WAL flush changes nothing but durability; fractional NumericDates are fine.
+      const durable = new PgReplayCache(pool, { sweepIntervalMs: 0, synchronousCommit: true });
+      expect(await durable.firstUse('new0', 1000, 30)).toBe(false);
+      expect(await durable.firstUse('frac', 1000.5, 30.2)).toBe(true);
+      expect(await cache.firstUse('frac', 1000, 1000.7)).toBe(false);
+      expect(await cache.firstUse('frac', 2000, 1001)).toBe(true);
+      durable.close();
     } finally {
       await schema.drop();
     }
