@@ -207,6 +207,8 @@ export function trendTable(points: TrendPoint[]): HTMLElement {
 export interface EcgChart {
   window(): SecondsWindow;
   setWindow(w: SecondsWindow): void;
+  /** Shades a stretch of the tracing (the segment selected), or none. */
+  highlight(w: SecondsWindow | undefined): void;
 }
 
 const BAND_HEIGHT = 18;
@@ -225,6 +227,7 @@ export function ecgChart(container: HTMLElement, ecg: Pick<EcgSection, 'signal' 
   const band = el('canvas', { class: 'saliency-band', height: BAND_HEIGHT, 'aria-hidden': 'true' });
   container.replaceChildren(plotBox, ...(levels ? [band] : []));
   let current: SecondsWindow = { ...full };
+  let shaded: SecondsWindow | undefined;
 
   const drawBand = (plot: uPlot) => {
     if (!levels) return;
@@ -255,6 +258,17 @@ export function ecgChart(container: HTMLElement, ecg: Pick<EcgSection, 'signal' 
     ],
     series: [{}, { label: 'ECG', stroke: INK, width: 1 }],
     hooks: {
+      drawClear: [
+        (u) => {
+          if (!shaded) return;
+          const left = u.valToPos(shaded.from, 'x', true);
+          const right = u.valToPos(shaded.to, 'x', true);
+          u.ctx.save();
+          u.ctx.fillStyle = 'rgba(45, 58, 140, 0.12)';
+          u.ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+          u.ctx.restore();
+        },
+      ],
       setScale: [
         (u, key) => {
           if (key !== 'x') return;
@@ -277,6 +291,10 @@ export function ecgChart(container: HTMLElement, ecg: Pick<EcgSection, 'signal' 
   return {
     window: () => ({ ...current }),
     setWindow: show,
+    highlight(w) {
+      shaded = w;
+      plot.redraw(false);
+    },
   };
 }
 

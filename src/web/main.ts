@@ -351,14 +351,19 @@ function renderEcg(ecg: EcgSection): void {
   byId('ecg-zoom-out').onclick = () => step('out');
   byId('ecg-earlier').onclick = () => step('earlier');
   byId('ecg-later').onclick = () => step('later');
-  byId('ecg-reset').onclick = () => chart.setWindow(full);
+  byId('ecg-reset').onclick = () => {
+    chart.highlight(undefined);
+    chart.setWindow(full);
+  };
   chartBox.onkeydown = (e: KeyboardEvent) => {
     const action: ZoomAction | 'reset' | undefined =
       e.key === '+' || e.key === '=' ? 'in' : e.key === '-' || e.key === '−' ? 'out' : e.key === 'ArrowLeft' ? 'earlier' : e.key === 'ArrowRight' ? 'later' : e.key === '0' || e.key === 'Home' ? 'reset' : undefined;
     if (!action) return;
     e.preventDefault();
-    if (action === 'reset') chart.setWindow(full);
-    else step(action);
+    if (action === 'reset') {
+      chart.highlight(undefined);
+      chart.setWindow(full);
+    } else step(action);
   };
 
   // The segments take the place of the factor bars: for a tracing, "what drove it" is "where".
@@ -386,6 +391,7 @@ function renderEcg(ecg: EcgSection): void {
               'data-from': sg.from,
               'data-to': sg.to,
               onclick: () => {
+                chart.highlight(sg);
                 chart.setWindow(segmentWindow(sg, full));
                 box.scrollIntoView({ block: 'nearest' });
               },

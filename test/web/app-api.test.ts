@@ -1,6 +1,6 @@
 /**
  * The explanation view's server side over real HTTP with the sandbox: the built page at /app (CSP, caching),
- * the token-holding proxy to GET /explanations/{id} and /models/{id}/card, and feedback stored in the CDS
+ * the token-holding proxy to GET /explanations/{id}, /patients/{id}/explanations/latest and /models/{id}/card, and feedback stored in the CDS
  * feedback store — refused for another patient's explanation.
  */
 import fs from 'node:fs';
@@ -13,6 +13,7 @@ import { createVigil, type Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openFeedbackStore } from '../../src/storage/feedback-store.js';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
+import type { LatestExplanations } from '../../src/explanations/router.js';
 import { CookieBrowser, buildWeb, ehrLaunchUrl, explanationIdFor, finishCallback, toCallback } from './helpers.js';
 
 const SEPTIC_A = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
@@ -106,6 +107,18 @@ describe('/app/api', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("lists the launched patient's newest explanation of each model; another patient's list is refused (403)", async () => {
+    const a = await launchFor(SEPTIC_A, explanationA);
+    const res = await call(a, `patients/${SEPTIC_A}/explanations/latest`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as LatestExplanations;
+    expect(body.patientId).toBe(SEPTIC_A);
+    expect(body.explanations.find((e) => e.model.id === 'deterioration')).toMatchObject({ serviceId: 'vigil-deterioration', band: expect.any(String) });
+    expect(body.explanations.every((e) => e.id !== explanationB)).toBe(true);
+    expect((await call(a, `patients/${SEPTIC_B}/explanations/latest`)).status).toBe(403);
+    expect((await call(a, 'patients/..%2Fx/explanations/latest')).status).toBe(400);
   });
 
   it('stores agree and override (with its coded reason) against the explained card, as CDS Hooks feedback', async () => {

@@ -115,6 +115,8 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await expect(heartTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(heart.prediction.probability));
     await expect(deteriorationTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction.probability));
 
+    await view.locator('#models-section').screenshot({ path: path.join(shots, 'explanation-view-models.png') });
+
     // Mouse: the heart-disease explanation replaces the deterioration one in every panel.
     await heartTile.click();
     await view.waitForFunction((id) => document.body.dataset.shown === id, ids.heart);

@@ -113,6 +113,12 @@ describeIfChromium('explanation view in chromium', () => {
     expect(await trendRows.count()).toBeGreaterThan(1);
     expect(await trendRows.count()).toBeLessThanOrEqual(48);
     await expect(view.getByTestId('trend-note').textContent()).resolves.toContain('scored from data available at that hour');
+    // Rescored points are told apart from the score stored at the time: hollow markers, a legend and a table
+    // column in words.
+    expect(await view.locator('#trend table tbody tr.retrospective').count()).toBeGreaterThan(0);
+    await expect(trendRows.last().getAttribute('class')).resolves.toBe('stored');
+    await expect(trendRows.last().locator('td').nth(2).textContent()).resolves.toBe('scored at the time');
+    await expect(view.getByTestId('trend-legend').textContent()).resolves.toContain('○ rescored now from the data available at that hour');
     await expect(trendRows.last().locator('td').nth(1).textContent()).resolves.toBe(formatPercent(record.prediction.probability));
     // Factors: the record's top factors, strongest first, with their contribution in points.
     const expected = factorBars(record.factors);
