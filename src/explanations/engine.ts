@@ -38,6 +38,8 @@ export interface ExplanationEngineOptions {
   maxWaitMs?: number;
   /** Most inputs explained in one call. Default 8. */
   maxBatch?: number;
+  /** Most results kept by `memo` (models explained outside explainPredictions). Default 200. */
+  maxMemoEntries?: number;
   /** Most issued records remembered for reuse by identical hook calls (`issued`). Default 1000. */
   maxIssued?: number;
 }
@@ -57,6 +59,9 @@ export class ExplanationEngine {
   private readonly maxBatch: number;
   private readonly queues = new Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>();
   private counters = { computed: 0, batches: 0, served: 0 };
+  private readonly memoEntries = new Map<string, unknown>();
+  private readonly memoInFlight = new Map<string, Promise<unknown>>();
+  private readonly maxMemoEntries: number;
 
   constructor(options: ExplanationEngineOptions = {}) {
     this.cache = options.cache ?? new ExplanationCache();
@@ -64,6 +69,7 @@ export class ExplanationEngine {
     this.options = options.explain ?? {};
     this.maxWaitMs = options.maxWaitMs ?? 2;
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);
+    this.maxMemoEntries = Math.max(1, options.maxMemoEntries ?? 200);
   }
 
   keyOf(request: Pick<ExplainRequest, 'model' | 'prepared' | 'patient'>): ExplanationKey {
@@ -98,6 +104,38 @@ export class ExplanationEngine {
    */
   get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats']; issued: IssuedExplanations['stats'] } {
     return { ...this.counters, cache: this.cache.stats, issued: this.issued.stats };
+  }
+
+  /**
+   * The same exact-key rule for models whose explanation is not an explainPredictions record (the ECG
+   * rhythm model's saliency over the signal, src/models/ecg/explain.ts): `compute` runs once per key however
+   * many callers (hook, precompute worker) ask meanwhile; a failure is not kept. Counted in `stats` like
+   * explain(). Least recently used results are dropped past maxMemoEntries.
+   */
+  async memo<T>(key: ExplanationKey, compute: () => T | Promise<T>): Promise<{ value: T; source: 'cache' | 'computed' }> {
+    const k = JSON.stringify([key.patient, key.modelId, key.modelVersion, key.dataVersion]);
+    if (this.memoEntries.has(k)) {
+      const value = this.memoEntries.get(k) as T;
+      this.memoEntries.delete(k);
+      this.memoEntries.set(k, value);
+      this.counters.served++;
+      return { value, source: 'cache' };
+    }
+    const running = this.memoInFlight.get(k);
+    if (running) {
+      const value = (await running) as T;
+      this.counters.served++;
+      return { value, source: 'cache' };
+    }
+    const job = (async () => {
+      const value = await compute();
+      this.counters.computed++;
+      this.memoEntries.set(k, value);
+      while (this.memoEntries.size > this.maxMemoEntries) this.memoEntries.delete(this.memoEntries.keys().next().value as string);
+      return value;
+    })().finally(() => this.memoInFlight.delete(k));
+    this.memoInFlight.set(k, job);
+    return { value: await job, source: 'computed' };
   }
 
   private enqueue(request: ExplainRequest): Promise<ExplainRecord> {

@@ -171,7 +171,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   router.use(
     '/api',
-    createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
+    createSandboxApiRouter({ config, identity: security.withHookTokens(identity), source: store, store, fill: fillPrefetchTemplate, catalog, patients: () => patientList, trust }),
   );
   router.use(sandboxPageHeaders(config.publicBaseUrl));
   router.use(express.static(sandboxUiDir(), { index: 'index.html' }));

@@ -219,6 +219,7 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
     resampledFrom: analysis.sourceRateHz,
     modelRate: analysis.modelRateHz,
     ...(analysis.explanation ? { segments: analysis.explanation.segments } : {}),
+    ...(analysis.explanation?.rhythm ? { rhythmFactor: analysis.explanation.rhythm } : {}),
     ...(explanationId ? { explanationId } : {}),
     ...(analysis.explanationProblem ? { explanationProblem: analysis.explanationProblem } : {}),
   });
