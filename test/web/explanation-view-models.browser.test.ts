@@ -145,7 +145,10 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const view = await context.newPage();
     await openView(view, ECG_AF, ids.ecg);
+    const readyMs = Number(await view.locator('body').getAttribute('data-ready-ms'));
     const record = await recordVia(view, ids.ecg);
+    console.log(`ECG explanation view ready ${readyMs} ms after navigation; record ${JSON.stringify(record).length} bytes of JSON`);
+    expect(readyMs).toBeLessThan(5000);
     const ecg = ecgOf(record)!;
     expect(ecg).toBeDefined();
     const full = fullWindow(ecg);
