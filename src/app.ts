@@ -16,7 +16,7 @@ import { modelProviderFrom } from './explanations/model-provider.js';
 import { createExplanationsRouter } from './explanations/router.js';
 import { ExplanationEngine } from './explanations/engine.js';
 import { ExplanationCache } from './explain/index.js';
-import { PrecomputeWorker, fhirReaderSource, fhirStoreSource, watchStoreForEcgs, type FhirSource } from './precompute/index.js';
+import { ExplainThread, PrecomputeWorker, fhirReaderSource, fhirStoreSource, watchStoreForEcgs, type FhirSource } from './precompute/index.js';
 import { httpWriter } from './hl7/http-writer.js';
 import { storeWriter } from './hl7/store-writer.js';
 import { ehrTokenVerifierFromConfig, firstRecognising, sandboxTokenVerifier, type TokenVerifier } from './smart/token-verifier/index.js';
@@ -208,7 +208,10 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       const writer = config.fhirStoreUrl
         ? httpWriter({ baseUrl: config.fhirStoreUrl, ...(token ? { token: () => token } : {}), timeoutMs: config.prefetchTimeoutMs })
         : sandboxStore && storeWriter(sandboxStore);
-      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000, ecg: writer ? { writer } : {} });
+      // Its explanations run on a worker thread (started on first use) so they never stall hook calls.
+      const thread = config.precomputeThread ? new ExplainThread({ backend: () => backendName() ?? config.backend, modelsDir: config.modelsDir, maxBatch: config.modelMaxBatch }) : undefined;
+      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000, ecg: writer ? { writer } : {}, ...(thread ? { executor: thread } : {}) });
+      if (thread) closers.push(() => thread.close());
       closers.push(() => worker.close());
       // An ECG filed in the sandbox store is classified ahead of time (the store is the source only without FHIR_STORE_URL).
       if (sandboxStore && !config.fhirStoreUrl) closers.push(watchStoreForEcgs(sandboxStore, (patientId, observation) => worker.notifyObservation(patientId, observation)));

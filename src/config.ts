@@ -130,6 +130,12 @@ export interface Config {
   precompute: boolean;
   /** PRECOMPUTE_POLL_S — re-score patients the worker has seen this often (the window moves each hour); 0 = off. Default 600. */
   precomputePollSeconds: number;
+  /**
+   * PRECOMPUTE_THREAD — "on": the precompute worker's explanations run on a worker thread with its own tfjs
+   * back end (src/precompute/thread-executor.ts), started on first use, so they never stall hook calls on
+   * the main event loop; "off": on the main thread. Default on.
+   */
+  precomputeThread: boolean;
   /** EXPLANATION_CACHE_SIZE — explanations kept in memory for reuse (exact data-version match only). Default 1000. */
   explanationCacheSize: number;
   /**
@@ -250,6 +256,7 @@ export function loadConfig(env: Env = process.env): Config {
     appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
     precompute: flagFrom(env, 'PRECOMPUTE', true),
     precomputePollSeconds: intFrom(env, 'PRECOMPUTE_POLL_S', 600),
+    precomputeThread: flagFrom(env, 'PRECOMPUTE_THREAD', true),
     explanationCacheSize: Math.max(1, intFrom(env, 'EXPLANATION_CACHE_SIZE', 1000)),
     ehrTokenAudience: env.EHR_TOKEN_AUDIENCE?.trim()
       ? env.EHR_TOKEN_AUDIENCE.split(',').map((s) => s.trim()).filter(Boolean)

@@ -8,9 +8,14 @@
  *
  * The record's `prediction.probability` is the score: it comes from the same forward pass the
  * attributions explain, so score and explanation can never disagree about the data.
+ *
+ * Where a batch runs is an ExplainExecutor: on this thread by default, or — per request, for work nobody
+ * is waiting on (the precompute worker) — on a worker thread with its own tfjs back end
+ * (src/precompute/explain-thread.ts), so a ~0.1–0.2 s GRU explanation does not hold the event loop that
+ * answers hook calls. Either way the result goes through the same cache check (exact key) before use.
  */
 import { GatewayTimeoutError } from '../errors.js';
-import { explainPredictions, ExplanationCache, type ExplainOptions, type Explainable, type ExplanationRecord as ExplainRecord, type PreparedInput } from '../explain/index.js';
+import { explainPredictions, ExplanationCache, type ExplainOptions, type Explainable, type ExplanationRecord as ExplainRecord, type PreparedInput, type Provenance } from '../explain/index.js';
 import type { ExplanationKey } from '../explain/index.js';
 import { currentMetrics } from '../observability/metrics.js';
 import { IssuedExplanations } from './issued.js';
@@ -22,7 +27,24 @@ export interface ExplainRequest {
   patient: string;
   /** Aborted at the hook deadline: a request still waiting for its batch is dropped. */
   signal?: AbortSignal;
+  /** The raw model input `prepared` was made from, with its provenance: an executor on another thread prepares it again there. */
+  input?: { value: unknown; provenance?: Provenance };
+  /** Where to compute this request on a miss instead of the engine's executor (needs `input` unless in process). */
+  executor?: ExplainExecutor;
 }
+
+/** The options every batch is explained with (the engine's; per-call fields are the engine's own). */
+export type EngineExplainOptions = Omit<ExplainOptions, 'patient' | 'now' | 'newId'>;
+
+/** Scores and explains a batch of one model's requests; one record per request, in order. */
+export interface ExplainExecutor {
+  run(model: Explainable, requests: readonly ExplainRequest[], options: EngineExplainOptions): ExplainRecord[] | Promise<ExplainRecord[]>;
+}
+
+/** explainPredictions on this thread (blocks the event loop for the batch). */
+export const inProcessExecutor: ExplainExecutor = {
+  run: (model, requests, options) => explainPredictions(model, requests.map((r) => r.prepared), options),
+};
 
 export interface ExplainResult {
   record: ExplainRecord;
@@ -33,7 +55,9 @@ export interface ExplainResult {
 export interface ExplanationEngineOptions {
   cache?: ExplanationCache;
   /** Passed to explainPredictions (method, baseline, rule, tolerance, maxCells…). Default: its defaults. */
-  explain?: Omit<ExplainOptions, 'patient' | 'now' | 'newId'>;
+  explain?: EngineExplainOptions;
+  /** Where misses are computed unless a request names its own executor. Default: this thread. */
+  executor?: ExplainExecutor;
   /** Longest a request waits for others to share its batch. Default 2 ms; 0 = run at once. */
   maxWaitMs?: number;
   /** Most inputs explained in one call. Default 8. */
@@ -57,7 +81,9 @@ export class ExplanationEngine {
   private readonly options: NonNullable<ExplanationEngineOptions['explain']>;
   private readonly maxWaitMs: number;
   private readonly maxBatch: number;
-  private readonly queues = new Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>();
+  private readonly executor: ExplainExecutor;
+  /** One micro-batch queue per (executor, model). */
+  private readonly queues = new Map<ExplainExecutor, Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>>();
   private counters = { computed: 0, batches: 0, served: 0 };
   private readonly memoEntries = new Map<string, unknown>();
   private readonly memoInFlight = new Map<string, Promise<unknown>>();
@@ -69,6 +95,7 @@ export class ExplanationEngine {
     this.options = options.explain ?? {};
     this.maxWaitMs = options.maxWaitMs ?? 2;
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);
+    this.executor = options.executor ?? inProcessExecutor;
     this.maxMemoEntries = Math.max(1, options.maxMemoEntries ?? 200);
   }
 
@@ -96,14 +123,6 @@ export class ExplanationEngine {
     });
     if (!computed) this.counters.served++;
     return { record, source: computed ? 'computed' : 'cache' };
-  }
-
-  /**
-   * computed: inputs explained here; batches: explainPredictions calls; served: requests answered from the
-   * cache; issued: stored records written / reused by identical calls.
-   */
-  get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats']; issued: IssuedExplanations['stats'] } {
-    return { ...this.counters, cache: this.cache.stats, issued: this.issued.stats };
   }
 
   /**
@@ -138,25 +157,40 @@ export class ExplanationEngine {
     return { value: await job, source: 'computed' };
   }
 
+  /**
+   * computed: inputs explained here; batches: explainPredictions calls; served: requests answered from the
+   * cache; issued: stored records written / reused by identical calls.
+   */
+  get stats(): { computed: number; batches: number; served: number; cache: ExplanationCache['stats']; issued: IssuedExplanations['stats'] } {
+    return { ...this.counters, cache: this.cache.stats, issued: this.issued.stats };
+  }
+
   private enqueue(request: ExplainRequest): Promise<ExplainRecord> {
     if (request.signal?.aborted) return Promise.reject(new GatewayTimeoutError('explanation abandoned at the hook deadline'));
     return new Promise<ExplainRecord>((resolve, reject) => {
-      const model = request.model;
-      let queue = this.queues.get(model);
+      const { model } = request;
+      const executor = request.executor ?? this.executor;
+      let byModel = this.queues.get(executor);
+      if (!byModel) {
+        byModel = new Map();
+        this.queues.set(executor, byModel);
+      }
+      let queue = byModel.get(model);
       if (!queue) {
         queue = { items: [] };
-        this.queues.set(model, queue);
+        byModel.set(model, queue);
       }
       queue.items.push({ request, resolve, reject });
-      if (queue.items.length >= this.maxBatch || this.maxWaitMs === 0) this.run(model);
-      else queue.timer ??= setTimeout(() => this.run(model), this.maxWaitMs);
+      if (queue.items.length >= this.maxBatch || this.maxWaitMs === 0) void this.run(executor, model);
+      else queue.timer ??= setTimeout(() => void this.run(executor, model), this.maxWaitMs);
     });
   }
 
-  private run(model: Explainable): void {
-    const queue = this.queues.get(model);
-    if (!queue) return;
-    this.queues.delete(model);
+  private async run(executor: ExplainExecutor, model: Explainable): Promise<void> {
+    const byModel = this.queues.get(executor);
+    const queue = byModel?.get(model);
+    if (!byModel || !queue) return;
+    byModel.delete(model);
     clearTimeout(queue.timer);
     const live = queue.items.filter((p) => {
       if (!p.request.signal?.aborted) return true;
@@ -166,7 +200,7 @@ export class ExplanationEngine {
     if (!live.length) return;
     const started = performance.now();
     try {
-      const records = explainPredictions(model, live.map((p) => p.request.prepared), this.options);
+      const records = await executor.run(model, live.map((p) => p.request), this.options);
       this.counters.computed += live.length;
       this.counters.batches++;
       currentMetrics()?.observeExplanation(model.modelId, this.options.method ?? 'integrated-gradients', live.length, (performance.now() - started) / 1000);

@@ -12,7 +12,8 @@ import { fillPrefetchTemplate } from '../cds-hooks/prefetch-template.js';
 import { collectFromSource } from '../cds-hooks/services/deterioration/data.js';
 import { DETERIORATION_MODEL_ID, deteriorationPrefetch } from '../cds-hooks/services/deterioration/definition.js';
 import { patientReference, prepareForExplanation, scoreableWindow, windowStartFor } from '../cds-hooks/services/deterioration/pipeline.js';
-import type { ExplanationEngine } from '../explanations/engine.js';
+import type { ExplainExecutor, ExplanationEngine } from '../explanations/engine.js';
+import { provenanceOfWindow } from '../explain/index.js';
 import type { ModelProvider } from '../explanations/model-provider.js';
 import type { DeteriorationInput } from '../models/index.js';
 import type { FhirSource } from './source.js';
@@ -30,6 +31,8 @@ export interface PrecomputeDeps {
   engine: ExplanationEngine;
   source: FhirSource;
   now: Date;
+  /** Where a miss is explained (the explanation thread); default the engine's executor. */
+  executor?: ExplainExecutor;
 }
 
 /** The prefetch an EHR would send for this patient, read from the source (missing resource → null). */
@@ -63,6 +66,13 @@ export async function precomputeDeterioration(deps: PrecomputeDeps, patientId: s
     if (isVigilError(err) && err.status === 422) return { status: 'not-scorable', reasons: [err.message] };
     throw err;
   }
-  const { record, source } = await deps.engine.explain({ model: explainable, prepared, patient: patientReference(data.patient?.id ?? patientId) });
+  const { record, source } = await deps.engine.explain({
+    model: explainable,
+    prepared,
+    patient: patientReference(data.patient?.id ?? patientId),
+    // The raw window goes with it: an executor on another thread prepares it again there.
+    input: { value: window.input, provenance: provenanceOfWindow(window) },
+    ...(deps.executor ? { executor: deps.executor } : {}),
+  });
   return { status: source === 'cache' ? 'fresh' : 'computed', dataVersion: record.dataVersion, probability: record.prediction.probability };
 }
