@@ -65,6 +65,7 @@ export async function openStores(config: StoreConfig, options: OpenStoresOptions
     } catch (err) {
       logger?.warn({ errName: err instanceof Error ? err.name : typeof err, errCode: (err as { code?: unknown }).code }, 'PostgreSQL not usable at start-up; tables will be created once it answers');
     }
+    logger?.info({ storage: 'postgresql', poolMax: ownsPool ? config.databasePoolMax : undefined }, 'shared state in PostgreSQL');
     const feedback = openPgFeedbackStore(pool);
     const audit = openPgAuditStore(pool, auditOptions);
     const replayCache = new PgReplayCache(pool);
@@ -97,6 +98,7 @@ export async function openStores(config: StoreConfig, options: OpenStoresOptions
     };
   }
 
+  logger?.info({ storage: 'sqlite' }, 'state in SQLite files under DATA_DIR (one instance)');
   const feedback = openFeedbackStore(config.dataDir);
   const explanations = openSqliteExplanationStore(config.dataDir);
   // One file for the security tables: the jti replay cache and the audit trail (DATA_DIR/security.sqlite).
