@@ -501,13 +501,17 @@ async function start(): Promise<void> {
   let current = record.id;
   renderFeedback(api, ctx, () => current);
   const status = byId('models-status');
+  // Only the last selection counts: a slow answer for an earlier click must not replace a later one.
+  let requested = 0;
   const select = async (id: string): Promise<void> => {
     if (id === current) return;
+    const mine = ++requested;
     const buttons = [...document.querySelectorAll<HTMLButtonElement>('.model-tile')];
     const chosen = buttons.find((b) => b.dataset.explanation === id);
     status.textContent = 'Loading the explanation…';
     try {
       const next = await api.explanation(id);
+      if (mine !== requested) return;
       current = id;
       for (const b of buttons) b.setAttribute('aria-pressed', b === chosen ? 'true' : 'false');
       resetFeedback();
@@ -515,6 +519,7 @@ async function start(): Promise<void> {
       status.textContent = `Showing ${MODEL_TITLE[next.model.id] ?? next.model.id}.`;
       await showRecord(api, ctx, next);
     } catch (err) {
+      if (mine !== requested) return;
       status.textContent = '';
       showProblem(err);
     }

@@ -431,6 +431,9 @@ export const MODEL_TITLE: Readonly<Record<string, string>> = {
   'ecg-rhythm': 'ECG rhythm',
 };
 
+/** The ECG tile's second line, by the rhythm called (PhysioNet/CinC 2017 classes). */
+const RHYTHM_VERDICT: Readonly<Record<string, string>> = { A: 'Review the tracing', '~': 'Cannot classify: too noisy' };
+
 /** A score whose data end this many hours or more before the launched one's is marked as older. */
 export const STALE_AFTER_HOURS = 2;
 
@@ -474,7 +477,7 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       title: MODEL_TITLE[s.model.id] ?? s.model.id,
       value: s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : formatPercent(s.probability),
       band: s.band,
-      bandLabel: s.rhythm ? (s.rhythm.code === 'A' ? 'Review the tracing' : 'No atrial fibrillation called') : (BAND_LABEL[s.band] ?? s.band),
+      bandLabel: s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : (BAND_LABEL[s.band] ?? s.band),
       asOf: s.asOf,
       stale,
     };

@@ -28,6 +28,8 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgro
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
 /** Sandbox patient with the PhysioNet/CinC 2017 record A00027 (reference label: atrial fibrillation). */
 const ECG_AF = '2d95f315-808c-4b67-836b-e56bdba9dd21';
+/** Sandbox patient with record A00205 (reference label: too noisy), which the shipped model also calls noisy. */
+const ECG_NOISY = 'ba4aa91d-dcb4-4b9f-84fb-f2a9fa57a9fe';
 const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
 
 let tmp: string;
@@ -36,7 +38,7 @@ let vigil: Vigil;
 let server: Server;
 let origin: string;
 let browser: Browser;
-const ids: Record<'deterioration' | 'heart' | 'ecg' | 'ecgPatientDeterioration', string> = { deterioration: '', heart: '', ecg: '', ecgPatientDeterioration: '' };
+const ids: Record<'deterioration' | 'heart' | 'ecg' | 'ecgPatientDeterioration' | 'noisy', string> = { deterioration: '', heart: '', ecg: '', ecgPatientDeterioration: '', noisy: '' };
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) return;
@@ -54,6 +56,7 @@ beforeAll(async () => {
   ids.deterioration = await explanationIdFor(origin, SEPTIC, 'vigil-deterioration');
   ids.ecgPatientDeterioration = await explanationIdFor(origin, ECG_AF, 'vigil-deterioration');
   ids.ecg = await explanationIdFor(origin, ECG_AF, 'vigil-ecg-rhythm');
+  ids.noisy = await explanationIdFor(origin, ECG_NOISY, 'vigil-ecg-rhythm');
 }, 180_000);
 
 afterAll(async () => {
@@ -211,6 +214,18 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await view.setViewportSize({ width: 768, height: 1024 });
     await view.screenshot({ path: path.join(shots, 'explanation-view-ecg-tablet.png'), fullPage: true });
     expect(await view.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)).toBe(false);
+    await context.close();
+  }, 60_000);
+
+  it('says in words that a tracing judged too noisy cannot be classified', async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const view = await context.newPage();
+    await openView(view, ECG_NOISY, ids.noisy);
+    const ecg = ecgOf(await recordVia(view, ids.noisy))!;
+    expect(ecg.rhythm).toBe('~');
+    await expect(view.getByTestId('ecg-note').first().textContent()).resolves.toMatch(/^Cannot classify this rhythm: the model judged the recording too noisy/);
+    await expect(view.locator(`button.model-tile[data-explanation="${ids.noisy}"] .tile-band`).textContent()).resolves.toBe('Cannot classify: too noisy');
+    await view.locator('#ecg-chart canvas').first().waitFor();
     await context.close();
   }, 60_000);
 });

@@ -324,6 +324,8 @@ describe('per-model strip', () => {
     expect(tiles[1]!.hoursOlder).toBe(3);
     expect(tiles[1]!.asOf).toBe('2026-01-03T08:30:00Z');
     expect(tiles[2]!.hoursOlder).toBeUndefined();
+    const noisy = modelTiles([summary('e2', 'ecg-rhythm', '2026-01-03T12:00:00Z', { rhythm: { code: '~', name: 'too noisy to classify', probability: 0.7 } })], launched);
+    expect(noisy[0]!.bandLabel).toBe('Cannot classify: too noisy');
   });
 
   it('keeps the launched explanation when the list lacks it (after a newer record of its model, or alone)', () => {
