@@ -72,7 +72,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       strict: true,
     }));
   } catch (err) {
-    throw new BadRequestError(`${err instanceof Error ? err.message : 'bad arguments'}\n${USAGE}`);
+    // parseArgs throws TypeErrors (ERR_PARSE_ARGS_*); read the message without relying on the realm's Error.
+    const message = typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : 'bad arguments';
+    throw new BadRequestError(`${message}\n${USAGE}`);
   }
   if (!values.fhir) throw new BadRequestError(`--fhir is required\n${USAGE}`);
   let fhirBase: string;

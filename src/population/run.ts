@@ -66,6 +66,8 @@ export interface PopulationSummary {
   exportErrors: number;
   /** Wall time spent in input building + forward passes (ms), for throughput figures. */
   scoringMs: number;
+  /** Wall time per step of this invocation (ms): export (kick-off to manifest), download, input building, forward passes, writes. */
+  timings: { exportMs: number; downloadMs: number; prepareMs: number; inferenceMs: number; writeMs: number };
 }
 
 interface ModelSlot {
@@ -74,8 +76,16 @@ interface ModelSlot {
 }
 
 /** Input building and one batched forward pass of one model over a batch of patients. */
-function scoreBatch(slot: ModelSlot, records: readonly PatientRecord[], fhirBase: string, asOf: string, now: Date): { assessments: RiskAssessment[]; notScored: number } {
+function scoreBatch(
+  slot: ModelSlot,
+  records: readonly PatientRecord[],
+  fhirBase: string,
+  asOf: string,
+  now: Date,
+  timings: PopulationSummary['timings'],
+): { assessments: RiskAssessment[]; notScored: number } {
   const { adapter, model } = slot;
+  const t0 = performance.now();
   const ready: Array<{ record: PatientRecord; encoded: Float32Array; basis: string[] }> = [];
   let notScored = 0;
   for (const record of records) {
@@ -91,11 +101,14 @@ function scoreBatch(slot: ModelSlot, records: readonly PatientRecord[], fhirBase
       notScored++;
     }
   }
+  const t1 = performance.now();
+  timings.prepareMs += t1 - t0;
   if (!ready.length) return { assessments: [], notScored };
   const width = ready[0]!.encoded.length;
   const flat = new Float32Array(ready.length * width);
   ready.forEach((r, i) => flat.set(r.encoded, i * width));
   const probabilities = model.forward(flat, ready.length);
+  timings.inferenceMs += performance.now() - t1;
   const assessments = ready.map((r, i) => {
     const probability = probabilities[i]!;
     if (!Number.isFinite(probability)) throw new ServiceUnavailableError(`model ${model.manifest.id} produced a non-finite output`);
@@ -142,6 +155,7 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
     interrupted: false,
     exportErrors: 0,
     scoringMs: 0,
+    timings: { exportMs: 0, downloadMs: 0, prepareMs: 0, inferenceMs: 0, writeMs: 0 },
   };
   if (state.completedAt) {
     progress.update({ phase: 'done', message: `already complete (${state.done.length} patients); nothing to do` });
@@ -186,11 +200,15 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
   let records: PatientRecords | undefined;
   for (let attempt = 0; records === undefined; attempt++) {
     if (!state.manifest) {
+      const t = performance.now();
       state.manifest = await exportOnce();
+      summary.timings.exportMs += performance.now() - t;
       await deps.state.save(state);
     }
+    const t = performance.now();
     try {
       records = await download(state.manifest);
+      summary.timings.downloadMs += performance.now() - t;
     } catch (err) {
       if (attempt > 0 || !resumed || !(err instanceof NotFoundError)) throw err;
       delete state.manifest;
@@ -212,14 +230,16 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
     const started = performance.now();
     const assessments: RiskAssessment[] = [];
     for (const slot of slots) {
-      const result = scoreBatch(slot, batch, fhirBase, asOf, now);
+      const result = scoreBatch(slot, batch, fhirBase, asOf, now, summary.timings);
       assessments.push(...result.assessments);
       summary.assessments[slot.adapter.modelId]! += result.assessments.length;
       state.notScored[slot.adapter.modelId] = (state.notScored[slot.adapter.modelId] ?? 0) + result.notScored;
     }
     summary.scoringMs += performance.now() - started;
     // Not aborted mid-write: Ctrl-C lets the batch in flight land and be recorded, then stops.
+    const writeStarted = performance.now();
     const written = await deps.sink.write(assessments);
+    summary.timings.writeMs += performance.now() - writeStarted;
     state.written += written.created;
     state.existing += written.existing;
     state.done.push(...batch.map((r) => r.patientId));

@@ -6,7 +6,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import { createLogger } from '../../src/logger.js';
 import type { BulkExportOptions } from '../../src/sandbox/fhir/bulk-export.js';
 import { createFhirRouter } from '../../src/sandbox/fhir/router.js';
@@ -29,7 +29,14 @@ export interface TestSandbox {
   close(): Promise<void>;
 }
 
-export async function startTestSandbox(options: { bulkExport?: BulkExportOptions; validate?: boolean } = {}): Promise<TestSandbox> {
+export interface TestSandboxOptions {
+  bulkExport?: BulkExportOptions;
+  validate?: boolean;
+  /** Runs before the FHIR router (e.g. to slow writes down so a client can be killed mid-run). */
+  beforeFhir?: RequestHandler;
+}
+
+export async function startTestSandbox(options: TestSandboxOptions = {}): Promise<TestSandbox> {
   const logger = createLogger('silent');
   const loadedAt = new Date();
   const store = new FhirStore();
@@ -45,6 +52,7 @@ export async function startTestSandbox(options: { bulkExport?: BulkExportOptions
   });
   const app = express();
   app.get('/sandbox/fhir/.well-known/smart-configuration', security.smartConfiguration);
+  if (options.beforeFhir) app.use('/sandbox/fhir', options.beforeFhir);
   app.use(
     '/sandbox/fhir',
     createFhirRouter({ store, logger, validate: options.validate ?? true, authorize: security.authorizeFhir!, ...(options.bulkExport ? { bulkExport: options.bulkExport } : {}) }),

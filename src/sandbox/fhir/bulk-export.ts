@@ -217,7 +217,17 @@ export function createBulkExportRouter(opts: BulkExportRouterOptions): Router {
     res.status(200).type('application/fhir+ndjson');
     for (const line of file.lines) {
       if (res.destroyed) return;
-      if (!res.write(`${line}\n`)) await new Promise<void>((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+      if (!res.write(`${line}\n`)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
     }
     res.end();
   });
