@@ -3,7 +3,8 @@
  * the per-model strip (a septic patient scored by vigil-deterioration and vigil-heart-disease: both tiles
  * shown, switching the panels to the other model by mouse and by keyboard) and the ECG view (a sandbox
  * patient with an atrial-fibrillation tracing scored by vigil-ecg-rhythm: tracing and saliency band drawn,
- * class bars, a segment zooms the x scale to it, the keys zoom, reset restores the whole tracing).
+ * class bars, a segment zooms the x scale to it, so do a drag across the plot and the keys, reset restores the
+ * whole tracing; a noisy recording is called "cannot classify" in words).
  *
  * Screenshots go to a temp dir, or to SCREENSHOTS_DIR (`npm run screenshots` writes docs/img/).
  * Skipped when /usr/bin/chromium is missing (.ci/run installs it).
@@ -144,7 +145,7 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await context.close();
   }, 60_000);
 
-  it('draws the ECG with its saliency band, lists the segments, zooms to a segment, by keys, and resets', async () => {
+  it('draws the ECG with its saliency band, lists the segments, zooms to a segment, by drag and by keys, and resets', async () => {
     const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
     const view = await context.newPage();
     await openView(view, ECG_AF, ids.ecg);
@@ -191,6 +192,22 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await view.locator('#ecg-section').screenshot({ path: path.join(shots, 'explanation-view-ecg-zoomed.png') });
 
     // Reset restores the whole tracing.
+    await view.getByRole('button', { name: 'Reset zoom' }).click();
+    await waitForRange(view, full.from, full.to);
+
+    // Drag-select across the plot from a quarter to half of its width zooms to that stretch.
+    const over = (await view.locator('#ecg-chart .u-over').boundingBox())!;
+    const y = over.y + over.height / 2;
+    await view.mouse.move(over.x + over.width * 0.25, y);
+    await view.mouse.down();
+    await view.mouse.move(over.x + over.width * 0.375, y, { steps: 4 });
+    await view.mouse.move(over.x + over.width * 0.5, y, { steps: 4 });
+    await view.mouse.up();
+    await view.waitForFunction((limit) => Number(document.getElementById('ecg-chart')!.dataset.xMax) < limit, full.to * 0.75);
+    [from, to] = await xRange(view);
+    const span = full.to - full.from;
+    expect(Math.abs(from - span * 0.25)).toBeLessThan(span * 0.02);
+    expect(Math.abs(to - span * 0.5)).toBeLessThan(span * 0.02);
     await view.getByRole('button', { name: 'Reset zoom' }).click();
     await waitForRange(view, full.from, full.to);
 
