@@ -117,6 +117,16 @@ describe('new-ECG trigger: FHIR store create → precompute', () => {
     expect(vigil.precompute!.stats.ecg).toMatchObject({ computed: 1, riskAssessments: 1, failed: 0 });
   }, TRIGGER_BUDGET_MS + 10_000);
 
+  it("the sandbox EHR's inbox lists it for the patient, and lists the shipped tracings to file", async () => {
+    const { riskAssessments: items } = await json<{ riskAssessments: Array<{ basis: string[]; outcome: string; probability: number; status: string }> }>(
+      await fetch(`${origin}/sandbox/api/patients/${patientId}/risk-assessments`),
+    );
+    expect(items.find((i) => i.basis.includes(`Observation/${observationId}`))).toMatchObject({ outcome: 'atrial fibrillation', status: 'preliminary' });
+    const { tracings } = await json<{ tracings: Array<{ id: string; patientId: string }> }>(await fetch(`${origin}/sandbox/api/ecg-tracings`));
+    expect(tracings.map((t) => t.id)).toEqual(expect.arrayContaining([AF_TRACING, NORMAL_TRACING]));
+    expect(tracings.find((t) => t.id === AF_TRACING)!.patientId).toBe(patientId);
+  });
+
   it('the next patient-view classifies that ECG from the cache (no new computation)', async () => {
     const { computed, served } = vigil.explanationEngine.stats;
     const { cards } = await fire({ serviceId: 'vigil-ecg-rhythm', hook: 'patient-view', patientId });

@@ -18,6 +18,8 @@ const state = {
   lastServiceId: '',
   /** The patient the last cards are about (a SMART link launches for them, whatever is selected now). */
   lastPatientId: '',
+  /** @type {Array<{id:string,patientId:string,label:string}>} Shipped ECG tracings (GET /api/ecg-tracings). */
+  tracings: [],
 };
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -162,34 +164,114 @@ async function fireHook(event) {
   setStatus('Preparing the hook call…');
   try {
     const call = await postJson('hook-request', request);
-    setStatus(`Calling ${call.url}…`);
-    const started = performance.now();
-    const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(call.body) });
-    const text = await res.text();
-    const elapsed = performance.now() - started;
-    let body;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = text;
-    }
-    showRaw(call, res.status, body, elapsed);
-    state.lastServiceId = serviceId;
-    state.lastPatientId = patientId;
-    if (!res.ok) {
-      const message = body && typeof body === 'object' && typeof body.message === 'string' ? body.message : res.statusText;
-      showError(`The CDS service answered ${res.status}: ${message}`);
-      renderCards([]);
-      setStatus(`Failed after ${elapsed.toFixed(0)} ms.`);
-      return;
-    }
-    const cards = Array.isArray(body?.cards) ? body.cards : [];
-    renderCards(cards);
-    setStatus(`${cards.length} card${cards.length === 1 ? '' : 's'} in ${elapsed.toFixed(0)} ms.`);
+    await sendHookCall(call, serviceId, patientId);
   } catch (err) {
     const status = err instanceof HttpProblem ? `${err.status}: ` : '';
     showError(`Could not fire the hook — ${status}${err instanceof Error ? err.message : String(err)}`);
     setStatus('');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** POSTs a signed hook call (from /api/hook-request or /api/ecg-filing) to the CDS service and renders the answer. */
+async function sendHookCall(call, serviceId, patientId) {
+  setStatus(`Calling ${call.url}…`);
+  const started = performance.now();
+  const res = await fetch(call.url, { method: 'POST', headers: call.headers, body: JSON.stringify(call.body) });
+  const text = await res.text();
+  const elapsed = performance.now() - started;
+  let body;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  showRaw(call, res.status, body, elapsed);
+  state.lastServiceId = serviceId;
+  state.lastPatientId = patientId;
+  if (!res.ok) {
+    const message = body && typeof body === 'object' && typeof body.message === 'string' ? body.message : res.statusText;
+    showError(`The CDS service answered ${res.status}: ${message}`);
+    renderCards([]);
+    setStatus(`Failed after ${elapsed.toFixed(0)} ms.`);
+    return;
+  }
+  const cards = Array.isArray(body?.cards) ? body.cards : [];
+  renderCards(cards);
+  setStatus(`${cards.length} card${cards.length === 1 ? '' : 's'} in ${elapsed.toFixed(0)} ms.`);
+}
+
+// ---------------------------------------------------------------- filing an ECG, the inbox
+
+/** The ECG panel shows for patients with a shipped tracing; any shipped tracing can be filed for them. */
+function renderEcgPanel() {
+  const patientId = selectedPatientId();
+  $('ecg-panel').hidden = !state.tracings.some((t) => t.patientId === patientId);
+  const select = /** @type {HTMLSelectElement} */ ($('ecg-tracing'));
+  if (select.childElementCount !== state.tracings.length) {
+    select.replaceChildren(...state.tracings.map((t) => el('option', { value: t.id }, t.label)));
+  }
+}
+
+async function loadInbox() {
+  const patientId = selectedPatientId();
+  const list = $('inbox');
+  if (!patientId) return [];
+  try {
+    const { riskAssessments } = await getJson(`patients/${encodeURIComponent(patientId)}/risk-assessments`);
+    list.replaceChildren(
+      ...riskAssessments.map((ra) =>
+        el(
+          'li',
+          {},
+          el('strong', {}, `${ra.outcome ?? 'Risk assessment'}${typeof ra.probability === 'number' ? ` ${(ra.probability * 100).toFixed(1)} %` : ''}`),
+          ` — ${ra.method ?? 'unknown method'}, ${ra.status}${ra.occurrence ? `, ${new Date(ra.occurrence).toLocaleString()}` : ''}`,
+          ra.basis.length ? el('span', { class: 'muted' }, ` (basis: ${ra.basis.join(', ')})`) : null,
+        ),
+      ),
+    );
+    $('inbox-status').textContent = riskAssessments.length ? '' : 'No risk assessments for this patient.';
+    return riskAssessments;
+  } catch (err) {
+    $('inbox-status').textContent = `Could not load the inbox: ${err instanceof Error ? err.message : String(err)}`;
+    return [];
+  }
+}
+
+/** Refreshes the inbox until a RiskAssessment based on `reference` appears (AF only) or ~20 s pass. */
+async function watchInbox(reference) {
+  for (let i = 0; i < 20; i++) {
+    const items = await loadInbox();
+    if (items.some((ra) => ra.basis.includes(reference))) {
+      $('ecg-status').textContent = `A RiskAssessment based on ${reference} arrived in the inbox.`;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  $('ecg-status').textContent = `No RiskAssessment for ${reference} (one is written only for atrial fibrillation).`;
+}
+
+async function fileNewEcg(event) {
+  event.preventDefault();
+  showError('');
+  const patientId = selectedPatientId();
+  const tracingId = /** @type {HTMLSelectElement} */ ($('ecg-tracing')).value;
+  const button = /** @type {HTMLButtonElement} */ ($('file-ecg'));
+  button.disabled = true;
+  try {
+    const { observation, call } = await postJson('ecg-filing', { patientId, tracingId });
+    $('ecg-status').textContent = `Filed ${observation.reference}.`;
+    if (call) {
+      const serviceId = decodeURIComponent(new URL(call.url).pathname.split('/').pop() ?? '');
+      await sendHookCall(call, serviceId, patientId);
+    } else {
+      setStatus('No CDS service listens on the filed-ECG hook.');
+    }
+    await watchInbox(observation.reference);
+  } catch (err) {
+    const status = err instanceof HttpProblem ? `${err.status}: ` : '';
+    showError(`Could not file the ECG — ${status}${err instanceof Error ? err.message : String(err)}`);
   } finally {
     button.disabled = false;
   }
@@ -374,7 +456,13 @@ async function sendFeedback(entry, outcome) {
 async function start() {
   $('hook').addEventListener('change', renderServices);
   $('hook-form').addEventListener('submit', fireHook);
-  const [patients, services, orders] = await Promise.allSettled([getJson('patients'), getJson('services'), getJson('draft-orders')]);
+  $('ecg-form').addEventListener('submit', fileNewEcg);
+  $('patients').addEventListener('change', () => {
+    renderEcgPanel();
+    loadInbox();
+  });
+  const [patients, services, orders, tracings] = await Promise.allSettled([getJson('patients'), getJson('services'), getJson('draft-orders'), getJson('ecg-tracings')]);
+  if (tracings.status === 'fulfilled') state.tracings = tracings.value.tracings ?? [];
   if (patients.status === 'fulfilled') state.patients = patients.value.patients ?? [];
   else $('patients-status').textContent = `Could not load patients: ${patients.reason.message}`;
   if (services.status === 'fulfilled') state.services = services.value.services ?? [];
@@ -383,6 +471,8 @@ async function start() {
   renderPatients();
   renderOrderChoices();
   renderServices();
+  renderEcgPanel();
+  loadInbox();
 }
 
 start();
