@@ -135,8 +135,8 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
     try {
       await pool.query({
         name: 'hl7-applied',
-        text: "UPDATE hl7_inbound SET state = 'applied', attempts = attempts + 1, error = NULL, claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND state = 'pending' AND claimed_by = $2",
-        values: [seqs, me],
+        text: "UPDATE hl7_inbound SET state = 'applied', attempts = attempts + 1, error = NULL, claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND state = 'pending'",
+        values: [seqs],
       });
     } catch (err) {
       appliedMarks = seqs.concat(appliedMarks);

@@ -152,7 +152,8 @@ describe.each(QUEUE_BACKENDS)('HL7 listener on the $name queue', (backend) => {
       await client.closed;
       await new Promise((r) => setTimeout(r, 50));
       expect(client.received).toHaveLength(1);
-      expect((await hl7.store.counts()).applied + (await hl7.store.counts()).pending).toBe(1);
+      const counts = await hl7.store.counts();
+      expect(counts.applied + counts.pending).toBe(1);
     });
 
     it('one stalled or garbage-spewing connection does not block others', async () => {

@@ -1,8 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { Patient } from 'fhir/r4';
 import { FhirStore } from '../../src/sandbox/fhir/store.js';
 import { startHl7Interface, type Hl7Interface } from '../../src/hl7/index.js';
@@ -12,6 +9,7 @@ import { frame, MllpDecoder } from '../../src/hl7/mllp.js';
 import { parseHl7 } from '../../src/hl7/message.js';
 import { buildResultOru, news2Scorer } from '../../src/hl7/scoring.js';
 import { ackParts, MllpTestClient, oruMessage, quietLogger } from './helpers.js';
+import { QUEUE_BACKENDS, type QueueDb } from './queue-backends.js';
 
 /** A results receiver: answers each message with the next code from `script` (then AA). */
 async function startReceiver(script: string[] = []): Promise<{ port: number; received: string[]; close(): Promise<void> }> {
@@ -44,17 +42,15 @@ async function startReceiver(script: string[] = []): Promise<{ port: number; rec
   };
 }
 
-let dir: string;
+let db: QueueDb | undefined;
 let hl7: Hl7Interface | undefined;
 const cleanups: Array<() => Promise<void>> = [];
-beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hl7-out-'));
-});
 afterEach(async () => {
   await hl7?.close();
   for (const c of cleanups.splice(0)) await c();
   hl7 = undefined;
-  rmSync(dir, { recursive: true, force: true });
+  await db?.drop();
+  db = undefined;
 });
 
 const now = new Date();
@@ -72,12 +68,16 @@ function vitalsOru(id: string): string {
   ].join('\r');
 }
 
-describe('outbound ORU^R01 results', () => {
+describe.each(QUEUE_BACKENDS)('outbound ORU^R01 results on the $name queue', (backend) => {
+  beforeEach(async () => {
+    db = await backend.createDb();
+  });
+
   it('scores the patient with NEWS2 after an HL7 update and sends the result, retrying an AE until AA', async () => {
     const receiver = await startReceiver(['AE']);
     cleanups.push(() => receiver.close());
     const store = new FhirStore();
-    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: dir, writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port: receiver.port, retryBaseMs: 20, retryMaxMs: 50 } });
+    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: db!.dir, store: await db!.open(), writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port: receiver.port, retryBaseMs: 20, retryMaxMs: 50 } });
     const client = await MllpTestClient.connect(hl7.port);
     expect(ackParts(await client.send(vitalsOru('V1'))).code).toBe('AA');
     client.close();
@@ -103,7 +103,7 @@ describe('outbound ORU^R01 results', () => {
     const port = probe.port;
     await probe.close();
     const store = new FhirStore();
-    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: dir, writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port, retryBaseMs: 20, retryMaxMs: 40 } });
+    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: db!.dir, store: await db!.open(), writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port, retryBaseMs: 20, retryMaxMs: 40 } });
     const client = await MllpTestClient.connect(hl7.port);
     await client.send(vitalsOru('D1'));
     client.close();
@@ -128,7 +128,9 @@ describe('outbound ORU^R01 results', () => {
     expect(received).toHaveLength(1);
     expect((await hl7.store.counts()).outboundSent).toBe(1);
   });
+});
 
+describe('outbound ORU^R01 message', () => {
   it('builds the result message purely (PID from the first identifier, NTE summary and factors)', () => {
     const patient: Patient = { resourceType: 'Patient', id: 'p', identifier: [{ system: 'http://h.example/mrn', value: 'A|1' }], name: [{ family: 'Doe', given: ['J'] }] };
     const text = buildResultOru(patient, { code: { code: 'X', display: 'Score', system: 'L' }, value: 3, flag: 'A', summary: 'sum', factors: ['f1'] }, { now, controlId: 'C1' });

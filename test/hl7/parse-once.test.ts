@@ -1,21 +1,18 @@
 /**
  * Parse once (issue 6): the plan the listener built for the ACK reaches the worker in memory; after a
- * restart the worker parses the raw text from the SQLite queue. Durable before ACK and duplicates
+ * restart the worker parses the raw text from the queue (SQLite, PostgreSQL). Durable before ACK and duplicates
  * are unchanged.
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Ingest } from '../../src/hl7/ingest.js';
 import { Hl7Worker } from '../../src/hl7/worker.js';
 import { PlanHandoff } from '../../src/hl7/plan-handoff.js';
-import { openSqliteQueue } from '../../src/hl7/sqlite-queue.js';
 import { openMemoryQueue } from '../../src/hl7/memory-queue.js';
 import { loadLocalCodes } from '../../src/hl7/local-codes.js';
 import type { IngestPlan } from '../../src/hl7/plan.js';
 import type { MessageStore } from '../../src/hl7/queue.js';
 import { quietLogger } from './helpers.js';
+import { QUEUE_BACKENDS, type QueueDb } from './queue-backends.js';
 
 const local = loadLocalCodes();
 
@@ -49,16 +46,18 @@ function startWorker(store: MessageStore, handoff: PlanHandoff | undefined, appl
   return worker;
 }
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
-describe('parse once', () => {
+describe.each(QUEUE_BACKENDS)('parse once on the $name queue', (backend) => {
+  let db: QueueDb;
+  beforeEach(async () => {
+    db = await backend.createDb();
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
   it('hands the ACK-time plan to the worker; the raw message is committed before the AA', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-parse-once-'));
-    dirs.push(dir);
-    const store = openSqliteQueue(dir);
+    const store = await db.open();
     const handoff = new PlanHandoff();
     const applied: Applied[] = [];
     const worker = startWorker(store, handoff, applied);
@@ -67,7 +66,8 @@ describe('parse once', () => {
     const outcomes = await Promise.all(['A1', 'A2', 'A3'].map((id) => ingest.receive(oru(id))));
     expect(outcomes.map((o) => o.decision.code)).toEqual(['AA', 'AA', 'AA']);
     // Every ACKed message is in the queue file already (another connection sees it).
-    const pendingAtAck = (await store.counts()).pending + (await store.counts()).applied;
+    const atAck = await store.counts();
+    const pendingAtAck = atAck.pending + atAck.applied;
     expect(pendingAtAck).toBe(3);
 
     await worker.idle();
@@ -87,16 +87,14 @@ describe('parse once', () => {
   });
 
   it('after a restart the worker parses the queued raw text (no plan survives)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-parse-once-'));
-    dirs.push(dir);
-    const first = openSqliteQueue(dir);
+    const first = await db.open();
     const handoff = new PlanHandoff();
     const ingest = new Ingest({ local, store: first, logger: quietLogger, handoff });
     for (const id of ['R1', 'R2']) expect((await ingest.receive(oru(id))).decision.code).toBe('AA');
     expect(handoff.size).toBe(2);
     await first.close(); // "crash" before the worker ran
 
-    const second = openSqliteQueue(dir);
+    const second = await db.open();
     const applied: Applied[] = [];
     const worker = startWorker(second, new PlanHandoff(), applied);
     await worker.idle();
@@ -106,7 +104,9 @@ describe('parse once', () => {
     await worker.stop();
     await second.close();
   });
+});
 
+describe('parse once', () => {
   it('keeps a plan across a transient failure and releases it once the message is set aside', async () => {
     const store = openMemoryQueue();
     const handoff = new PlanHandoff();
