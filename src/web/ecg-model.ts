@@ -90,6 +90,16 @@ export function zoomWindow(current: SecondsWindow, full: SecondsWindow, action: 
   }
 }
 
+/** The tracing's keys: + / = zoom in, − zoom out, ← / → move, 0 / Home the whole tracing. */
+export function zoomKey(key: string): ZoomAction | 'reset' | undefined {
+  if (key === '+' || key === '=') return 'in';
+  if (key === '-' || key === '−' || key === '_') return 'out';
+  if (key === 'ArrowLeft') return 'earlier';
+  if (key === 'ArrowRight') return 'later';
+  if (key === '0' || key === 'Home') return 'reset';
+  return undefined;
+}
+
 /** The zoom range for a segment: the segment with `padSeconds` either side, inside the tracing. */
 export function segmentWindow(segment: { from: number; to: number }, full: SecondsWindow, padSeconds = 1): SecondsWindow {
   return { from: Math.max(full.from, segment.from - padSeconds), to: Math.min(full.to, segment.to + padSeconds) };

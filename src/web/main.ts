@@ -26,6 +26,7 @@ import {
   type EcgSection,
   type SecondsWindow,
   type ZoomAction,
+  zoomKey,
 } from './ecg-model.js';
 import {
   attributionCurves,
@@ -356,8 +357,8 @@ function renderEcg(ecg: EcgSection): void {
     chart.setWindow(full);
   };
   chartBox.onkeydown = (e: KeyboardEvent) => {
-    const action: ZoomAction | 'reset' | undefined =
-      e.key === '+' || e.key === '=' ? 'in' : e.key === '-' || e.key === '−' ? 'out' : e.key === 'ArrowLeft' ? 'earlier' : e.key === 'ArrowRight' ? 'later' : e.key === '0' || e.key === 'Home' ? 'reset' : undefined;
+    // Ctrl/⌘ with + − 0 is the browser's own page zoom: leave it alone.
+    const action = e.ctrlKey || e.metaKey || e.altKey ? undefined : zoomKey(e.key);
     if (!action) return;
     e.preventDefault();
     if (action === 'reset') {

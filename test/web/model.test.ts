@@ -21,6 +21,7 @@ import {
   supportColor,
   topSegments,
   windowText,
+  zoomKey,
   zoomWindow,
   type EcgSection,
 } from '../../src/web/ecg-model.js';
@@ -385,6 +386,7 @@ describe('ECG view logic', () => {
     expect(zoomWindow({ from: 0.5, to: 4.5 }, full, 'earlier')).toEqual({ from: 0, to: 4 });
     expect(zoomWindow({ from: 27, to: 29.5 }, full, 'later')).toEqual({ from: 27.5, to: 30 });
     expect(zoomWindow(full, full, 'later')).toEqual(full);
+    expect(['+', '=', '-', 'ArrowLeft', 'ArrowRight', '0', 'Home', 'a', 'Enter'].map(zoomKey)).toEqual(['in', 'in', 'out', 'earlier', 'later', 'reset', 'reset', undefined, undefined]);
   });
 
   it('segment → zoom range: the segment with a second either side, inside the tracing; announced in words', () => {
