@@ -8,6 +8,7 @@ import { createCdsHooksRouter } from '../../src/cds-hooks/router.js';
 import type { CdsService } from '../../src/cds-hooks/types.js';
 import { openFeedbackStore, type FeedbackStore } from '../../src/storage/feedback-store.js';
 import { silentLogger, testConfig } from './helpers.js';
+import { storageBackends } from '../storage/backends.js';
 
 const service: CdsService = {
   definition: { id: 'svc', hook: 'patient-view', description: 'test' },
@@ -120,5 +121,26 @@ describe('POST /cds-services/{id}/feedback', () => {
     await request(app).post('/cds-services/svc/feedback').set('Content-Type', 'application/json').send('{"feedback":').expect(400);
     await request(app).post('/cds-services/other/feedback').send({ feedback: [ok] }).expect(404);
     await request(app).get('/cds-services/svc/feedback').expect(404);
+  });
+});
+
+// The same route on each storage back end (SQLite, and PostgreSQL when available): what a 200 acknowledged
+// is there after a reopen (another replica), and a 400 stores nothing.
+describe.each(await storageBackends())('POST /cds-services/{id}/feedback on $name', (backend) => {
+  it('stores the batch durably and whole; a refused batch stores nothing', async () => {
+    const target = await backend.create();
+    try {
+      const app = appWith(target.openFeedback());
+      await request(app).post('/cds-services/svc/feedback').send({ feedback: [ok, overridden] }).expect(200);
+      await request(app).post('/cds-services/svc/feedback').send({ feedback: [ok, { ...ok, card: '' }] }).expect(400);
+      const rows = await target.openFeedback().list({ serviceId: 'svc' });
+      expect(rows.map((r) => [r.card, r.outcome])).toEqual([
+        [ok.card, 'accepted'],
+        [overridden.card, 'overridden'],
+      ]);
+      expect(rows[1]!.overrideReason).toEqual(overridden.overrideReason);
+    } finally {
+      await target.dispose();
+    }
   });
 });
