@@ -93,8 +93,8 @@ export interface Config {
   /** HL7_PORT — TCP port of the HL7 v2 MLLP listener; "off" disables it. Default 2575 (docs/hl7.md). */
   hl7Port: number | undefined;
   /**
-   * HL7_DURABLE — "on": every inbound message is committed to SQLite (DATA_DIR/hl7.sqlite, fsynced)
-   * before its ACK. "off" keeps the queue in memory — benchmarks only, ACKed messages die with the process. Default on.
+   * HL7_DURABLE — "on": every inbound message is committed to SQLite (DATA_DIR/hl7.sqlite, fsynced), or
+   * to PostgreSQL when DATABASE_URL is set, before its ACK. "off" keeps the queue in memory — benchmarks only, ACKed messages die with the process. Default on.
    */
   hl7Durable: boolean;
   /** HL7_MAX_MESSAGE_BYTES — largest accepted HL7 message; larger frames are answered AR. Default 1048576. */

@@ -5,7 +5,7 @@
  *
  * A failed write loses nothing: the batch goes back in front of whatever arrived meanwhile and is retried
  * with exponential back-off (up to `retryMaxMs`) until it succeeds or someone calls flush() again.
- * Writes never overlap, so the order of items is kept. close() flushes one last time.
+ * Writes never overlap, so the order of items is kept. close() flushes, retrying a failing write briefly.
  */
 export interface GroupCommitOptions {
   /** Longest an item waits before its batch is written. 0 writes each at once. */
@@ -71,10 +71,24 @@ export class GroupCommit<T> {
     }
   }
 
-  /** Flushes and stops the timers; rejects if the last write fails (the items are then lost). */
-  async close(): Promise<void> {
+  /**
+   * Flushes and stops the timers. A failing write is tried `attempts` times in all (default 3, pausing
+   * 100 ms, 200 ms…: a database restarting during a rolling deploy); if the last fails, close() rejects
+   * and the items are lost with the process.
+   */
+  async close(attempts = 3): Promise<void> {
     this.#closed = true;
-    await this.flush();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.flush();
+        return;
+      } catch (err) {
+        if (attempt >= attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
+      }
+    }
   }
 
   #schedule(ms: number): void {

@@ -57,4 +57,26 @@ describe('GroupCommit', () => {
     expect(most).toBe(1);
     expect(commits.pending).toBe(0);
   });
+
+  it('close() retries a failing write a few times before giving up', async () => {
+    let failuresLeft = 2;
+    const written: number[] = [];
+    const commits = new GroupCommit<number>(
+      (batch) => {
+        if (failuresLeft-- > 0) throw new Error('restarting');
+        written.push(...batch);
+      },
+      { flushMs: 60_000 },
+    );
+    commits.add(7);
+    await commits.close();
+    expect(written).toEqual([7]);
+
+    const hopeless = new GroupCommit<number>(() => {
+      throw new Error('gone');
+    }, { flushMs: 60_000 });
+    hopeless.add(1);
+    await expect(hopeless.close(2)).rejects.toThrow('gone');
+    expect(hopeless.pending).toBe(1);
+  });
 });
