@@ -20,7 +20,7 @@ import { createVigil, type Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { ecgOf, segmentWindow, topSegments, fullWindow } from '../../src/web/ecg-model.js';
-import { formatPercent } from '../../src/web/model.js';
+import { formatPercent, formatTime, STALE_AFTER_HOURS } from '../../src/web/model.js';
 import { buildWeb, ehrLaunchUrl, explanationIdFor } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -231,6 +231,20 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await view.setViewportSize({ width: 768, height: 1024 });
     await view.screenshot({ path: path.join(shots, 'explanation-view-ecg-tablet.png'), fullPage: true });
     expect(await view.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)).toBe(false);
+
+    // Launched from this patient's deterioration card instead: the ECG tile is marked older, with its time,
+    // exactly when its data end STALE_AFTER_HOURS or more before the deterioration score's.
+    const other = await context.newPage();
+    await openView(other, ECG_AF, ids.ecgPatientDeterioration);
+    const deterioration = await recordVia(other, ids.ecgPatientDeterioration);
+    const hoursOlder = (Date.parse(deterioration.asOf) - Date.parse(record.asOf)) / 3_600_000;
+    const ecgTile = other.locator(`button.model-tile[data-explanation="${ids.ecg}"]`);
+    const classes = (await ecgTile.getAttribute('class'))!.split(' ');
+    expect(classes.includes('stale')).toBe(hoursOlder >= STALE_AFTER_HOURS);
+    if (hoursOlder >= STALE_AFTER_HOURS) {
+      await expect(ecgTile.locator('.tile-time').textContent()).resolves.toBe(`Older: data up to ${formatTime(record.asOf)} (${Math.floor(hoursOlder)} h before the score opened)`);
+    }
+    await other.locator('#models-section').screenshot({ path: path.join(shots, 'explanation-view-models-older.png') });
     await context.close();
   }, 60_000);
 
