@@ -2,10 +2,12 @@
  * HL7 v2 ingest benchmark (`npx tsx bench/hl7.ts [messagesPerConnection]`): 8 concurrent MLLP
  * connections, each sending ORU^R01 messages (vital signs, 5 segments) and waiting for every ACK
  * before the next (the way interface engines send), against the listener with the durable SQLite
- * queue (WAL, synchronous=FULL, group commit) and then the same listener with durability off
- * (in-memory queue). The worker applies messages to an in-memory FhirStore in both runs, as in
- * production. Reports messages/s, ACK latency p50/p95/p99 and the durable/off throughput ratio.
- * Not part of the test suite: timings depend on the machine (disk fsync latency above all).
+ * queue (WAL, synchronous=FULL, group commit), with the PostgreSQL queue (when DATABASE_URL is set:
+ * a fresh schema, dropped afterwards; one INSERT per group, shared-queue claims), and with
+ * durability off (in-memory queue). The worker applies messages to an in-memory FhirStore in every
+ * run, as in production. Reports messages/s, ACK latency p50/p95/p99 and the durable/off ratios.
+ * BENCH_ONLY=sqlite|postgres|off runs one of them. Not part of the test suite: timings depend on
+ * the machine (disk fsync latency above all) and on what else runs on it (the load average is printed).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +19,13 @@ import { startHl7Interface } from '../src/hl7/index.js';
 import { storeWriter } from '../src/hl7/store-writer.js';
 import { frame, MllpDecoder } from '../src/hl7/mllp.js';
 import { createLogger } from '../src/logger.js';
+import { openPgQueue } from '../src/hl7/pg-queue.js';
+import type { MessageStore } from '../src/hl7/queue.js';
+import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
+import pg from 'pg';
+
+type Mode = 'sqlite' | 'postgres' | 'off';
+const DATABASE_URL = process.env.DATABASE_URL;
 
 const CONNECTIONS = 8;
 const PER_CONNECTION = Number(process.argv[2] ?? 2500);
@@ -66,10 +75,37 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function run(durable: boolean): Promise<{ rate: number; p50: number; p95: number; p99: number; applied: number }> {
+/** A PostgreSQL queue in a schema of its own (dropped by the returned function). */
+async function pgQueue(url: string): Promise<{ store: MessageStore; drop: () => Promise<void> }> {
+  const schema = `bench_hl7_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+  const store = await openPgQueue(openPgPool(url, { schema, max: 5 }), { ownsPool: true });
+  return {
+    store,
+    drop: async () => {
+      await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+async function run(mode: Mode): Promise<{ rate: number; p50: number; p95: number; p99: number; applied: number; load: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-hl7-'));
   const store = new FhirStore();
-  const hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: dir, durable, writer: storeWriter(store), logger: createLogger('silent'), applyPaused: process.env.BENCH_APPLY === 'off' });
+  const pgq = mode === 'postgres' ? await pgQueue(DATABASE_URL!) : undefined;
+  const loadBefore = os.loadavg()[0]!.toFixed(1);
+  const hl7 = await startHl7Interface({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: dir,
+    durable: mode !== 'off',
+    ...(pgq ? { store: pgq.store } : {}),
+    writer: storeWriter(store),
+    logger: createLogger('silent'),
+    applyPaused: process.env.BENCH_APPLY === 'off',
+  });
   try {
     await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => runConnection(hl7.port, `W${c}`, WARMUP)));
     const started = performance.now();
@@ -83,22 +119,31 @@ async function run(durable: boolean): Promise<{ rate: number; p50: number; p95: 
       p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
       applied: (await hl7.store.counts()).applied,
+      load: `${loadBefore} → ${os.loadavg()[0]!.toFixed(1)}`,
     };
   } finally {
     await hl7.close();
+    await pgq?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const total = CONNECTIONS * PER_CONNECTION;
 console.log(`HL7 ingest: ${CONNECTIONS} connections × ${PER_CONNECTION} ORU^R01 (${total} messages), ACK awaited per message; Node ${process.version}, ${os.cpus().length} CPUs`);
-// BENCH_ONLY=durable|off runs one of the two (e.g. to profile it alone with --cpu-prof).
-const only = process.env.BENCH_ONLY;
+// BENCH_ONLY=sqlite|postgres|off runs one of them (e.g. to profile it alone with --cpu-prof); "durable" = sqlite.
+const only = process.env.BENCH_ONLY === 'durable' ? 'sqlite' : process.env.BENCH_ONLY;
 type Result = Awaited<ReturnType<typeof run>>;
-const fmt = (r: Result) => `${r.rate.toFixed(0).padStart(7)} msg/s   ACK p50 ${r.p50.toFixed(2)} ms  p95 ${r.p95.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (applied ${r.applied})`;
-const durable = only === 'off' ? undefined : await run(true);
-if (durable) console.log(`durable (SQLite WAL, synchronous=FULL, group commit): ${fmt(durable)}`);
-const off = only === 'durable' ? undefined : await run(false);
-if (off) console.log(`durability off (memory queue):                       ${fmt(off)}`);
-if (durable && off) console.log(`ratio durable / off: ${(durable.rate / off.rate).toFixed(2)}`);
-if (durable) console.log(`target ≥ 2,000 msg/s durable: ${durable.rate >= 2000 ? 'met' : 'NOT met'}`);
+const fmt = (r: Result) =>
+  `${r.rate.toFixed(0).padStart(7)} msg/s   ACK p50 ${r.p50.toFixed(2)} ms  p95 ${r.p95.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  (applied ${r.applied}; load avg ${r.load})`;
+const wanted = (mode: Mode) => only === undefined || only === mode;
+const sqlite = wanted('sqlite') ? await run('sqlite') : undefined;
+if (sqlite) console.log(`durable, SQLite (WAL, synchronous=FULL, group commit):  ${fmt(sqlite)}`);
+if (wanted('postgres') && !DATABASE_URL) console.log('PostgreSQL: skipped (set DATABASE_URL)');
+const postgres = wanted('postgres') && DATABASE_URL ? await run('postgres') : undefined;
+if (postgres) console.log(`durable, PostgreSQL (one INSERT per group, claims):     ${fmt(postgres)}`);
+const off = wanted('off') ? await run('off') : undefined;
+if (off) console.log(`durability off (memory queue):                          ${fmt(off)}`);
+if (sqlite && off) console.log(`ratio SQLite / off: ${(sqlite.rate / off.rate).toFixed(2)}`);
+if (postgres && off) console.log(`ratio PostgreSQL / off: ${(postgres.rate / off.rate).toFixed(2)}`);
+if (sqlite) console.log(`target ≥ 2,000 msg/s durable (SQLite): ${sqlite.rate >= 2000 ? 'met' : 'NOT met'}`);
+if (postgres) console.log(`target ≥ 2,000 msg/s durable (PostgreSQL): ${postgres.rate >= 2000 ? 'met' : 'NOT met'}`);
