@@ -7,6 +7,8 @@
  * with exponential back-off (up to `retryMaxMs`) until it succeeds or someone calls flush() again.
  * Writes never overlap, so the order of items is kept. close() flushes, retrying a failing write briefly.
  */
+import { StoreUnavailableError } from '../errors.js';
+
 export interface GroupCommitOptions {
   /** Longest an item waits before its batch is written. 0 writes each at once. */
   flushMs: number;
@@ -14,6 +16,11 @@ export interface GroupCommitOptions {
   retryMaxMs?: number;
   /** Told about each failed write (already retried later). */
   onError?: (err: unknown, pending: number) => void;
+  /**
+   * Most items held while writes fail (a long outage). Past it add() throws StoreUnavailableError — the
+   * caller logs the loss — instead of growing until the process runs out of memory. Default 100,000.
+   */
+  maxPending?: number;
 }
 
 export class GroupCommit<T> {
@@ -36,6 +43,7 @@ export class GroupCommit<T> {
   }
 
   add(item: T): void {
+    if (this.#pending.length >= (this.#options.maxPending ?? 100_000)) throw new StoreUnavailableError();
     this.#pending.push(item);
     if (this.#options.flushMs === 0) this.#flushInBackground();
     else if (!this.#timer && this.#failures === 0) this.#schedule(this.#options.flushMs);

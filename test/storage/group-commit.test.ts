@@ -1,5 +1,6 @@
 /** GroupCommit (src/storage/group-commit.ts): batching, no loss and no reordering when a write fails. */
 import { describe, expect, it } from '@jest/globals';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { GroupCommit } from '../../src/storage/group-commit.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,5 +79,15 @@ describe('GroupCommit', () => {
     hopeless.add(1);
     await expect(hopeless.close(2)).rejects.toThrow('gone');
     expect(hopeless.pending).toBe(1);
+  });
+
+  it('refuses new items past maxPending while writes fail, instead of growing without bound', async () => {
+    const commits = new GroupCommit<number>(() => {
+      throw new Error('down');
+    }, { flushMs: 60_000, maxPending: 3 });
+    for (let i = 0; i < 3; i++) commits.add(i);
+    expect(() => commits.add(3)).toThrow(StoreUnavailableError);
+    expect(commits.pending).toBe(3);
+    await commits.close(1).catch(() => undefined);
   });
 });
