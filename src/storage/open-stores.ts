@@ -52,9 +52,14 @@ export type StoreConfig = Pick<Config, 'dataDir' | 'databaseUrl' | 'databasePool
 
 export async function openStores(config: StoreConfig, options: OpenStoresOptions = {}): Promise<Stores> {
   const { logger } = options;
-  // What is logged about a failed audit batch: counts and the error class, never the events (they name patients).
-  const onFlushError = (err: unknown, pending: number) =>
-    logger?.error({ errName: err instanceof Error ? err.name : typeof err, errMessage: err instanceof Error ? err.message : String(err), pending }, 'audit flush failed; will retry');
+  // What is logged about a failed audit batch: counts, the error class and code, never the events (they name
+  // patients). A server error's message can quote a value, so it is logged only for client-side errors,
+  // which carry no code and no data (pool time-out, connection lost).
+  const onFlushError = (err: unknown, pending: number) => {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    const message = code === undefined && err instanceof Error ? err.message : undefined;
+    logger?.error({ errName: err instanceof Error ? err.name : typeof err, errCode: code, errMessage: message, pending }, 'audit flush failed; will retry');
+  };
   const auditOptions = { ...(options.auditFlushMs !== undefined ? { flushMs: options.auditFlushMs } : {}), onFlushError };
 
   if (options.pgPool || config.databaseUrl) {
