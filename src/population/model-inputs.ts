@@ -7,9 +7,11 @@
  */
 import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
 import { usableObservations } from '../cds-hooks/services/deterioration/data.js';
-import { DETERIORATION_MODEL_ID } from '../cds-hooks/services/deterioration/definition.js';
+import { DETERIORATION_MODEL_ID, deteriorationCodes } from '../cds-hooks/services/deterioration/definition.js';
 import { scoreableWindow } from '../cds-hooks/services/deterioration/pipeline.js';
 import { HEART_MODEL_ID } from '../cds-hooks/services/heart-disease/definition.js';
+import { LABS, LOINC, VIGIL_CARDIOLOGY, VITALS } from '../fhir/codes.js';
+import { CARDIOLOGY_CODES } from '../fhir/mappings/uci-heart.js';
 import { heartInputs } from '../cds-hooks/services/heart-disease/workup.js';
 import { HEART_INPUTS } from '../models/data/uci-heart.js';
 import type { DeteriorationInput, HeartDiseaseInput, ModelManifest, RegisteredModel } from '../models/index.js';
@@ -28,6 +30,11 @@ export interface PopulationModelAdapter<I = unknown> {
   modelId: string;
   /** Resource types the model reads (the `_type` of the export). */
   types: readonly string[];
+  /**
+   * Observation codes ("system|code", matched on Observation.code as the `code` search parameter is) the
+   * model reads: the same set its service's prefetch asks for, so both see the same Observations.
+   */
+  observationCodes: readonly string[];
   prepare(record: PatientRecord, model: RegisteredModel<I>, now: Date): PreparedInput<I>;
 }
 
@@ -37,6 +44,7 @@ const HEART_MIN_AGE = 18;
 export const deteriorationAdapter: PopulationModelAdapter<DeteriorationInput> = {
   modelId: DETERIORATION_MODEL_ID,
   types: ['Patient', 'Observation'],
+  observationCodes: deteriorationCodes().map((c) => `${LOINC}|${c}`),
   prepare(record, model, now) {
     const { window, assessment } = scoreableWindow(model, { patient: record.patient, observations: usableObservations(record.observations) }, now);
     if (!assessment.ok) return { ok: false, reasons: assessment.reasons };
@@ -48,6 +56,14 @@ export const deteriorationAdapter: PopulationModelAdapter<DeteriorationInput> = 
 export const heartDiseaseAdapter: PopulationModelAdapter<HeartDiseaseInput> = {
   modelId: HEART_MODEL_ID,
   types: ['Patient', 'Observation', 'Encounter'],
+  // As heartPrefetch() in src/cds-hooks/services/heart-disease/definition.ts.
+  observationCodes: [
+    ...Object.values(CARDIOLOGY_CODES).map((c) => `${VIGIL_CARDIOLOGY}|${c}`),
+    `${LOINC}|${VITALS.systolicBp}`,
+    `${LOINC}|${VITALS.bloodPressurePanel}`,
+    `${LOINC}|${LABS.cholesterolTotal}`,
+    `${LOINC}|${LABS.glucoseFasting}`,
+  ],
   prepare(record, model, now) {
     const scored = heartInputs(record.patient, usableObservations(record.observations), record.encounters, model.manifest as ModelManifest, now);
     if (scored.workupObservations.length === 0) return { ok: false, reasons: ['no cardiology work-up on record'] };
@@ -68,11 +84,29 @@ export function typesFor(adapters: readonly PopulationModelAdapter[]): string[] 
   return [...new Set(adapters.flatMap((a) => a.types))];
 }
 
-/** Accumulates exported resources into one record per patient (only the types the models read). */
+/** Observation codes any of these models reads. */
+export function observationCodesFor(adapters: readonly PopulationModelAdapter[]): Set<string> {
+  return new Set(adapters.flatMap((a) => a.observationCodes));
+}
+
+/**
+ * Accumulates exported resources into one record per patient: only the types the models read, only
+ * Observations with a code they read (an export holds every Observation; ECG tracings alone are large),
+ * and nothing of patients to `skip` (finished before a resumption).
+ */
 export class PatientRecords {
   private readonly records = new Map<string, PatientRecord>();
 
-  constructor(private readonly skip: ReadonlySet<string> = new Set()) {}
+  constructor(
+    private readonly skip: ReadonlySet<string> = new Set(),
+    private readonly observationCodes?: ReadonlySet<string>,
+  ) {}
+
+  private wanted(o: Observation): boolean {
+    if (!this.observationCodes) return true;
+    const codings = Array.isArray(o.code?.coding) ? o.code.coding : [];
+    return codings.some((c) => this.observationCodes!.has(`${c?.system ?? ''}|${c?.code ?? ''}`));
+  }
 
   private recordOf(patientId: string): PatientRecord | undefined {
     if (this.skip.has(patientId)) return undefined;
@@ -91,7 +125,7 @@ export class PatientRecords {
         return;
       case 'Observation': {
         const id = patientIdOf(resource.subject?.reference);
-        if (id) this.recordOf(id)?.observations.push(resource);
+        if (id && this.wanted(resource)) this.recordOf(id)?.observations.push(resource);
         return;
       }
       case 'Encounter': {

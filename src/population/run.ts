@@ -15,7 +15,7 @@ import type { RiskAssessment } from 'fhir/r4';
 import { BadRequestError, NotFoundError, ServiceUnavailableError, UnprocessableEntityError } from '../errors.js';
 import { bandOf, type RegisteredModel } from '../models/index.js';
 import { ExportGoneError, type BulkClient, type ExportManifest } from './bulk-client.js';
-import { PatientRecords, POPULATION_ADAPTERS, typesFor, type PatientRecord, type PopulationModelAdapter } from './model-inputs.js';
+import { observationCodesFor, PatientRecords, POPULATION_ADAPTERS, typesFor, type PatientRecord, type PopulationModelAdapter } from './model-inputs.js';
 import { silentProgress, type ProgressReporter } from './progress.js';
 import { buildRiskAssessment } from './risk-assessment.js';
 import type { RiskAssessmentSink } from './sinks.js';
@@ -181,7 +181,7 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
   };
 
   const download = async (manifest: ExportManifest): Promise<PatientRecords> => {
-    const records = new PatientRecords(new Set(state.done));
+    const records = new PatientRecords(new Set(state.done), observationCodesFor(slots.map((s) => s.adapter)));
     const wanted = new Set(typesFor(slots.map((s) => s.adapter)));
     let count = 0;
     for (const file of manifest.output.filter((f) => wanted.has(f.type))) {

@@ -13,6 +13,7 @@ let sandbox: TestSandbox;
 let systemToken: string;
 let hold: Promise<void> | undefined;
 let release: () => void = () => undefined;
+let failJobs = false;
 
 function holdJobs(): void {
   hold = new Promise<void>((resolve) => {
@@ -25,7 +26,11 @@ function holdJobs(): void {
 
 beforeAll(async () => {
   sandbox = await startTestSandbox({
-    bulkExport: { maxActiveJobs: 2, retryAfterSeconds: 1, pace: () => hold ?? new Promise((resolve) => setImmediate(resolve)) },
+    bulkExport: {
+      maxActiveJobs: 2,
+      retryAfterSeconds: 1,
+      pace: () => (failJobs ? Promise.reject(new Error('disk on fire')) : (hold ?? new Promise((resolve) => setImmediate(resolve)))),
+    },
   });
   systemToken = await sandbox.token({ scope: 'system/*.rs' });
 }, 60_000);
@@ -170,6 +175,8 @@ describe('refusals', () => {
     expect(none.headers.get('www-authenticate')).toContain('Bearer');
     expect((await outcome(none)).issue[0]!.code).toBe('login');
     expect((await kickoff(`Group/${SANDBOX_GROUPS.icu}/$export`, 'not-a-token')).status).toBe(401);
+    // Authentication comes first: a bad request without a token is still 401.
+    expect((await kickoff(`Group/${SANDBOX_GROUPS.icu}/$export?_type=Spaceship`, undefined, { Accept: 'text/html' })).status).toBe(401);
   });
 
   it('403 for a patient-scoped token and for a scope without the requested type', async () => {
@@ -223,6 +230,21 @@ describe('refusals', () => {
     await manifestOf(a.headers.get('content-location')!, systemToken);
     await manifestOf(b.headers.get('content-location')!, systemToken);
     expect((await kickoff(`Group/${SANDBOX_GROUPS.icu}/$export?_type=Patient`, systemToken)).status).toBe(202);
+  });
+
+  it('500 with an OperationOutcome when the job itself failed', async () => {
+    failJobs = true;
+    const res = await kickoff(`Group/${SANDBOX_GROUPS.cardiology}/$export?_type=Patient`, systemToken);
+    failJobs = false;
+    const statusUrl = res.headers.get('content-location')!;
+    let status = await get(statusUrl, systemToken);
+    for (let i = 0; i < 100 && status.status === 202; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      status = await get(statusUrl, systemToken);
+    }
+    expect(status.status).toBe(500);
+    const body = await outcome(status);
+    expect(body.issue[0]).toMatchObject({ code: 'exception', diagnostics: 'The export failed; start a new one' });
   });
 
   it('advertises the export operations in the CapabilityStatement', async () => {

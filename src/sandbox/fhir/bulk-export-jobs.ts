@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { OperationOutcome, Resource } from 'fhir/r4';
+import type { Logger } from '../../logger.js';
 import type { ExportRequest } from './bulk-export-params.js';
 
 export interface ExportOutputFile {
@@ -54,6 +55,8 @@ export interface ExportJobRegistryOptions {
   now?: () => Date;
   /** Awaited before each patient (tests hold a job "in progress" with it). Default: a macrotask yield. */
   pace?: (job: ExportJob) => Promise<void>;
+  /** Told of failed jobs (error class only: messages may name resources). */
+  logger?: Pick<Logger, 'error'>;
 }
 
 function outcomeLine(diagnostics: string): string {
@@ -71,6 +74,7 @@ export class ExportJobRegistry {
   private readonly retentionMs: number;
   private readonly now: () => Date;
   private readonly pace: (job: ExportJob) => Promise<void>;
+  private readonly logger: Pick<Logger, 'error'> | undefined;
 
   constructor(options: ExportJobRegistryOptions = {}) {
     this.maxActive = options.maxActiveJobs ?? 4;
@@ -78,6 +82,7 @@ export class ExportJobRegistry {
     this.retentionMs = options.retentionMs ?? 3_600_000;
     this.now = options.now ?? (() => new Date());
     this.pace = options.pace ?? (() => yieldToEventLoop());
+    this.logger = options.logger;
   }
 
   activeCount(): number {
@@ -112,6 +117,7 @@ export class ExportJobRegistry {
     void this.run(job, source).catch((err: unknown) => {
       job.status = 'failed';
       job.failure = err instanceof Error ? err.message : 'export failed';
+      this.logger?.error({ exportJob: job.id, errName: err instanceof Error ? err.name : typeof err }, 'bulk export failed');
       this.finish(job);
     });
     return job;

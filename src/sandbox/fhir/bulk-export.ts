@@ -18,7 +18,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Group, Resource } from 'fhir/r4';
 import { decodeJwt } from 'jose';
-import { ForbiddenError, NotFoundError, TooManyRequestsError } from '../../errors.js';
+import { ForbiddenError, NotFoundError, TooManyRequestsError, VigilError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { bearerToken } from '../../smart/cds-client-auth.js';
 import { ExportJobRegistry, type ExportJob, type ExportJobRegistryOptions, type ExportSource } from './bulk-export-jobs.js';
@@ -146,8 +146,25 @@ export function createBulkExportRouter(opts: BulkExportRouterOptions): Router {
     return job;
   };
 
+  /** Throws what the seam throws when the token can read none of `candidates` (401 before 403). */
+  const authorizeAny = async (req: Request, candidates: readonly string[]): Promise<void> => {
+    let refusal: unknown;
+    for (const type of candidates) {
+      try {
+        await authorize(req, 'search-type', type);
+        return;
+      } catch (err) {
+        if (!(err instanceof ForbiddenError)) throw err;
+        refusal = err;
+      }
+    }
+    throw refusal ?? new ForbiddenError('The token scope covers none of the types to export');
+  };
+
   const kickoff = async (req: Request, res: Response, level: ExportRequest['level']): Promise<void> => {
     const base = opts.baseOf(req);
+    // Who is asking comes before what is asked: a caller without a usable token learns nothing about parameters.
+    await authorizeAny(req, types());
     const request = parseKickoff({
       level,
       ...(level === 'group' ? { groupId: String(req.params.id) } : {}),
@@ -192,12 +209,8 @@ export function createBulkExportRouter(opts: BulkExportRouterOptions): Router {
       res.status(202).end();
       return;
     }
-    if (job.status === 'failed') {
-      res.status(500).type('application/fhir+json').send(
-        JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'The export failed; start a new one' }] }),
-      );
-      return;
-    }
+    // IG §Response - Error Status: a 5xx with an OperationOutcome (the router's error handler writes it).
+    if (job.status === 'failed') throw new VigilError('The export failed; start a new one');
     if (job.expiresAt !== undefined) res.setHeader('Expires', new Date(job.expiresAt).toUTCString());
     res.status(200).json(exportManifest(job, `${opts.baseOf(req)}/$export-file`, opts.requiresAccessToken));
   });
