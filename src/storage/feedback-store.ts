@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Coding, FeedbackEntry } from '../cds-hooks/types.js';
+import { BadRequestError } from '../errors.js';
 
 export interface StoredFeedback {
   /** Row id, increasing in arrival order. */
@@ -124,6 +125,10 @@ export function openFeedbackStore(dataDir: string): FeedbackStore {
 
   return {
     async add(serviceId, entries, meta) {
+      // PostgreSQL text cannot hold NUL; refusing it here too keeps both back ends alike (400).
+      if ([serviceId, meta.hookInstance ?? '', ...entries.map((e) => e.card)].some((t) => t.includes('\u0000'))) {
+        throw new BadRequestError('Text contains characters that cannot be stored (NUL)');
+      }
       addAll(serviceId, entries, meta);
     },
     async list(filter = {}) {

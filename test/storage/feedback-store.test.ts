@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FEEDBACK_DB_FILE, openFeedbackStore } from '../../src/storage/feedback-store.js';
 import type { FeedbackEntry } from '../../src/cds-hooks/types.js';
+import { BadRequestError } from '../../src/errors.js';
 import { storageBackends, type StorageTarget } from './backends.js';
 
 const accepted: FeedbackEntry = {
@@ -84,9 +85,16 @@ describe.each(await storageBackends())('$name feedback store', (backend) => {
     }
   });
 
+  it('refuses a NUL character in a text column with BadRequestError (400), storing nothing', async () => {
+    const store = target.openFeedback();
+    await expect(store.add('svc', [accepted, { ...overridden, card: 'bad\u0000card' }], { receivedAt: '2025-01-01T00:00:00Z' })).rejects.toBeInstanceOf(BadRequestError);
+    expect(await store.list()).toEqual([]);
+    expect(await store.list({ card: 'bad\u0000card' })).toEqual([]);
+  });
+
   it('keeps JSON fields exactly, including characters that need escaping', async () => {
     const store = target.openFeedback();
-    const tricky: FeedbackEntry = { ...overridden, overrideReason: { userComment: 'quote " backslash \\ emoji 🩺 newline\n tab\t' } };
+    const tricky: FeedbackEntry = { ...overridden, overrideReason: { userComment: 'quote " backslash \\ emoji 🩺 newline\n tab\t NUL\u0000' } };
     await store.add('svc', [tricky], { receivedAt: '2025-01-01T00:00:00Z' });
     expect((await store.list())[0]!.overrideReason).toEqual(tricky.overrideReason);
   });
