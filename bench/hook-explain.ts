@@ -1,5 +1,6 @@
 /**
- * Hook + explanation benchmark (issue 7 §Speed): `npx tsx bench/hook-explain.ts [--levels 4,16] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
+ * Hook + explanation benchmark (issue 7 §Speed, issue 9 §Load):
+ * `npx tsx bench/hook-explain.ts [--levels 4,16] [--modes cold,warm,churn] [--threads on] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
  *
  * Starts the real app (createVigil with the sandbox's patients) in a child process on an ephemeral
  * localhost port, then sends full patient-view calls for vigil-deterioration — prefetch built by the
@@ -7,13 +8,19 @@
  *
  * - cold: every call carries data the server has never seen (one extra heart-rate Observation with a
  *   unique id per call), so its data version misses the cache and the explanation is computed inline
- *   (batched with concurrent calls);
+ *   (batched with concurrent calls) and a new record is written;
  * - warm: the precompute worker is first run for the patients (as after an HL7 ORU), then the calls carry
- *   the store's unchanged data, so the hook finds the explanation of exactly its data in the cache.
+ *   the store's unchanged data, so the hook finds the explanation of exactly its data in the cache (and,
+ *   after the first call per patient, the record already issued for it);
+ * - churn: warm calls while the precompute worker is kept busy on the OTHER sandbox patients (a new heart
+ *   rate written to the store and notified for each, round after round, as an HL7 feed would) — the
+ *   hook's p99 while explanations are computed in the background.
  *
- * Reports p50/p99 and throughput per concurrency level, the warm/cold ratios from the same run, how many
- * explanations the server computed vs served from the cache (proof of which path was measured), and the
- * tfjs back end. Client and server share the 2 cores. Localhost only; bounded by request counts.
+ * `--threads off,on` runs the modes once per server with PRECOMPUTE_THREAD=off and =on (before/after the
+ * explanation thread). Reports p50/p99 and throughput per level, the server's counters for each run
+ * (explanations computed inline, served from the cache, records reused, explanations precomputed
+ * meanwhile — proof of which path was measured), the tfjs back end and the load average (1 min) at the
+ * end of each run. Client and server share the 2 cores. Localhost only; bounded by request counts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,14 +42,15 @@ const { values: args } = parseArgs({
     cold: { type: 'string', default: '48' },
     warm: { type: 'string', default: '1500' },
     patients: { type: 'string', default: '8' },
-    modes: { type: 'string', default: 'cold,warm' },
+    modes: { type: 'string', default: 'cold,warm,churn' },
+    threads: { type: 'string', default: 'on' },
     json: { type: 'string' },
   },
 });
 const ISSUER = 'https://bench.vigil.local';
 const SERVICE = 'vigil-deterioration';
 
-/** Server side: the app plus two bench-only routes (run the precompute worker; read engine counters). */
+/** Server side: the app plus bench-only routes (run the precompute worker; churn it; read counters). */
 async function serve(): Promise<void> {
   const { loadConfig } = await import('../src/config.js');
   const { createVigil } = await import('../src/app.js');
@@ -55,8 +63,37 @@ async function serve(): Promise<void> {
     await vigil.precompute?.idle();
     res.json(vigil.precompute?.stats ?? {});
   });
+  // Churn: a new heart rate for each patient, written to the store and notified, round after round.
+  let churn: { stop: boolean; rounds: number; done: Promise<void> } | undefined;
+  // Answers once the first round is done: it also classifies each patient's newest ECG (once per ECG,
+  // src/precompute/ecg.ts, on the main thread), which later rounds find fresh.
+  outer.post('/bench/churn/start', express.json(), (req, res) => {
+    const ids = (req.body as { patients: string[] }).patients;
+    const state = { stop: false, rounds: 0, done: Promise.resolve() };
+    let firstRound: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => (firstRound = resolve));
+    state.done = (async () => {
+      for (let n = 0; !state.stop; state.rounds++) {
+        for (const id of ids) {
+          vigil.sandboxStore?.update(heartRate(id, `bench-churn-${n++}`, 60 + (n % 80)));
+          vigil.precompute?.notify(id);
+        }
+        await vigil.precompute?.idle();
+        firstRound();
+      }
+    })();
+    churn = state;
+    void first.then(() => res.json({ rounds: state.rounds }));
+  });
+  outer.post('/bench/churn/stop', async (_req, res) => {
+    if (churn) {
+      churn.stop = true;
+      await churn.done;
+    }
+    res.json({ rounds: churn?.rounds ?? 0 });
+  });
   outer.get('/bench/stats', (_req, res) => {
-    res.json(vigil.explanationEngine.stats);
+    res.json({ engine: vigil.explanationEngine.stats, precompute: vigil.precompute?.stats });
   });
   outer.use(vigil.app);
   const server = outer.listen(0, '127.0.0.1', () => {
@@ -73,7 +110,9 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
 }
 
 interface Row {
-  mode: 'cold' | 'warm';
+  mode: 'cold' | 'warm' | 'churn';
+  /** PRECOMPUTE_THREAD of the server. */
+  thread: string;
   connections: number;
   requests: number;
   non2xx: number;
@@ -81,9 +120,21 @@ interface Row {
   throughput: number;
   p50: number;
   p99: number;
+  /** Server counters over the run. */
   computed: number;
-  cacheHits: number;
+  served: number;
+  reused: number;
+  precomputed: number;
+  loadAverage: number;
 }
+
+interface ServerStats {
+  engine: { computed: number; served: number; issued: { reused: number } };
+  precompute?: { computed: number; ecg?: { computed: number } };
+}
+
+/** Explanations the precompute worker computed (deterioration, plus ECG saliency when it runs). */
+const precomputedOf = (s: ServerStats): number => (s.precompute?.computed ?? 0) + (s.precompute?.ecg?.computed ?? 0);
 
 async function mint(privateKey: Parameters<SignJWT['sign']>[0], aud: string, n: number): Promise<string[]> {
   const now = Math.floor(Date.now() / 1000);
@@ -94,123 +145,150 @@ async function mint(privateKey: Parameters<SignJWT['sign']>[0], aud: string, n: 
   return out;
 }
 
+function heartRate(patientId: string, id: string, value: number): Observation {
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: new Date(Date.now() - 60_000).toISOString(),
+    valueQuantity: { value, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  };
+}
+
 /** The body with one extra heart rate (unique id) first in the Observations: data the server has not seen. */
 function withUniqueReading(body: Record<string, unknown>, n: number): string {
   const prefetch = body.prefetch as { patient: { id: string }; observations: Bundle };
-  const reading: Observation = {
-    resourceType: 'Observation',
-    id: `bench-cold-${n}`,
-    status: 'final',
-    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
-    subject: { reference: `Patient/${prefetch.patient.id}` },
-    effectiveDateTime: new Date(Date.now() - 60_000).toISOString(),
-    valueQuantity: { value: 70 + (n % 60), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-  };
+  const reading = heartRate(prefetch.patient.id, `bench-cold-${n}`, 70 + (n % 60));
   const observations = { ...prefetch.observations, entry: [{ resource: reading }, ...(prefetch.observations.entry ?? [])] };
   return JSON.stringify({ ...body, hookInstance: randomUUID(), prefetch: { ...prefetch, observations } });
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hook-explain-'));
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-  const clientsFile = path.join(dataDir, 'clients.json');
-  writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
-  const { child, origin } = await startServer({
-    PORT: '0',
-    DATA_DIR: dataDir,
-    SANDBOX: 'on',
-    LOG_LEVEL: 'warn',
-    HL7_PORT: 'off',
-    RATE_LIMIT_RPS: '0',
-    PRECOMPUTE: 'on',
-    PRECOMPUTE_POLL_S: '0',
-    CDS_CLIENTS_FILE: clientsFile,
-    CDS_JWT_ALGORITHMS: 'ES256',
-  });
+  const modes = new Set(args.modes!.split(','));
+  const levels = args.levels!.split(',').map(Number);
   const rows: Row[] = [];
   let backend = 'unknown';
-  try {
-    for (let i = 0; i < 600; i++) {
-      if ((await fetch(`${origin}/readyz`)).status === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    backend = /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
-    const patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients.slice(0, Number(args.patients));
-    const bodies: Array<Record<string, unknown>> = [];
-    for (const p of patients) {
-      const res = await fetch(`${origin}/sandbox/api/hook-request`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ serviceId: SERVICE, hook: 'patient-view', patientId: p.id, prefetch: 'fill' }),
-      });
-      bodies.push(((await res.json()) as { body: Record<string, unknown> }).body);
-    }
-    const url = `${origin}/cds-services/${SERVICE}`;
-    const stats = async () => (await (await fetch(`${origin}/bench/stats`)).json()) as { computed: number; served: number };
+  for (const thread of args.threads!.split(',')) {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hook-explain-'));
+    const clientsFile = path.join(dataDir, 'clients.json');
+    writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
+    const { child, origin } = await startServer({
+      PORT: '0',
+      DATA_DIR: dataDir,
+      SANDBOX: 'on',
+      LOG_LEVEL: 'warn',
+      HL7_PORT: 'off',
+      RATE_LIMIT_RPS: '0',
+      PRECOMPUTE: 'on',
+      PRECOMPUTE_POLL_S: '0',
+      PRECOMPUTE_THREAD: thread,
+      CDS_CLIENTS_FILE: clientsFile,
+      CDS_JWT_ALGORITHMS: 'ES256',
+    });
+    try {
+      for (let i = 0; i < 600; i++) {
+        if ((await fetch(`${origin}/readyz`)).status === 200) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      backend = /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
+      const all = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients;
+      const patients = all.slice(0, Number(args.patients));
+      const others = all.slice(Number(args.patients)).map((p) => p.id);
+      const bodies: Array<Record<string, unknown>> = [];
+      for (const p of patients) {
+        const res = await fetch(`${origin}/sandbox/api/hook-request`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ serviceId: SERVICE, hook: 'patient-view', patientId: p.id, prefetch: 'fill' }),
+        });
+        bodies.push(((await res.json()) as { body: Record<string, unknown> }).body);
+      }
+      const url = `${origin}/cds-services/${SERVICE}`;
+      const stats = async () => (await (await fetch(`${origin}/bench/stats`)).json()) as ServerStats;
+      const post = async (route: string, body: unknown) =>
+        (await fetch(`${origin}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
 
-    const run = async (mode: 'cold' | 'warm', connections: number, amount: number): Promise<Row> => {
-      const tokens = await mint(privateKey, url, amount + connections);
-      const payloads = mode === 'cold' ? Array.from({ length: amount + connections }, (_, n) => withUniqueReading(bodies[n % bodies.length]!, connections * 100_000 + n)) : bodies.map((b) => JSON.stringify(b));
-      const before = await stats();
-      let i = 0;
-      const result = await autocannon({
-        url,
-        connections,
-        amount,
-        timeout: 60,
-        requests: [
-          {
-            method: 'POST',
-            setupRequest: (req) => {
-              const body = payloads[i % payloads.length]!;
-              const headers = { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` };
-              i++;
-              return { ...req, method: 'POST', headers, body };
+      const run = async (mode: Row['mode'], connections: number, amount: number): Promise<Row> => {
+        const tokens = await mint(privateKey, url, amount + connections);
+        const payloads = mode === 'cold' ? Array.from({ length: amount + connections }, (_, n) => withUniqueReading(bodies[n % bodies.length]!, connections * 100_000 + n)) : bodies.map((b) => JSON.stringify(b));
+        const before = await stats();
+        let i = 0;
+        const result = await autocannon({
+          url,
+          connections,
+          amount,
+          timeout: 60,
+          requests: [
+            {
+              method: 'POST',
+              setupRequest: (req) => {
+                const body = payloads[i % payloads.length]!;
+                const headers = { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` };
+                i++;
+                return { ...req, method: 'POST', headers, body };
+              },
             },
-          },
-        ],
-      });
-      const after = await stats();
-      return {
-        mode,
-        connections,
-        requests: result.requests.total,
-        non2xx: result.non2xx,
-        errors: result.errors,
-        throughput: Math.round((result['2xx'] / result.duration) * 10) / 10,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        computed: after.computed - before.computed,
-        cacheHits: after.served - before.served,
+          ],
+        });
+        const after = await stats();
+        return {
+          mode,
+          thread,
+          connections,
+          requests: result.requests.total,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          throughput: Math.round((result['2xx'] / result.duration) * 10) / 10,
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          // The engine counts every explanation it computed; the precompute worker's are not the hook's.
+          computed: after.engine.computed - before.engine.computed - (precomputedOf(after) - precomputedOf(before)),
+          served: after.engine.served - before.engine.served,
+          reused: after.engine.issued.reused - before.engine.issued.reused,
+          precomputed: (after.precompute?.computed ?? 0) - (before.precompute?.computed ?? 0),
+          loadAverage: Math.round(os.loadavg()[0]! * 10) / 10,
+        };
       };
-    };
+      const report = (row: Row) => {
+        rows.push(row);
+        console.error(`${row.mode} thread=${row.thread} c=${row.connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms computed ${row.computed} served ${row.served} reused ${row.reused} precomputed ${row.precomputed} load ${row.loadAverage}`);
+      };
 
-    const levels = args.levels!.split(',').map(Number);
-    // Warm-up: load the model path and JIT once (not measured).
-    const modes = new Set(args.modes!.split(','));
-    await run('cold', 2, 8);
-    if (modes.has('cold')) for (const c of levels) rows.push(await run('cold', c, Math.max(Number(args.cold), 3 * c)));
-    const precompute = await (await fetch(`${origin}/bench/precompute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ patients: patients.map((p) => p.id) }) })).json();
-    console.error(`precompute: ${JSON.stringify(precompute)}`);
-    await run('warm', 2, 50);
-    if (modes.has('warm')) for (const c of levels) rows.push(await run('warm', c, Number(args.warm)));
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+      // Warm-up: load the model path and JIT once (not measured).
+      await run('cold', 2, 8);
+      if (modes.has('cold')) for (const c of levels) report(await run('cold', c, Math.max(Number(args.cold), 3 * c)));
+      const precompute = await post('/bench/precompute', { patients: patients.map((p) => p.id) });
+      console.error(`precompute: ${JSON.stringify(precompute)}`);
+      await run('warm', 2, 50);
+      if (modes.has('warm')) for (const c of levels) report(await run('warm', c, Number(args.warm)));
+      if (modes.has('churn')) {
+        for (const c of levels) {
+          // Measured from the second round on (the thread, when on, is started by the first batch).
+          await post('/bench/churn/start', { patients: others });
+          const row = await run('churn', c, Number(args.warm));
+          const { rounds } = (await post('/bench/churn/stop', {})) as { rounds: number };
+          report(row);
+          console.error(`  churn rounds completed: ${rounds} over ${others.length} patients`);
+        }
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }
 
-  console.log(`\n${SERVICE} patient-view with explanation · backend ${backend} · ${os.cpus().length} cores · Node ${process.version} · load average ${os.loadavg()[0]!.toFixed(1)}`);
-  console.log('| mode | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | explanations computed | cache hits |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.mode} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.cacheHits} |`);
-  for (const c of args.levels!.split(',').map(Number)) {
-    const cold = rows.find((r) => r.mode === 'cold' && r.connections === c);
-    const warm = rows.find((r) => r.mode === 'warm' && r.connections === c);
-    if (cold && warm) console.log(`c=${c}: warm/cold throughput ×${(warm.throughput / cold.throughput).toFixed(1)}, p99 cold/warm ×${(cold.p99 / warm.p99).toFixed(1)}`);
+  console.log(`\n${SERVICE} patient-view with explanation · backend ${backend} · ${os.cpus().length} cores · Node ${process.version}`);
+  console.log('| mode | precompute thread | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | computed inline | served from cache | records reused | precomputed meanwhile | load avg |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.mode} | ${r.thread} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.served} | ${r.reused} | ${r.precomputed} | ${r.loadAverage} |`);
   }
-  if (args.json) writeFileSync(args.json, JSON.stringify({ backend, rows }, null, 2));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
 }
 
 if (args.serve) {

@@ -1,7 +1,8 @@
 /**
  * The process bench/load.ts measures: the real app (createVigil, sandbox on for its patients and FHIR
  * server) plus, on the same express server and port, a trivial static-card endpoint — the floor our
- * overhead is compared with. Configured entirely by environment (PORT=0 picks a free port); prints one
+ * overhead is compared with — and GET /bench/stats (the explanation engine's counters). Configured
+ * entirely by environment (PORT=0 picks a free port); prints one
  * JSON line `{ "listening": port }` when ready. Not used in production.
  */
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,10 @@ async function main(): Promise<void> {
   // Parses the same body the CDS route parses, so the floor includes JSON parsing of the same payload.
   outer.post('/bench/static-card', express.json({ limit: config.bodyLimit }), (_req, res) => {
     res.json(STATIC);
+  });
+  // Server-side counters, so the report can say which path the explanations took (computed, cached, reused).
+  outer.get('/bench/stats', (_req, res) => {
+    res.json({ engine: vigil.explanationEngine.stats });
   });
   outer.use(vigil.app);
   const server = outer.listen(config.port, '127.0.0.1', () => {

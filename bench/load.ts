@@ -7,8 +7,13 @@
  * builder, so the payload is what an EHR would send). Each request carries a fresh client JWT (ES256,
  * minted before the run; verifying it and recording its jti is part of what is measured).
  *
+ * The static card parses the same bodies as the service it is compared with (`--static-body`, default
+ * vigil-deterioration's ~170–360 KB prefetch), so the floor includes the same JSON parsing.
+ *
  * Reports throughput, p50/p99 latency, the server's CPU (% of one core) and RSS, the ratio of each
- * service's throughput to the static card's at the same concurrency (our overhead), and the tfjs back end
+ * service's throughput to the static card's at the same concurrency (our overhead), the explanation
+ * engine's counters per run (explanations computed inline, served from the cache, stored records reused:
+ * which path "with explanation" took), the load average (1 min) after each run, and the tfjs back end
  * the server chose. Client and server share the machine: on 2 cores autocannon takes part of one.
  * Bounded: every run is capped by request count and wall time. Localhost only.
  */
@@ -28,6 +33,7 @@ const { values: args } = parseArgs({
     levels: { type: 'string', default: '1,8,32,64' },
     services: { type: 'string', default: 'vigil-news2,vigil-deterioration,vigil-heart-disease' },
     patients: { type: 'string', default: '8' },
+    'static-body': { type: 'string', default: 'vigil-deterioration' },
     json: { type: 'string' },
   },
 });
@@ -46,7 +52,18 @@ interface Row {
   p99: number;
   cpuPercent: number;
   rssMb: number;
+  /** Explanation engine counters over the run. */
+  computed: number;
+  served: number;
+  reused: number;
+  loadAverage: number;
   ratioToStatic?: number;
+}
+
+interface EngineStats {
+  computed: number;
+  served: number;
+  issued: { reused: number };
 }
 
 /** CPU seconds (user + system) of a process, from /proc (Linux). */
@@ -131,6 +148,7 @@ async function main(): Promise<void> {
     /** One duration-bounded run; `pool` JWTs are minted first (a reused one would be refused as a replay and show as non-2xx). */
     const run = async (endpoint: string, pathName: string, bodies: string[], connections: number, seconds: number, pool: number, authed: boolean): Promise<Row> => {
       const tokens = authed ? await mint(`${origin}${pathName}`, pool) : [];
+      const before = await engineStats();
       let i = 0;
       const cpu0 = cpuSeconds(pid);
       const t0 = performance.now();
@@ -154,6 +172,7 @@ async function main(): Promise<void> {
       });
       const wall = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(pid) - cpu0;
+      const after = await engineStats();
       if (authed && i > tokens.length) console.error(`  (${endpoint} c=${connections}: token pool of ${tokens.length} exhausted; later requests were refused as replays)`);
       return {
         endpoint,
@@ -166,10 +185,15 @@ async function main(): Promise<void> {
         p99: result.latency.p99,
         cpuPercent: Math.round((cpu / wall) * 100),
         rssMb: rssMb(pid),
+        computed: after.computed - before.computed,
+        served: after.served - before.served,
+        reused: after.issued.reused - before.issued.reused,
+        loadAverage: Math.round(os.loadavg()[0]! * 10) / 10,
       };
     };
 
-    const staticBodies = await bodiesFor(services.find((s) => s.id === 'vigil-news2')!.id);
+    const engineStats = async () => ((await (await fetch(`${origin}/bench/stats`)).json()) as { engine: EngineStats }).engine;
+    const staticBodies = await bodiesFor(services.find((s) => s.id === args['static-body'])?.id ?? 'vigil-news2');
     const targets: Array<{ endpoint: string; path: string; bodies: string[]; authed: boolean }> = [
       { endpoint: 'static-card', path: '/bench/static-card', bodies: staticBodies, authed: false },
     ];
@@ -190,7 +214,7 @@ async function main(): Promise<void> {
       for (const connections of LEVELS) {
         const row = await run(target.endpoint, target.path, target.bodies, connections, SECONDS, pool, target.authed);
         rows.push(row);
-        console.error(`${row.endpoint} c=${connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms cpu ${row.cpuPercent}% rss ${row.rssMb} MB non2xx ${row.non2xx}`);
+        console.error(`${row.endpoint} c=${connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms cpu ${row.cpuPercent}% rss ${row.rssMb} MB non2xx ${row.non2xx} computed ${row.computed} served ${row.served} reused ${row.reused} load ${row.loadAverage}`);
       }
     }
     for (const row of rows) {
@@ -198,9 +222,12 @@ async function main(): Promise<void> {
       if (floor && row.endpoint !== 'static-card') row.ratioToStatic = Math.round((row.throughput / floor.throughput) * 1000) / 1000;
     }
 
-    const header = `| endpoint | conc. | req/s | p50 ms | p99 ms | server CPU % | RSS MB | non-2xx | vs static |\n|---|---|---|---|---|---|---|---|---|`;
-    const lines = rows.map((r) => `| ${r.endpoint} | ${r.connections} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.cpuPercent} | ${r.rssMb} | ${r.non2xx} | ${r.ratioToStatic ?? '—'} |`);
-    console.log(`Back end: ${backend}; Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); ${SECONDS} s per run\n\n${header}\n${lines.join('\n')}`);
+    const header =
+      '| endpoint | conc. | req/s | p50 ms | p99 ms | server CPU % | RSS MB | non-2xx | vs static | explained inline | from cache | records reused | load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+    const lines = rows.map(
+      (r) => `| ${r.endpoint} | ${r.connections} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.cpuPercent} | ${r.rssMb} | ${r.non2xx} | ${r.ratioToStatic ?? '—'} | ${r.computed} | ${r.served} | ${r.reused} | ${r.loadAverage} |`,
+    );
+    console.log(`Back end: ${backend}; Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); ${SECONDS} s per run; static card parses ${args['static-body']} bodies\n\n${header}\n${lines.join('\n')}`);
     if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
   } finally {
     child.kill('SIGTERM');

@@ -131,14 +131,13 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
 
       // Score and explanation come from one computation on one data version (cached or computed now).
       let explained: Explained = { factors: [] };
-      let issueKey: string | undefined;
+      const patient = patientReference(patientId);
+      const issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, window, observationsById, notUsed: assessment.notUsed });
+      // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
+      const reused = engine.issued.get(issueKey);
+      if (reused) return issuedCard(reused);
       try {
         const { explainable, prepared } = prepareForExplanation(model, window);
-        const patient = patientReference(patientId);
-        issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, dataVersion: prepared.dataVersion, window, observationsById, notUsed: assessment.notUsed });
-        // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
-        const reused = engine.issued.get(issueKey);
-        if (reused) return issuedCard(reused);
         const result = await engine.explain({ model: explainable, prepared, patient, ...(invocation.signal ? { signal: invocation.signal } : {}) });
         explained = explainedFrom(result, window, model, asOf, observationsById, explainable.layout);
       } catch (err) {
@@ -196,7 +195,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         }
       };
       // Only a complete explanation is reused; a concurrent identical call shares this write (one row).
-      const issued = issueKey && !explained.problem ? (await engine.issued.getOrIssue(issueKey, save)).issued : await save();
+      const issued = explained.problem ? await save() : (await engine.issued.getOrIssue(issueKey, save)).issued;
       if (issued) return issuedCard(issued, cardUuid);
       return cardOf({ cardUuid, prediction, factors: explained.factors, method: explained.method, ...(explained.problem ? { problem: explained.problem } : {}) });
     },

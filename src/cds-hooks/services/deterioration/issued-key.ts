@@ -1,8 +1,11 @@
 /**
- * The key under which vigil-deterioration reuses an issued explanation record (src/explanations/issued.ts):
- * patient, model version, data version AND an evidence fingerprint of everything else the stored record
- * and the card are built from — the raw hourly values, age and sex, the effective times of the cited
- * Observations (factor sentences name them) and the readings not used. Any difference is a new key. Pure.
+ * The key under which vigil-deterioration reuses an issued explanation record (src/explanations/issued.ts).
+ * It is computed from the raw window, before any encoding, so a repeated call skips encoding and data
+ * versioning too: patient, model version, and a sha256 over everything the stored record and the card are
+ * built from — the hourly values, age and sex, the window's hours, the Observation ids behind every cell
+ * with their effective times (factor sentences name them), and the readings not used. The model's
+ * encoding and data version (PreparedInput.dataVersion) are functions of these for a given model version,
+ * so equal keys imply equal data versions; any difference in the data is a different key. Pure.
  */
 import { createHash } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
@@ -15,8 +18,6 @@ export interface IssuedKeyParts {
   /** "Patient/<id>". */
   patient: string;
   modelVersion: string;
-  /** PreparedInput.dataVersion: encoded input, Observation ids per cell, hour starts. */
-  dataVersion: string;
   window: DeteriorationWindow;
   observationsById: ReadonlyMap<string, Observation>;
   notUsed: readonly NotUsed[];
@@ -26,11 +27,6 @@ function timeText(o: Observation | undefined): string {
   return `${o?.effectiveDateTime ?? o?.effectivePeriod?.start ?? o?.effectiveInstant ?? ''}|${o?.issued ?? ''}`;
 }
 
-/**
- * The reuse key. The data version already covers the encoded input and the Observation ids behind every
- * cell; the fingerprint adds what the data version does not: raw values (the stored window the trend
- * rescores), age and sex, the cited Observations' times and the readings not used. sha256, ~20 µs.
- */
 export function issuedKeyOf(parts: IssuedKeyParts): string {
   const { window } = parts;
   const hash = createHash('sha256');
@@ -38,9 +34,14 @@ export function issuedKeyOf(parts: IssuedKeyParts): string {
     const values = row instanceof Float32Array ? row : Float64Array.from(row);
     hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }
-  const times: string[] = [];
-  for (const row of window.sources) for (const ids of row) for (const id of ids) times.push(timeText(parts.observationsById.get(id)));
-  hash.update(JSON.stringify([window.input.age, window.input.sex, times, parts.notUsed]));
-  return JSON.stringify([parts.serviceId, parts.patient, parts.modelVersion, parts.dataVersion, hash.digest('base64')]);
+  // Cell position, Observation id and its time for every cited reading.
+  let cells = '';
+  window.sources.forEach((row, h) =>
+    row.forEach((ids, m) => {
+      for (const id of ids) cells += `${h},${m},${id},${timeText(parts.observationsById.get(id))};`;
+    }),
+  );
+  hash.update(cells);
+  hash.update(JSON.stringify([window.input.age, window.input.sex, window.hourStarts[0] ?? null, window.hourStarts.length, parts.notUsed]));
+  return JSON.stringify([parts.serviceId, parts.patient, parts.modelVersion, hash.digest('base64')]);
 }
-
