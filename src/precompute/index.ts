@@ -3,3 +3,4 @@ export { PrecomputeWorker, type PrecomputeWorkerOptions, type PrecomputeStats } 
 export { precomputeDeterioration, type PrecomputeDeps, type PrecomputeOutcome } from './deterioration.js';
 export { fhirStoreSource, fhirReaderSource, type FhirSource } from './source.js';
 export { EcgPrecompute, precomputeEcg, ecgRiskAssessment, ecgRiskAssessmentId, watchStoreForEcgs, isEcgTracing, type EcgPrecomputeOutcome, type EcgPrecomputeStats, type EcgJob } from './ecg.js';
+export { ExplainThread, type ExplainThreadOptions, type ExplainThreadStats } from './thread-executor.js';
