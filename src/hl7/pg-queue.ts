@@ -112,13 +112,40 @@ interface InRow {
   attempts: number;
 }
 
-/** Creates the tables if needed (any replica, any number at once) and opens the store. */
-export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): Promise<MessageStore> {
-  const { rows } = await pool.query<{ v: string }>("SELECT current_setting('synchronous_commit') AS v");
-  if (rows[0]?.v === 'off') {
-    throw new Error('PostgreSQL synchronous_commit=off: a committed HL7 message could be lost after its AA; turn it on for the Vigil role or database');
+/** synchronous_commit=off: a COMMIT can return before its WAL is on disk. A configuration error. */
+export class UnsafeCommitSettingError extends Error {
+  constructor() {
+    super('PostgreSQL synchronous_commit=off: a committed HL7 message could be lost after its AA; turn it on for the Vigil role or database');
+    this.name = 'UnsafeCommitSettingError';
   }
-  await ensureSchema(pool, SCHEMA);
+}
+
+/**
+ * Opens the store and creates the tables if needed (any replica, any number at once). A database that
+ * is down now does not stop the start: the listener answers AR until it answers, and the tables are
+ * created on first use. synchronous_commit=off is refused (UnsafeCommitSettingError).
+ */
+export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): Promise<MessageStore> {
+  let ready = false;
+  let preparing: Promise<void> | undefined;
+  const prepare = (): Promise<void> => {
+    if (ready) return Promise.resolve();
+    preparing ??= (async () => {
+      const { rows } = await pool.query<{ v: string }>("SELECT current_setting('synchronous_commit') AS v");
+      if (rows[0]?.v === 'off') throw new UnsafeCommitSettingError();
+      await ensureSchema(pool, SCHEMA);
+      ready = true;
+    })().finally(() => {
+      preparing = undefined;
+    });
+    return preparing;
+  };
+  try {
+    await prepare();
+  } catch (err) {
+    if (err instanceof UnsafeCommitSettingError) throw err;
+    // Unreachable now: every operation below prepares first, and fails (AR, worker backoff) until then.
+  }
 
   const me = options.instanceId ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
@@ -162,6 +189,7 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
       if (items.length === 0) return [];
       let stored: Array<{ seq: string; message_key: string }>;
       try {
+        await prepare();
         const result = await pool.query<{ seq: string; message_key: string }>({
           name: 'hl7-enqueue',
           text: ENQUEUE,
@@ -180,6 +208,7 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
       });
     },
     async claim(limit) {
+      await prepare();
       await flushMarks();
       const rows = await inTransaction(pool, async (client) => {
         await client.query(claimLock);
@@ -189,10 +218,12 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
     },
     markApplied: async (seq) => void appliedMarks.push(seq),
     async recordAttempt(seq, error) {
+      await prepare();
       await flushMarks();
       await pool.query('UPDATE hl7_inbound SET attempts = attempts + 1, error = $2 WHERE seq = $1', [seq, trim(error)]);
     },
     async markFailed(seq, error) {
+      await prepare();
       await flushMarks();
       await pool.query(
         "UPDATE hl7_inbound SET state = 'failed', attempts = attempts + 1, error = $2, claimed_by = NULL, claimed_until = NULL WHERE seq = $1 AND state = 'pending'",
@@ -200,14 +231,17 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
       );
     },
     async enqueueOutbound(item, now) {
+      await prepare();
       await pool.query('INSERT INTO hl7_outbound (control_id, created_at, raw, next_attempt_at) VALUES ($1, $2, $3, $2) ON CONFLICT (control_id) DO NOTHING', [item.controlId, now, item.raw]);
     },
     async nextOutbound(now): Promise<OutboundMessage | undefined> {
+      await prepare();
       const { rows } = await pool.query<{ seq: string; control_id: string; raw: string; attempts: number }>(NEXT_OUTBOUND, [me, now, leaseSecs]);
       const r = rows[0];
       return r ? { seq: Number(r.seq), controlId: r.control_id, raw: r.raw, attempts: r.attempts } : undefined;
     },
     async nextOutboundDue() {
+      await prepare();
       // Rows another live claim holds are that replica's to send: not due for us.
       const { rows } = await pool.query<{ due: string | null }>(
         "SELECT MIN(next_attempt_at) AS due FROM hl7_outbound WHERE state = 'pending' AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_until <= now())",
@@ -226,6 +260,7 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
       await pool.query("UPDATE hl7_outbound SET state = 'failed', attempts = attempts + 1, error = $2, claimed_by = NULL, claimed_until = NULL WHERE seq = $1", [seq, trim(error)]);
     },
     async counts(): Promise<QueueCounts> {
+      await prepare();
       await flushMarks();
       const { rows } = await pool.query<{ tbl: string; state: string; n: number }>(
         "SELECT 'in' AS tbl, state, count(*)::int AS n FROM hl7_inbound GROUP BY state UNION ALL SELECT 'out', state, count(*)::int FROM hl7_outbound GROUP BY state",

@@ -219,5 +219,20 @@ async function startRelay(): Promise<{ url: string; cut(): Promise<void>; restor
       expect(await hl7.store.counts()).toMatchObject({ applied: 2, pending: 0 });
       expect(writes).toBe(2);
     }, 30_000);
+
+    it('starts while PostgreSQL is down: AR 207 until it answers, then AA (tables created on first use)', async () => {
+      const relay = await startRelay();
+      cleanups.push(() => relay.close());
+      await relay.cut();
+      const pool = openPgPool(relay.url, { schema: schema.schema, max: 5, connectionTimeoutMs: 2000 });
+      const hl7 = await replica(await openPgQueue(pool, { ownsPool: true }));
+      const client = await MllpTestClient.connect(hl7.port);
+      expect(ackParts(await client.send(oruMessage('EARLY1')))).toMatchObject({ code: 'AR', errCode: '207' });
+      await relay.restore();
+      expect(ackParts(await client.send(oruMessage('EARLY1'))).code).toBe('AA');
+      client.close();
+      await until(async () => (await hl7.store.counts().catch(() => ({ pending: 1 }))).pending === 0, 15_000);
+      expect(writes).toBe(1);
+    }, 30_000);
   });
 });
