@@ -10,7 +10,7 @@ type OutRow = OutboundMessage & { state: 'pending' | 'sent' | 'failed'; nextAtte
 export function openMemoryQueue(): MessageStore {
   const keys = new Set<string>();
   const inbound = new Map<number, InRow>();
-  // Pending rows in arrival order (a Map keeps insertion order), so `pending` never scans applied rows.
+  // Pending rows in arrival order (a Map keeps insertion order), so `claim` never scans applied rows.
   const pendingRows = new Map<number, InRow>();
   const tally = { pending: 0, applied: 0, failed: 0 };
   const outbound = new Map<number, OutRow>();

@@ -14,7 +14,7 @@
  * synchronous=NORMAL: no fsync per applied message (which would block the event loop, and with it
  * every ACK, for a disk flush each time). Losing such an update in a power cut only means the message
  * is applied again on restart, which writes the same resources (ids derive from the message).
- * "Applied" marks are written in groups (before the next `pending`, `counts`, other state change or
+ * "Applied" marks are written in groups (before the next `claim`, `counts`, other state change or
  * `close`): every write on this connection waits for the committer thread's write lock, and
  * SQLite's busy wait sleeps a whole millisecond at a time. A crash loses at most one group of marks
  * (≤ the worker's batch), which, as above, only means those messages are applied once more.
