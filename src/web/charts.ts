@@ -69,8 +69,8 @@ export function trendLegend(points: readonly TrendPoint[]): HTMLElement {
   return el(
     'p',
     { class: 'legend', 'data-testid': 'trend-legend' },
-    el('span', { class: 'key' }, '● scored at the time (stored)'),
-    rescored ? [' · ', el('span', { class: 'key' }, '○ rescored now from the data available at that hour (not shown to anyone then)')] : null,
+    el('span', { class: 'key' }, `● ${trendSourceText({})} (stored)`),
+    rescored ? [' · ', el('span', { class: 'key' }, `○ ${trendSourceText({ retrospective: true })} (not shown to anyone then)`)] : null,
     ' · dashed lines: moderate and high band cut-offs',
   );
 }

@@ -119,7 +119,7 @@ describeIfChromium('explanation view in chromium', () => {
     expect(await view.locator('#trend table tbody tr.retrospective').count()).toBeGreaterThan(0);
     await expect(trendRows.last().getAttribute('class')).resolves.toBe('stored');
     await expect(trendRows.last().locator('td').nth(2).textContent()).resolves.toBe('scored at the time');
-    await expect(view.getByTestId('trend-legend').textContent()).resolves.toContain('○ rescored now from the data available at that hour');
+    await expect(view.getByTestId('trend-legend').textContent()).resolves.toContain('○ rescored now from data available at that hour (not shown to anyone then)');
     await expect(trendRows.last().locator('td').nth(1).textContent()).resolves.toBe(formatPercent(record.prediction.probability));
     // Factors: the record's top factors, strongest first, with their contribution in points.
     const expected = factorBars(record.factors);
