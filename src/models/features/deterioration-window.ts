@@ -6,7 +6,7 @@
  * Codes, UCUM conversions and plausible ranges come from src/fhir/mappings/physionet.ts; carry-forward,
  * mask and hours-since channels are added by the model's encoder, identically to training.
  */
-import type { Observation, Patient } from 'fhir/r4';
+import type { CodeableConcept, Observation, Patient } from 'fhir/r4';
 import { LOINC } from '../../fhir/codes.js';
 import { PHYSIONET_OBSERVATION_MAPPINGS, observationToPhysioNet } from '../../fhir/mappings/physionet.js';
 import { ageInYears } from '../../fhir/mappings/uci-heart.js';
@@ -42,9 +42,20 @@ function effectiveTime(o: Observation): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
+function knownCodeIn(concept: CodeableConcept | undefined): string | undefined {
+  for (const c of concept?.coding ?? []) if (c.system === LOINC && c.code && KNOWN_CODES.has(c.code)) return c.code;
+  return undefined;
+}
+
+/** The first model code among the Observation's codings, then its components' (no allocation: runs per Observation per hook call). */
 function knownCodeOf(o: Observation): string | undefined {
-  const codes = [o.code, ...(o.component ?? []).map((c) => c.code)].flatMap((c) => c.coding ?? []);
-  return codes.find((c) => c.system === LOINC && c.code && KNOWN_CODES.has(c.code))?.code;
+  const own = knownCodeIn(o.code);
+  if (own) return own;
+  for (const component of o.component ?? []) {
+    const code = knownCodeIn(component.code);
+    if (code) return code;
+  }
+  return undefined;
 }
 
 function sexOf(patient: Patient | undefined): number {
@@ -94,7 +105,8 @@ export function buildDeteriorationWindow(
       sources[hour]![m] = o.id ? [o.id] : [];
     }
   }
-  const measuredCells = rows.reduce((n, row) => n + row.filter((v) => !Number.isNaN(v)).length, 0);
+  let measuredCells = 0;
+  for (const row of rows) for (const v of row) if (!Number.isNaN(v)) measuredCells++;
   return {
     input: { rows, age: patient?.birthDate ? ageInYears(patient.birthDate, now) : NaN, sex: sexOf(patient) },
     sources,
