@@ -19,7 +19,7 @@ import { fhirTransactionSink, ndjsonFileSink } from './sinks.js';
 import { fileStateStore } from './state.js';
 
 export const USAGE = `usage: npm run score-population -- --fhir URL [--group ID] [--client-id ID --key FILE [--alg RS384|ES384]]
-       [--scope "system/…"] [--batch 64] [--models deterioration,heart-disease] [--since INSTANT]
+       [--scope "system/…"] [--batch 64] [--models deterioration,heart-disease]
        [--state FILE] [--out results.ndjson] [--keep-export]`;
 
 export interface CliOptions {
@@ -31,7 +31,6 @@ export interface CliOptions {
   scope: string;
   batchSize: number;
   models: string[];
-  since?: string;
   stateFile: string;
   outFile?: string;
   keepExport: boolean;
@@ -64,7 +63,6 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         scope: { type: 'string' },
         batch: { type: 'string', default: '64' },
         models: { type: 'string', default: DEFAULT_MODELS.join(',') },
-        since: { type: 'string' },
         state: { type: 'string' },
         out: { type: 'string' },
         'keep-export': { type: 'boolean', default: false },
@@ -101,7 +99,6 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     scope,
     batchSize,
     models,
-    ...(values.since ? { since: values.since } : {}),
     stateFile,
     ...(values.out ? { outFile: values.out } : {}),
     keepExport: values['keep-export'],
@@ -132,7 +129,6 @@ export async function runPopulationCli(options: CliOptions, deps: CliDeps): Prom
         ...(options.group ? { group: options.group } : {}),
         models: options.models,
         batchSize: options.batchSize,
-        ...(options.since ? { since: options.since } : {}),
         ...(deps.signal ? { signal: deps.signal } : {}),
         deleteExportWhenDone: !options.keepExport,
       },

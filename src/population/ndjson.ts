@@ -12,12 +12,14 @@ export async function* ndjsonLines(chunks: AsyncIterable<Uint8Array>): AsyncGene
   let buffer = '';
   for await (const chunk of chunks) {
     buffer += decoder.decode(chunk, { stream: true });
+    let start = 0;
     let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl).trim();
-      buffer = buffer.slice(nl + 1);
+    while ((nl = buffer.indexOf('\n', start)) >= 0) {
+      const line = buffer.slice(start, nl).trim();
+      start = nl + 1;
       if (line) yield line;
     }
+    buffer = buffer.slice(start);
   }
   const last = (buffer + decoder.decode()).trim();
   if (last) yield last;

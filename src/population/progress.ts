@@ -64,7 +64,8 @@ export function streamProgress(stream: ProgressStream, options: { intervalMs?: n
       const elapsed = (t - phaseStart) / 1000;
       const rate = event.done !== undefined && elapsed > 0 ? (event.done - phaseStartDone) / elapsed : undefined;
       if (tty) {
-        const width = Math.max(20, (stream.columns ?? 100) - 1);
+        // A pseudo-terminal may report no width (0): assume 100 columns then.
+        const width = Math.max(20, (stream.columns && stream.columns > 0 ? stream.columns : 100) - 1);
         stream.write(`\r${progressLine(event, rate, { bar: true }).slice(0, width).padEnd(width)}`);
         drawn = true;
         return;

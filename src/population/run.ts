@@ -31,8 +31,6 @@ export interface PopulationRunOptions {
   models?: readonly string[];
   /** Patients per forward pass (and per transaction). Default 64. */
   batchSize?: number;
-  /** `_since` for the export. */
-  since?: string;
   signal?: AbortSignal;
   /** Delete the export job on the server once the run has finished. Default true. */
   deleteExportWhenDone?: boolean;
@@ -174,7 +172,8 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
       }
     }
     progress.update({ phase: 'export', message: `kick-off ${options.group ? `Group/${options.group}` : 'Patient'}/$export` });
-    state.statusUrl = await deps.bulk.kickOff({ ...(options.group ? { group: options.group } : {}), types: typesFor(slots.map((s) => s.adapter)), ...(options.since ? { since: options.since } : {}) });
+    // Never `_since`: a model needs each patient's whole window, not only what changed.
+    state.statusUrl = await deps.bulk.kickOff({ ...(options.group ? { group: options.group } : {}), types: typesFor(slots.map((s) => s.adapter)) });
     delete state.manifest;
     await deps.state.save(state);
     return deps.bulk.waitForManifest(state.statusUrl, (p) => progress.update({ phase: 'export', message: p.text ?? 'in progress' }));

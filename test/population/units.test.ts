@@ -60,6 +60,10 @@ describe('progress', () => {
     expect(tty.slice(0, 2).every((s) => s.startsWith('\r') && s.length === 81)).toBe(true);
     expect(tty[1]).toContain('5/10 patients 50%  5.0/s  ETA 1s');
     expect(tty.at(-1)).toBe('\n');
+    // A pseudo-terminal that reports no width gets 100 columns, not a stub.
+    const noWidth: string[] = [];
+    streamProgress({ write: (s: string) => noWidth.push(s), isTTY: true, columns: 0 }).update({ phase: 'score', done: 1, total: 2 });
+    expect(noWidth[0]).toHaveLength(100);
 
     t = 0;
     const plain: string[] = [];

@@ -545,6 +545,8 @@ export async function createSandboxAuthServer(options: SandboxAuthOptions): Prom
           'patient/Patient.r',
           'user/*.rs',
           'system/*.rs',
+          // Backend Services writing results back (npm run score-population: RiskAssessment conditional creates).
+          'system/RiskAssessment.cs',
         ],
         response_types_supported: ['code'],
         capabilities: [
