@@ -1,6 +1,6 @@
 /**
  * Hook + explanation benchmark (issue 7 §Speed, issue 9 §Load):
- * `npx tsx bench/hook-explain.ts [--levels 4,16] [--modes cold,warm,churn] [--threads on] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
+ * `npx tsx bench/hook-explain.ts [--levels 4,16] [--modes cold,warm,churn] [--threads precompute] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
  *
  * Starts the real app (createVigil with the sandbox's patients) in a child process on an ephemeral
  * localhost port, then sends full patient-view calls for vigil-deterioration — prefetch built by the
@@ -16,8 +16,8 @@
  *   rate written to the store and notified for each, round after round, as an HL7 feed would) — the
  *   hook's p99 while explanations are computed in the background.
  *
- * `--threads off,on` runs the modes once per server with PRECOMPUTE_THREAD=off and =on (before/after the
- * explanation thread). Reports p50/p99 and throughput per level, the server's counters for each run
+ * `--threads off,precompute,all` runs the modes once per server with that EXPLAIN_THREAD (off = before the
+ * explanation thread; precompute = the default; all = hooks' cache misses on the thread too). Reports p50/p99 and throughput per level, the server's counters for each run
  * (explanations computed inline, served from the cache, records reused, explanations precomputed
  * meanwhile — proof of which path was measured), the tfjs back end and the load average (1 min) at the
  * end of each run. Client and server share the 2 cores. Localhost only; bounded by request counts.
@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
     warm: { type: 'string', default: '1500' },
     patients: { type: 'string', default: '8' },
     modes: { type: 'string', default: 'cold,warm,churn' },
-    threads: { type: 'string', default: 'on' },
+    threads: { type: 'string', default: 'precompute' },
     json: { type: 'string' },
   },
 });
@@ -111,7 +111,7 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
 
 interface Row {
   mode: 'cold' | 'warm' | 'churn';
-  /** PRECOMPUTE_THREAD of the server. */
+  /** EXPLAIN_THREAD of the server. */
   thread: string;
   connections: number;
   requests: number;
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_RPS: '0',
       PRECOMPUTE: 'on',
       PRECOMPUTE_POLL_S: '0',
-      PRECOMPUTE_THREAD: thread,
+      EXPLAIN_THREAD: thread,
       CDS_CLIENTS_FILE: clientsFile,
       CDS_JWT_ALGORITHMS: 'ES256',
     });
@@ -283,7 +283,7 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n${SERVICE} patient-view with explanation · backend ${backend} · ${os.cpus().length} cores · Node ${process.version}`);
-  console.log('| mode | precompute thread | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | computed inline | served from cache | records reused | precomputed meanwhile | load avg |');
+  console.log('| mode | EXPLAIN_THREAD | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | computed inline | served from cache | records reused | precomputed meanwhile | load avg |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(`| ${r.mode} | ${r.thread} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.served} | ${r.reused} | ${r.precomputed} | ${r.loadAverage} |`);

@@ -111,7 +111,14 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   // One explanation engine (src/explain behind an exact-data-version cache) shared by the model services
   // and the precompute worker, so what is explained ahead of time is what the hook can serve.
   const models = modelProviderFrom(modelRegistry);
-  const explanationEngine = new ExplanationEngine({ cache: new ExplanationCache({ maxEntries: config.explanationCacheSize }) });
+  // EXPLAIN_THREAD: a worker thread with its own tfjs engine (started on first use) for the precompute
+  // worker's explanations, and with "all" for the hooks' cache misses too.
+  const explainThread = config.explainThread === 'off' ? undefined : new ExplainThread({ backend: () => backendName() ?? config.backend, modelsDir: config.modelsDir, maxBatch: config.modelMaxBatch });
+  if (explainThread) closers.push(() => explainThread.close());
+  const explanationEngine = new ExplanationEngine({
+    cache: new ExplanationCache({ maxEntries: config.explanationCacheSize }),
+    ...(config.explainThread === 'all' && explainThread ? { executor: explainThread } : {}),
+  });
   const services = createServices({ models, explanations: explanationStore, engine: explanationEngine });
   // Trusted CDS clients (§Trusting CDS Clients): CDS_CLIENTS_FILE plus, when enabled, the sandbox EHR.
   const cdsClients = new CdsClientRegistry(config.cdsClientsFile ? loadCdsClients(config.cdsClientsFile) : []);
@@ -208,10 +215,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
       const writer = config.fhirStoreUrl
         ? httpWriter({ baseUrl: config.fhirStoreUrl, ...(token ? { token: () => token } : {}), timeoutMs: config.prefetchTimeoutMs })
         : sandboxStore && storeWriter(sandboxStore);
-      // Its explanations run on a worker thread (started on first use) so they never stall hook calls.
-      const thread = config.precomputeThread ? new ExplainThread({ backend: () => backendName() ?? config.backend, modelsDir: config.modelsDir, maxBatch: config.modelMaxBatch }) : undefined;
-      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000, ecg: writer ? { writer } : {}, ...(thread ? { executor: thread } : {}) });
-      if (thread) closers.push(() => thread.close());
+      // Its explanations run on the explanation thread (EXPLAIN_THREAD) so they never stall hook calls.
+      const worker = new PrecomputeWorker({ models, engine: explanationEngine, source, logger, pollIntervalMs: config.precomputePollSeconds * 1000, ecg: writer ? { writer } : {}, ...(explainThread ? { executor: explainThread } : {}) });
       closers.push(() => worker.close());
       // An ECG filed in the sandbox store is classified ahead of time (the store is the source only without FHIR_STORE_URL).
       if (sandboxStore && !config.fhirStoreUrl) closers.push(watchStoreForEcgs(sandboxStore, (patientId, observation) => worker.notifyObservation(patientId, observation)));

@@ -131,11 +131,12 @@ export interface Config {
   /** PRECOMPUTE_POLL_S — re-score patients the worker has seen this often (the window moves each hour); 0 = off. Default 600. */
   precomputePollSeconds: number;
   /**
-   * PRECOMPUTE_THREAD — "on": the precompute worker's explanations run on a worker thread with its own tfjs
-   * back end (src/precompute/thread-executor.ts), started on first use, so they never stall hook calls on
-   * the main event loop; "off": on the main thread. Default on.
+   * EXPLAIN_THREAD — where explanations are computed: "precompute" (default) runs the precompute worker's on
+   * a worker thread with its own tfjs back end (src/precompute/thread-executor.ts, started on first use), so
+   * they never stall hook calls on the main event loop, while a hook's own cache miss is explained on the
+   * main thread; "all" sends the hooks' misses to that thread too; "off" computes everything on the main thread.
    */
-  precomputeThread: boolean;
+  explainThread: 'off' | 'precompute' | 'all';
   /** EXPLANATION_CACHE_SIZE — explanations kept in memory for reuse (exact data-version match only). Default 1000. */
   explanationCacheSize: number;
   /**
@@ -175,6 +176,14 @@ function flagFrom(env: Env, name: string, fallback: boolean): boolean {
   if (['on', 'true', '1', 'yes'].includes(raw)) return true;
   if (['off', 'false', '0', 'no'].includes(raw)) return false;
   throw new Error(`Environment variable ${name} must be on or off, got "${env[name]}"`);
+}
+
+const EXPLAIN_THREADS = ['off', 'precompute', 'all'] as const;
+
+function explainThreadFrom(env: Env): Config['explainThread'] {
+  const raw = env.EXPLAIN_THREAD?.trim().toLowerCase() || 'precompute';
+  if (!(EXPLAIN_THREADS as readonly string[]).includes(raw)) throw new Error(`EXPLAIN_THREAD must be one of ${EXPLAIN_THREADS.join(', ')}, got "${env.EXPLAIN_THREAD}"`);
+  return raw as Config['explainThread'];
 }
 
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -256,7 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
     precompute: flagFrom(env, 'PRECOMPUTE', true),
     precomputePollSeconds: intFrom(env, 'PRECOMPUTE_POLL_S', 600),
-    precomputeThread: flagFrom(env, 'PRECOMPUTE_THREAD', true),
+    explainThread: explainThreadFrom(env),
     explanationCacheSize: Math.max(1, intFrom(env, 'EXPLANATION_CACHE_SIZE', 1000)),
     ehrTokenAudience: env.EHR_TOKEN_AUDIENCE?.trim()
       ? env.EHR_TOKEN_AUDIENCE.split(',').map((s) => s.trim()).filter(Boolean)

@@ -1,6 +1,7 @@
 /**
- * An ExplainExecutor on a worker thread (issue 7 §Speed): the precompute worker's explanations run there,
- * so an HL7-triggered ~0.1–0.2 s GRU explanation never holds the event loop that answers hook calls. The
+ * An ExplainExecutor on a worker thread (issue 7 §Speed): the precompute worker's explanations run there
+ * (and with EXPLAIN_THREAD=all the hooks' cache misses too), so an HL7-triggered ~0.1–0.2 s GRU explanation
+ * never holds the event loop that answers hook calls. The
  * thread (./explain-thread.ts) is started on first use with the main thread's tfjs back end and models
  * folder, restarted after a crash, and ended by close(). Each returned record must carry the model version
  * and the data version the main thread prepared — otherwise the batch fails and nothing is cached.

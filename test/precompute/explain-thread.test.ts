@@ -2,10 +2,12 @@
  * The explanation thread (src/precompute/thread-executor.ts + explain-thread.ts): a worker thread with its
  * own tfjs engine on the main thread's back end explains exactly what the main thread would (same data
  * version, same score and attributions); the precompute worker's explanations run there and never on the
- * main thread's executor, and the hook is then served from the cache; a record that does not match the
+ * main thread's executor, and the hook is then served from the cache; with EXPLAIN_THREAD=all a hook's
+ * cache miss is explained there with the same result; a record that does not match the
  * data the main thread prepared is refused and nothing is cached; a closed thread refuses work.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../src/config.js';
 import { createDeteriorationService } from '../../src/cds-hooks/services/deterioration/index.js';
 import { prepareForExplanation, scoreableWindow, windowStartFor } from '../../src/cds-hooks/services/deterioration/pipeline.js';
 import { collectFromSource } from '../../src/cds-hooks/services/deterioration/data.js';
@@ -106,6 +108,30 @@ describe('explanation thread', () => {
     ).rejects.toThrow(/does not match/);
     expect(thread.stats.failures).toBe(failuresBefore + 1);
     expect(engine.cache.size).toBe(0);
+  }, 120_000);
+
+  it('EXPLAIN_THREAD=all: a hook cache miss is explained on the thread, the card and record as on the main thread', async () => {
+    const id = septicIds()[6]!;
+    const onThread = new ExplanationEngine({ maxWaitMs: 0, executor: thread });
+    const onMain = new ExplanationEngine({ maxWaitMs: 0 });
+    const models = modelProviderOf(registry);
+    const before = thread.stats.inputs;
+    const recordOf = async (engine: ExplanationEngine) => {
+      const card = (await callService(createDeteriorationService({ models, explanations: store, engine }), fixture.store, id)).cards[0]!;
+      const link = card.links!.find((l) => l.type === 'smart')!;
+      return { card, record: (await store.get((JSON.parse(link.appContext!) as { explanationId: string }).explanationId))! };
+    };
+    const remote = await recordOf(onThread);
+    const local = await recordOf(onMain);
+    expect(thread.stats.inputs - before).toBe(1);
+    expect(remote.record.method).toMatchObject({ computed: 'inline' });
+    expect(remote.record.dataHash).toBe(local.record.dataHash);
+    expect(remote.record.prediction.probability).toBeCloseTo(local.record.prediction.probability, 6);
+    expect(remote.record.factors.map((f) => f.text)).toEqual(local.record.factors.map((f) => f.text));
+    expect(remote.card.summary).toBe(local.card.summary);
+    expect(loadConfig({ EXPLAIN_THREAD: 'all' }).explainThread).toBe('all');
+    expect(loadConfig({}).explainThread).toBe('precompute');
+    expect(() => loadConfig({ EXPLAIN_THREAD: 'sometimes' })).toThrow(/EXPLAIN_THREAD/);
   }, 120_000);
 
   it('a closed thread refuses work', async () => {

@@ -15,6 +15,7 @@ import type { Observation } from 'fhir/r4';
 import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
 import { type DeteriorationInput, type DeteriorationWindow, type Prediction, type RegisteredModel } from '../../../models/index.js';
 import { MEASUREMENTS } from '../../../models/data/physionet.js';
+import { provenanceOfWindow } from '../../../explain/index.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
 import { cardFactors, methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
 import type { IssuedExplanation } from '../../../explanations/issued.js';
@@ -138,7 +139,14 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       if (reused) return issuedCard(reused);
       try {
         const { explainable, prepared } = prepareForExplanation(model, window);
-        const result = await engine.explain({ model: explainable, prepared, patient, ...(invocation.signal ? { signal: invocation.signal } : {}) });
+        const result = await engine.explain({
+          model: explainable,
+          prepared,
+          patient,
+          // The raw window too: with EXPLAIN_THREAD=all a miss is prepared again and explained on the thread.
+          input: { value: window.input, provenance: provenanceOfWindow(window) },
+          ...(invocation.signal ? { signal: invocation.signal } : {}),
+        });
         explained = explainedFrom(result, window, model, asOf, observationsById, explainable.layout);
       } catch (err) {
         if (err instanceof UnprocessableEntityError) {
