@@ -80,7 +80,7 @@ WITH busy AS (
   ORDER BY seq LIMIT $2
 )
 UPDATE hl7_inbound i SET claimed_by = $1, claimed_until = now() + make_interval(secs => $3)
-FROM picked WHERE i.seq = picked.seq
+FROM picked WHERE i.seq = picked.seq AND i.state = 'pending'
 RETURNING i.seq, i.message_key, i.event, i.order_key, i.raw, i.attempts`;
 
 const NEXT_OUTBOUND = `
@@ -155,7 +155,14 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
 
   let appliedMarks: number[] = [];
   let closed = false;
-  const flushMarks = async () => {
+  // One flush at a time, and every caller waits for the one in flight: a claim must not see rows
+  // whose "applied" UPDATE (started by `counts`, say) has not committed yet.
+  let flushing: Promise<void> = Promise.resolve();
+  const flushMarks = (): Promise<void> => {
+    flushing = flushing.catch(() => undefined).then(writeMarks);
+    return flushing;
+  };
+  const writeMarks = async () => {
     if (appliedMarks.length === 0) return;
     const seqs = appliedMarks;
     appliedMarks = [];
