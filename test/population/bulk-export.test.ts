@@ -3,8 +3,17 @@
  * authorization server: kick-off → status (202 while running, then the manifest) → ndjson download →
  * DELETE, and every refusal the IG and SMART scopes call for (401, 403, 400, 404, 429).
  */
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import express from 'express';
 import type { Group, OperationOutcome, Resource } from 'fhir/r4';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { backendTokenSource, loadBackendKey } from '../../src/population/backend-auth.js';
+import { demoKeyFile } from '../../src/population/cli.js';
+import { createSandbox } from '../../src/sandbox/index.js';
+import { POPULATION_DEMO_CLIENT_ID } from '../../src/smart/sandbox-auth/demo-backend-client.js';
 import { SANDBOX_GROUPS } from '../../src/sandbox/groups.js';
 import { groupPatientIds } from '../../src/sandbox/fhir/bulk-export.js';
 import { startTestSandbox, type TestSandbox } from './sandbox-server.js';
@@ -159,6 +168,13 @@ describe('group export: kick-off, status, manifest, download, delete', () => {
     expect(JSON.stringify(issue)).toContain('Patient/not-here');
   });
 
+  it('accepts SMART v1 scope syntax (system/*.read)', async () => {
+    const v1 = await sandbox.token({ scope: 'system/*.read' });
+    const res = await kickoff(`Group/${SANDBOX_GROUPS.cardiology}/$export?_type=Patient`, v1);
+    expect(res.status).toBe(202);
+    await manifestOf(res.headers.get('content-location')!, v1);
+  });
+
   it('without _type, exports only the types the token covers', async () => {
     const token = await sandbox.token({ scope: 'system/Patient.rs system/Observation.rs' });
     const res = await kickoff(`Group/${SANDBOX_GROUPS.cardiology}/$export`, token);
@@ -256,5 +272,26 @@ describe('refusals', () => {
     const op = (type: string) => cs.rest[0]!.resource.find((r) => r.type === type)?.operation;
     expect(op('Group')).toEqual([{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }]);
     expect(op('Patient')).toEqual([{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }]);
+  });
+});
+
+describe('the sandbox as npm start assembles it', () => {
+  it('has the groups, the demo Backend Services client and $export', async () => {
+    const sandbox = await createSandbox({ config: loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: os.tmpdir() }), logger: createLogger('silent'), services: [] });
+    const app = express();
+    app.use('/sandbox', sandbox.router);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    try {
+      const fhirBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/fhir`;
+      expect(groupPatientIds(sandbox.store.read('Group', SANDBOX_GROUPS.icu) as Group)).toHaveLength(sandbox.patientCount);
+      const token = await backendTokenSource({ fhirBase, clientId: POPULATION_DEMO_CLIENT_ID, key: await loadBackendKey(demoKeyFile()), scope: 'system/Patient.rs' })();
+      const res = await fetch(`${fhirBase}/Group/${SANDBOX_GROUPS.icu}/$export?_type=Patient`, { headers: { ...KICKOFF_HEADERS, Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(202);
+      expect(res.headers.get('content-location')).toContain(`${fhirBase}/$export-status/`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
