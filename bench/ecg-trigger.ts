@@ -38,7 +38,7 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-ecg-trigger-'));
-  const config = { ...loadConfig({}), dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0 };
+  const config = { ...loadConfig({}), dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0, explainThread: 'off' as const };
   const vigil = await createVigil(config, { logger: createLogger('silent') });
   const server = vigil.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

@@ -32,7 +32,7 @@ let dataDir = '';
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-ecg-precompute-'));
-  const config = testConfig({ dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0 });
+  const config = testConfig({ dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0, explainThread: 'off' });
   vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
   server = await new Promise<Server>((resolve) => {
     const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));

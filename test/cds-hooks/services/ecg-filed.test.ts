@@ -41,7 +41,7 @@ beforeAll(async () => {
   ehrKey = keys.privateKey;
   const cdsClientsFile = path.join(dataDir, 'clients.json');
   writeFileSync(cdsClientsFile, JSON.stringify([{ issuer: TEST_EHR, jwks: { keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES384' }] }, services: ['*'] }]));
-  const config = testConfig({ dataDir, cdsClientsFile, sandbox: true, sandboxFhirAuth: false, precompute: false, rateLimitRps: 0 });
+  const config = testConfig({ dataDir, cdsClientsFile, sandbox: true, sandboxFhirAuth: false, precompute: false, rateLimitRps: 0, explainThread: 'off' });
   vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
   server = await new Promise<Server>((resolve) => {
     const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
@@ -104,7 +104,7 @@ describe('vigil-ecg-rhythm-filed', () => {
     expect(card.indicator).toBe('warning');
     expect(card.summary).toMatch(/^ECG rhythm: atrial fibrillation \(\d/);
     expect(card.detail).toContain(observation.reference);
-    for (const name of ['normal sinus rhythm', 'atrial fibrillation', 'other rhythm', 'too noisy to classify']) expect(card.detail).toMatch(new RegExp(`\\| (\\*\\*)?${name}(\\*\\*)? \\| \\d+(\\.\\d)? %`));
+    for (const name of ['normal sinus rhythm', 'atrial fibrillation', 'other rhythm', 'too noisy to classify']) expect(card.detail).toMatch(new RegExp(`\\| (\\*\\*)?${name}(\\*\\*)? \\| (< )?\\d+(\\.\\d)? %`));
     expect(card.detail).toMatch(/Stretches that drove "atrial fibrillation" most:\*\*\n- \d+ s–\d+ s/);
     expect(card.links!.some((l) => l.type === 'smart')).toBe(true);
   }, 90_000);
