@@ -224,28 +224,50 @@ export async function scorePopulation(options: PopulationRunOptions, deps: Popul
   const total = state.done.length + pending.length;
   summary.patients = total;
   progress.update({ phase: 'score', done: state.done.length, total });
-  for (let i = 0; i < pending.length && !stopped(); i += batchSize) {
-    const batch = pending.slice(i, i + batchSize);
-    const started = performance.now();
-    const assessments: RiskAssessment[] = [];
-    for (const slot of slots) {
-      const result = scoreBatch(slot, batch, fhirBase, asOf, now, summary.timings);
-      assessments.push(...result.assessments);
-      summary.assessments[slot.adapter.modelId]! += result.assessments.length;
-      state.notScored[slot.adapter.modelId] = (state.notScored[slot.adapter.modelId] ?? 0) + result.notScored;
-    }
-    summary.scoringMs += performance.now() - started;
+  /** Writes one scored batch, then records its patients: the state never claims a patient whose write is not done. */
+  const commit = async (
+    batch: readonly PatientRecord[],
+    assessments: RiskAssessment[],
+    perModel: ReadonlyArray<{ model: string; scored: number; notScored: number }>,
+  ): Promise<void> => {
     // Not aborted mid-write: Ctrl-C lets the batch in flight land and be recorded, then stops.
     const writeStarted = performance.now();
     const written = await deps.sink.write(assessments);
     summary.timings.writeMs += performance.now() - writeStarted;
     state.written += written.created;
     state.existing += written.existing;
+    for (const { model, scored, notScored } of perModel) {
+      summary.assessments[model]! += scored;
+      state.notScored[model] = (state.notScored[model] ?? 0) + notScored;
+    }
     state.done.push(...batch.map((r) => r.patientId));
     await deps.state.save(state);
     summary.scoredNow += batch.length;
     progress.update({ phase: 'score', done: state.done.length, total });
+  };
+
+  // One write in flight while the next batch is scored, so a remote server's latency overlaps our CPU work.
+  let writing: Promise<void> | undefined;
+  for (let i = 0; i < pending.length && !stopped(); i += batchSize) {
+    // Let the previous batch's request go out before this batch's synchronous scoring holds the event loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const batch = pending.slice(i, i + batchSize);
+    const started = performance.now();
+    const assessments: RiskAssessment[] = [];
+    const perModel: Array<{ model: string; scored: number; notScored: number }> = [];
+    for (const slot of slots) {
+      const result = scoreBatch(slot, batch, fhirBase, asOf, now, summary.timings);
+      assessments.push(...result.assessments);
+      perModel.push({ model: slot.adapter.modelId, scored: result.assessments.length, notScored: result.notScored });
+    }
+    summary.scoringMs += performance.now() - started;
+    await writing;
+    if (stopped()) break;
+    writing = commit(batch, assessments, perModel);
+    // Awaited on the next turn; until then a failure must not count as unhandled.
+    writing.catch(() => undefined);
   }
+  await writing;
   summary.written = state.written;
   summary.existing = state.existing;
   summary.notScored = state.notScored;

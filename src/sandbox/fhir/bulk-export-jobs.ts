@@ -50,6 +50,8 @@ export interface ExportSource {
 
 export interface ExportJobRegistryOptions {
   maxActiveJobs?: number;
+  /** Finished jobs kept (their files are in memory); the oldest is dropped first. Default 16. */
+  maxFinishedJobs?: number;
   maxLinesPerFile?: number;
   retentionMs?: number;
   now?: () => Date;
@@ -70,6 +72,7 @@ export class ExportJobRegistry {
   private readonly jobs = new Map<string, ExportJob>();
   private readonly cancelled = new Set<string>();
   private readonly maxActive: number;
+  private readonly maxFinished: number;
   private readonly maxLines: number;
   private readonly retentionMs: number;
   private readonly now: () => Date;
@@ -78,6 +81,7 @@ export class ExportJobRegistry {
 
   constructor(options: ExportJobRegistryOptions = {}) {
     this.maxActive = options.maxActiveJobs ?? 4;
+    this.maxFinished = options.maxFinishedJobs ?? 16;
     this.maxLines = options.maxLinesPerFile ?? 50_000;
     this.retentionMs = options.retentionMs ?? 3_600_000;
     this.now = options.now ?? (() => new Date());
@@ -134,6 +138,9 @@ export class ExportJobRegistry {
 
   private finish(job: ExportJob): void {
     job.expiresAt = this.now().getTime() + this.retentionMs;
+    const finished = [...this.jobs.values()].filter((j) => j.status !== 'in-progress');
+    // Map order is start order: drop the oldest finished jobs beyond the cap.
+    for (const old of finished.slice(0, Math.max(0, finished.length - this.maxFinished))) this.jobs.delete(old.id);
   }
 
   private expire(): void {
