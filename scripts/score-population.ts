@@ -30,6 +30,9 @@ async function main(): Promise<number> {
   try {
     const summary = await runPopulationCli(options, { models, stderr: process.stderr, signal: controller.signal });
     process.stdout.write(`${JSON.stringify({ ...summary, backend: backendName(), stateFile: options.stateFile }, null, 2)}\n`);
+    if (summary.resumed && summary.scoredNow === 0 && !summary.interrupted) {
+      process.stderr.write(`The state file ${options.stateFile} says this run is complete; delete it (or pass another --state) to score the group again.\n`);
+    }
     if (summary.interrupted) {
       process.stderr.write(`Interrupted; state saved in ${options.stateFile}. Run the same command again to resume.\n`);
       return 130;
