@@ -9,6 +9,7 @@
  * the model card between its bench markers.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
@@ -40,20 +41,33 @@ function mean(fn: () => void, reps: number): number {
   return (performance.now() - started) / reps;
 }
 
-function markdown(rows: Row[], tracings: number, windows: number): string {
+interface RunInfo {
+  skipped: string[];
+  /** 1-minute load average before and after the run (other jobs share the 2 cores). */
+  loadBefore: number;
+  loadAfter: number;
+  modelVersion: string;
+}
+
+function markdown(rows: Row[], tracings: number, windows: number, info: RunInfo): string {
   const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+  const wasm = rows.find((r) => r.backend === 'wasm');
   return [
     '<!-- bench:start -->',
     '## Speed (bench/ecg.ts)',
     '',
     `Measured by \`npx tsx bench/ecg.ts --docs docs/models/ecg-rhythm.md\` on this machine (2 cores, no GPU) per 30-s tracing (${windows} windows of the model); ` +
-      `batched rows put ${tracings} tracings' windows (or all 32 integration points) in one call. Back ends that did not load are listed as skipped.`,
+      `batched rows put ${tracings} tracings' windows (or all 32 integration points) in one call. Model ${info.modelVersion}. ` +
+      `Back ends that did not load are skipped: ${info.skipped.length ? info.skipped.map((b) => `\`${b}\``).join(', ') : 'none'}; ran: ${rows.map((r) => `\`${r.backend}\``).join(', ')}. ` +
+      `Load average (1 min) ${info.loadBefore.toFixed(2)} before and ${info.loadAfter.toFixed(2)} after the run: the cores were shared, so read the ratios rather than the absolute times. ` +
+      'Full explanation = IG from both baselines (Gauss–Legendre 16 → 32 → 64 until completeness < 5 %), SmoothGrad (8 samples) and occlusion (0.5 s), as the service runs it.',
     '',
     '| back end | inference, unbatched (ms) | inference, batched (ms) | ratio | IG 32 steps, one call per step (ms) | IG 32 steps, one batched call (ms) | ratio | full explanation (ms) |',
     '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.backend} | ${f(r.inferenceUnbatchedMs)} | ${f(r.inferenceBatchedMs)} | ×${(r.inferenceUnbatchedMs / r.inferenceBatchedMs).toFixed(2)} | ${f(r.igStepwiseMs)} | ${f(r.igBatchedMs)} | ×${(r.igStepwiseMs / r.igBatchedMs).toFixed(2)} | ${f(r.explanationMs)} |`),
     '',
     ...rows.map((r) => `- ${r.backend}, full explanation by method (ms): ${Object.entries(r.explanationBreakdown).map(([k, v]) => `${k} ${f(v)}`).join(', ')}.`),
+    ...(wasm ? [`- A card with its explanation costs ≈ ${((wasm.inferenceUnbatchedMs + wasm.explanationMs) / 1000).toFixed(1)} s on wasm in this run (HOOK_DEADLINE_MS defaults to 10 s).`] : []),
     '<!-- bench:end -->',
     '',
   ].join('\n');
@@ -67,10 +81,14 @@ async function main(): Promise<void> {
   const split = JSON.parse(readFileSync(path.join(config.modelsDir, 'ecg-rhythm/split.json'), 'utf8')) as { test: string[] };
   const records = readEcgRecords('data/raw/ecg-cinc2017/records.jsonl').filter((r) => split.test.includes(r.id) && r.samples.length === 9000).slice(0, Number(values.tracings));
   const rows: Row[] = [];
+  const skipped: string[] = [];
+  const loadBefore = loadavg()[0]!;
+  let modelVersion = '';
   let windows = 0;
   for (const backend of wanted) {
     if (!(await ADAPTERS[backend].activate())) {
       console.log(`${backend}: not available, skipped`);
+      skipped.push(backend);
       continue;
     }
     const tf = getTf();
@@ -78,6 +96,7 @@ async function main(): Promise<void> {
     installFastConvGradients();
     const model = (await loadModelFolder(path.join(config.modelsDir, 'ecg-rhythm'), { maxBatch: 1, maxWaitMs: 0 })) as unknown as RegisteredModel<EcgInput>;
     const spec = ecgSpecOf(model);
+    modelVersion = model.manifest.version;
     const signals = records.map((r) => toModelRate(r.samples, r.fs, spec));
     const encoded = signals.map((s) => encodeTracing(s, spec));
     windows = encoded[0]!.starts.length;
@@ -111,7 +130,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(rows[rows.length - 1]));
     await (model as unknown as { retire(): Promise<void> }).retire();
   }
-  const md = markdown(rows, records.length, windows);
+  const md = markdown(rows, records.length, windows, { skipped, loadBefore, loadAfter: loadavg()[0]!, modelVersion });
   console.log('\n' + md);
   if (values.json) writeFileSync(values.json, JSON.stringify({ tracings: records.length, windowsPerTracing: windows, rows }, null, 2) + '\n');
   if (values.docs && existsSync(values.docs)) {

@@ -16,7 +16,10 @@ import type { EcgInput } from '../../src/models/ecg/encoding.js';
 interface Metrics {
   fingerprint: Array<{ record: string; probabilities: number[] }>;
   quantized: { weightBytes: number; agreement: number };
-  test: { cnn: { n: number } };
+  test: { cnn: { n: number; aurocAfVsNormal: { estimate: number } } };
+  hyperparameters: { architecture?: string; rhythmFeatures?: string[] };
+  target: { afVsNormalAuroc: number; met: boolean };
+  history?: Array<{ label: string; test?: { afVsNormalAuroc: number } }>;
 }
 
 describe('shipped ecg-rhythm model', () => {
@@ -58,6 +61,21 @@ describe('shipped ecg-rhythm model', () => {
     expect(same / metrics.fingerprint.length).toBeCloseTo(metrics.quantized.agreement, 6);
     expect(statSync('models/ecg-rhythm/quantized/weights.bin').size).toBe(metrics.quantized.weightBytes);
     expect(statSync('models/ecg-rhythm/weights.bin').size).toBe(metrics.quantized.weightBytes * 4);
+  });
+
+  it('is the hybrid: the RR-feature statistics it was trained with travel in preprocess.json; the card discloses the earlier test-scored configurations', () => {
+    const spec = ecgSpecOf(model);
+    expect(metrics.hyperparameters.architecture).toBe('hybrid');
+    expect(spec.rhythm!.features).toEqual(metrics.hyperparameters.rhythmFeatures);
+    expect(spec.rhythm!.sds.every((v) => v > 0)).toBe(true);
+    expect(model.inputShape).toEqual([spec.windowSamples + spec.rhythm!.features.length, 1]);
+    expect(metrics.target.met).toBe(metrics.test.cnn.aurocAfVsNormal.estimate >= metrics.target.afVsNormalAuroc);
+    const card = readFileSync('docs/models/ecg-rhythm.md', 'utf8');
+    for (const entry of metrics.history ?? []) {
+      expect(card).toContain(entry.label);
+      if (entry.test) expect(card).toContain(`AF-vs-normal AUROC ${entry.test.afVsNormalAuroc.toFixed(3)}`);
+    }
+    expect(card).toContain(metrics.target.met ? 'AF-vs-normal AUROC ≥ 0.95: met' : 'AF-vs-normal AUROC ≥ 0.95: not met');
   });
 
   it('classifies a whole record through the quality checks like the service', () => {

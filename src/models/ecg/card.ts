@@ -146,7 +146,7 @@ export function ecgCard(metrics: EcgMetrics, version: string, generatedAt: strin
       `Quantised variant (uint8 weights, models/ecg-rhythm/quantized): ${metrics.quantized.weightBytes} bytes vs ${metrics.quantized.float32WeightBytes} float32; test F1 (N,A,O) ${fmt(metrics.quantized.challengeF1)} (Δ ${fmt(metrics.quantized.challengeF1Delta, 4)}), AF-vs-normal AUROC ${fmt(metrics.quantized.afVsNormalAuroc)} (Δ ${fmt(metrics.quantized.afVsNormalAurocDelta, 4)}); same predicted class on ${fmt(metrics.quantized.agreement * 100, 1)} % of test records.`,
       '95 % CIs: percentile bootstrap over test records, 1,000 replicates, seeded.',
       ...(history.length ? [developmentHistory(history, metrics, shippedName)] : [legacyHistory()]),
-      ...(hybrid ? [hybridFinding(metrics, previous[previous.length - 1])] : [legacyFinding()]),
+      ...(hybrid ? [hybridFinding(metrics, previous[previous.length - 1], history.filter((e) => e.test?.report).at(-1)?.validation.afVsNormalAuroc)] : [legacyFinding()]),
     ],
     confusionSvg: confusionSvg(t.cnn.confusion, `ecg-rhythm ${hybrid ? 'hybrid' : 'CNN'} ${version}, test records`),
     hti1: buildHti1({
@@ -203,16 +203,27 @@ function developmentHistory(history: readonly EcgHistoryEntry[], metrics: EcgMet
   );
 }
 
-function hybridFinding(metrics: EcgMetrics, previous: { model: string; report: MulticlassReport } | undefined): string {
+function hybridFinding(metrics: EcgMetrics, previous: { model: string; report: MulticlassReport } | undefined, previousValidation?: number): string {
   const t = metrics.test;
-  const d = (a: number, b: number) => `${a >= b ? '+' : '−'}${fmt(Math.abs(a - b))}`;
-  const vsPrev = previous ? ` (${previous.model}: ${fmt(previous.report.aurocAfVsNormal.estimate)}, ${d(t.cnn.aurocAfVsNormal.estimate, previous.report.aurocAfVsNormal.estimate)})` : '';
+  const af = t.cnn.aurocAfVsNormal.estimate;
+  const compare = (other: number) => (af > other + 1e-9 ? 'above' : af < other - 1e-9 ? 'below' : 'equal to');
+  const pairs = (metrics.split.records.test.A ?? 0) * (metrics.split.records.test.N ?? 0);
+  const vsPrev = previous ? `${compare(previous.report.aurocAfVsNormal.estimate)} ${previous.model} (${fmt(previous.report.aurocAfVsNormal.estimate)}) and ` : '';
   return (
-    `AF vs normal on the test records: hybrid ${fmt(t.cnn.aurocAfVsNormal.estimate)}${vsPrev}, RR baseline ${fmt(t.baseline.aurocAfVsNormal.estimate)}. ` +
-    `The test split has ${metrics.split.records.test.A} AF and ${metrics.split.records.test.N} normal records, so one AF record ranked below one normal record moves the AUROC by ` +
-    `1/${(metrics.split.records.test.A ?? 0) * (metrics.split.records.test.N ?? 0)}; read the differences against the intervals in the tables. ` +
-    'Irregular RR intervals define AF; giving the network the RR features spares it learning them from 120 records.'
+    `AF vs normal on the test records: the hybrid's ${fmt(af)} is ${vsPrev}${compare(t.baseline.aurocAfVsNormal.estimate)} the RR baseline (${fmt(t.baseline.aurocAfVsNormal.estimate)}). ` +
+    `With ${metrics.split.records.test.A} AF and ${metrics.split.records.test.N} normal test records one AF record ranked below one normal record moves the AUROC by 1/${pairs}, ` +
+    'so read every difference against the intervals in the tables' +
+    validationNote(metrics.validation.cnnAfVsNormalAuroc, [metrics.validation.baselineAfVsNormalAuroc, previousValidation]) +
+    '. ' +
+    (metrics.target.met ? '' : 'Adding the RR features to the network did not, on these test records, give the AF ranking the RR features alone give.')
   );
+}
+
+/** "; on validation (AF-vs-normal AUROC) the hybrid had been at or above the others" when it was. */
+function validationNote(own: number | undefined, others: ReadonlyArray<number | undefined>): string {
+  const known = others.filter((o): o is number => typeof o === 'number' && Number.isFinite(o));
+  if (own === undefined || !known.length) return '';
+  return known.every((o) => own >= o) ? `; on validation its AF-vs-normal AUROC (${fmt(own)}) had been at or above the others' (${known.map((o) => fmt(o)).join(', ')})` : '';
 }
 
 function legacyHistory(): string {
@@ -260,6 +271,22 @@ export function preservedBlocks(doc: string, names: readonly string[] = ['notes'
 
 function writeJson(file: string, value: unknown): void {
   writeFileSync(file, JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+}
+
+/**
+ * Re-renders card.json, confusion.svg and the Markdown card of a model folder from its metrics.json and
+ * manifest.json (for generator changes that need no retraining); measured blocks are kept as in writeEcgBundle.
+ */
+export function rewriteEcgCard(dir: string, docsDir: string): EcgModelCard {
+  const metrics = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as EcgMetrics;
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
+  const card = ecgCard(metrics, manifest.version, manifest.trainedAt);
+  writeJson(path.join(dir, 'card.json'), card);
+  writeFileSync(path.join(dir, 'confusion.svg'), card.confusionSvg + '\n');
+  const file = path.join(docsDir, `${manifest.id}.md`);
+  const kept = existsSync(file) ? preservedBlocks(readFileSync(file, 'utf8')) : '';
+  writeFileSync(file, renderEcgCardMarkdown(card) + kept);
+  return card;
 }
 
 /** Writes models/ecg-rhythm/ (manifest last, so a watching registry never sees a half-written version) and the Markdown card. */

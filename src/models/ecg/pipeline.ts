@@ -33,7 +33,7 @@ export interface EcgTrainOptions {
   filters?: readonly number[];
   /** Hybrid network: rhythm features beside the signal (default true); false trains the signal-only CNN. */
   rhythm?: boolean;
-  /** Hybrid only: jitter of the standardised rhythm cells per training window. Default 0.1. */
+  /** Hybrid only: jitter of the standardised rhythm cells per training window. Default 0.3 (chosen on validation; docs/models/ecg-rhythm.md). */
   rhythmNoise?: number;
   /** Validation figure that picks the kept epoch (train.ts). Default 'f1'. */
   selectBy?: 'f1' | 'loss';
@@ -129,7 +129,7 @@ export async function fitEcg(records: readonly EcgRecord[], options: EcgTrainOpt
     learningRate = 0.001,
     filters = DEFAULT_FILTERS,
     rhythm = true,
-    rhythmNoise = 0.1,
+    rhythmNoise = 0.3,
     rhythmClip = 5,
     selectBy = 'f1',
   } = options;

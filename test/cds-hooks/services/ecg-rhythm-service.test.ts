@@ -110,6 +110,13 @@ describe('vigil-ecg-rhythm', () => {
     expect(e.segments![0]!.fromTime).toMatch(/^2026-01-01T10:00:/);
     expect(e.classes.reduce((s, c) => s + c.probability, 0)).toBeCloseTo(1, 4);
     expect(record.method?.convergenceDelta).toBeLessThan(0.1);
+    // Hybrid model: the RR-interval features are one factor beside the signal, in the same IG run as ig-flat.
+    const factor = e.rhythmFactor!;
+    expect(factor.features.map((f) => f.name)).toEqual(['heartRate', 'cvRR', 'rmssdRatio', 'pnn50', 'sampleEntropy', 'irregularFraction', 'medianAbsDiffRatio']);
+    expect(factor.attribution).toBeCloseTo(factor.features.reduce((a, f) => a + f.attribution, 0), 6);
+    const igFlat = e.saliency!.find((s) => s.method === 'ig-flat')!;
+    expect(factor.signalAttribution).toBeCloseTo(igFlat.values.reduce((a, b) => a + b, 0), 2);
+    expect(card.detail).toMatch(/\*\*Rhythm irregularity\*\* \(R-peak intervals\) (raised|lowered) "atrial fibrillation" by \d+\.\d\d log-odds/);
   });
 
   it('lead I component at 250 Hz is resampled; no explanation when switched off', async () => {

@@ -59,8 +59,9 @@ function signed(x: number): string {
 }
 
 /**
- * 'Rhythm irregularity raised "atrial fibrillation" by 1.32 (log-odds; 58 % of the explained difference):
- * RR coefficient of variation 0.21 (+0.61), …' — the two features with the largest |attribution|.
+ * 'Rhythm irregularity (R-peak intervals) raised "atrial fibrillation" by 1.32 log-odds against a
+ * training-average rhythm (the signal's part: +2.10): RR coefficient of variation 0.21 (+0.61), …' — the two
+ * features with the largest |attribution|, from the same integrated-gradients run as the signal saliency.
  */
 export function rhythmText(rhythm: EcgClass, factor: RhythmFactor): string {
   const top = factor.features
@@ -69,8 +70,10 @@ export function rhythmText(rhythm: EcgClass, factor: RhythmFactor): string {
     .slice(0, 2)
     .map((f) => `${f.label} ${featureValue(f)} (${signed(f.attribution)})`);
   const verb = factor.attribution >= 0 ? 'raised' : 'lowered';
-  const share = Number.isFinite(factor.share) ? `; ${Math.round(Math.abs(factor.share) * 100)} % of the explained difference, the signal stretches below carry the rest` : '';
-  return `**Rhythm irregularity** (R-peak intervals) ${verb} "${ECG_CLASS_NAMES[rhythm]}" by ${Math.abs(factor.attribution).toFixed(2)} log-odds against a training-average rhythm${share}: ${top.join(', ')}.`;
+  return (
+    `**Rhythm irregularity** (R-peak intervals) ${verb} "${ECG_CLASS_NAMES[rhythm]}" by ${Math.abs(factor.attribution).toFixed(2)} log-odds against a training-average rhythm ` +
+    `(the signal's part: ${signed(factor.signalAttribution)}): ${top.join(', ')}.`
+  );
 }
 
 export function rhythmSummary(rhythm: EcgClass, p: number): string {
