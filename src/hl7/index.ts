@@ -15,7 +15,7 @@ import { PlanHandoff } from './plan-handoff.js';
 import { openSqliteQueue } from './sqlite-queue.js';
 import { openMemoryQueue } from './memory-queue.js';
 import { openPgQueue } from './pg-queue.js';
-import { openPgPool } from '../storage/postgres.js';
+import { openPgPool, type PgPool } from '../storage/postgres.js';
 import type { MessageStore } from './queue.js';
 import type { FhirWriter } from './fhir-writer.js';
 import { storeWriter } from './store-writer.js';
@@ -142,7 +142,14 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
  */
 export async function startHl7FromConfig(
   config: Config,
-  deps: { logger: Logger; sandboxStore?: FhirStore; tokenProvider?: () => Promise<string | undefined>; onPatientDataChanged?: (patientId: string) => void },
+  deps: {
+    logger: Logger;
+    sandboxStore?: FhirStore;
+    tokenProvider?: () => Promise<string | undefined>;
+    onPatientDataChanged?: (patientId: string) => void;
+    /** PostgreSQL pool to use instead of one opened on DATABASE_URL (tests: a schema of their own); the caller ends it. */
+    pgPool?: PgPool;
+  },
 ): Promise<Hl7Interface | undefined> {
   if (config.hl7Port === undefined) return undefined;
   let writer: FhirWriter;
@@ -155,7 +162,8 @@ export async function startHl7FromConfig(
     throw new Error('HL7 interface needs a FHIR store: set FHIR_STORE_URL, enable the sandbox (SANDBOX=on), or set HL7_PORT=off');
   }
   // A pool of its own: the ingest commit must not queue behind other stores' queries.
-  const store = config.databaseUrl && config.hl7Durable ? await openPgQueue(openPgPool(config.databaseUrl, { max: 5 }), { ownsPool: true }) : undefined;
+  const pool = config.hl7Durable ? (deps.pgPool ?? (config.databaseUrl ? openPgPool(config.databaseUrl, { max: 5 }) : undefined)) : undefined;
+  const store = pool ? await openPgQueue(pool, { ownsPool: !deps.pgPool }) : undefined;
   return startHl7Interface({
     port: config.hl7Port,
     ...(store ? { store } : {}),

@@ -7,7 +7,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import net, { type AddressInfo } from 'node:net';
 import { FhirStore } from '../../src/sandbox/fhir/store.js';
-import { startHl7Interface, type Hl7Interface } from '../../src/hl7/index.js';
+import { startHl7FromConfig, startHl7Interface, type Hl7Interface } from '../../src/hl7/index.js';
+import { loadConfig } from '../../src/config.js';
 import { storeWriter } from '../../src/hl7/store-writer.js';
 import type { FhirWriter } from '../../src/hl7/fhir-writer.js';
 import { Hl7Worker } from '../../src/hl7/worker.js';
@@ -157,6 +158,21 @@ async function startRelay(): Promise<{ url: string; cut(): Promise<void>; restor
     expect(await b.nextOutboundDue()).toBeUndefined();
     await a.retryOutbound(mine!.seq, 1500, 'no ACK in time');
     expect(await b.nextOutbound(2000)).toMatchObject({ controlId: 'O1', attempts: 1 });
+  });
+
+  it('startHl7FromConfig puts the queue in PostgreSQL when DATABASE_URL is set (here: a pool given instead)', async () => {
+    const fhir = new FhirStore();
+    const config = loadConfig({ HL7_PORT: '0', HOST: '127.0.0.1', DATA_DIR: '/nonexistent-vigil-data' });
+    const hl7 = await startHl7FromConfig(config, { logger: quietLogger, sandboxStore: fhir, pgPool: schema.pool({ max: 5 }) });
+    cleanups.push(() => hl7!.close());
+    expect(hl7!.store).toMatchObject({ durable: true, shared: true });
+    const client = await MllpTestClient.connect(hl7!.port);
+    expect(ackParts(await client.send(oruMessage('CFG1'))).code).toBe('AA');
+    client.close();
+    await hl7!.worker.idle();
+    expect(fhir.count('Observation')).toBe(2);
+    const { rows } = await schema.pool({ max: 1 }).query<{ state: string }>('SELECT state FROM hl7_inbound');
+    expect(rows).toEqual([{ state: 'applied' }]);
   });
 
   describe('two listeners on one queue', () => {
