@@ -144,7 +144,8 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
     await prepare();
   } catch (err) {
     if (err instanceof UnsafeCommitSettingError) throw err;
-    // Unreachable now: every operation below prepares first, and fails (AR, worker backoff) until then.
+    // The database cannot be reached now: every operation below prepares first, and fails (AR, worker
+    // backoff) until it can.
   }
 
   const me = options.instanceId ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
