@@ -65,6 +65,8 @@ async function serve(): Promise<void> {
   });
   // Churn: a new heart rate for each patient, written to the store and notified, round after round.
   let churn: { stop: boolean; rounds: number; done: Promise<void> } | undefined;
+  // Reading ids stay unique across churn runs, so every round is new data (never a cache hit).
+  let reading = 0;
   // Answers once the first round is done: it also classifies each patient's newest ECG (once per ECG,
   // src/precompute/ecg.ts, on the main thread), which later rounds find fresh.
   outer.post('/bench/churn/start', express.json(), (req, res) => {
@@ -73,9 +75,10 @@ async function serve(): Promise<void> {
     let firstRound: () => void = () => undefined;
     const first = new Promise<void>((resolve) => (firstRound = resolve));
     state.done = (async () => {
-      for (let n = 0; !state.stop; state.rounds++) {
+      for (; !state.stop; state.rounds++) {
         for (const id of ids) {
-          vigil.sandboxStore?.update(heartRate(id, `bench-churn-${n++}`, 60 + (n % 80)));
+          const n = reading++;
+          vigil.sandboxStore?.update(heartRate(id, `bench-churn-${n}`, 60 + (n % 80)));
           vigil.precompute?.notify(id);
         }
         await vigil.precompute?.idle();
