@@ -167,15 +167,34 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
    * Each entry of a transaction or batch is authorised as the interaction it performs, so the seam
    * cannot be bypassed by wrapping requests in a Bundle. Refusing any entry refuses the Bundle.
    */
+  /**
+   * An update is authorised for the patient the resource belongs to now and the one it would belong to
+   * after: otherwise a token confined to patient A could overwrite (or move into A's record) a resource
+   * of patient B by PUTting it with A as subject. A PUT to an id that does not exist yet is a create.
+   */
+  const authorizeWrite = async (req: Request, resource: Resource, id: string | undefined): Promise<void> => {
+    const type = resource.resourceType;
+    const after = store.patientIdsOf(resource)[0];
+    if (id === undefined || !store.has(type, id)) {
+      await authorize(req, 'create', type, after);
+      return;
+    }
+    const before = store.patientIdsOf(store.read(type, id))[0];
+    await authorize(req, 'update', type, before);
+    if (after !== before) await authorize(req, 'update', type, after);
+  };
+
   const authorizeEntries = async (req: Request, bundle: Bundle): Promise<void> => {
     for (const entry of bundle.entry ?? []) {
       const method = entry.request?.method;
       const url = (entry.request?.url ?? '').replace(/^\/+/, '');
       const [path = '', query] = url.split('?');
       const [type = '', id] = path.split('/');
-      if ((method === 'POST' || method === 'PUT') && entry.resource && store.resourceTypes.includes(entry.resource.resourceType)) {
-        const exists = method === 'PUT' && id !== undefined && query === undefined && store.has(type, id);
-        await authorize(req, exists ? 'update' : 'create', entry.resource.resourceType, store.patientIdsOf(entry.resource)[0]);
+      if (method === 'PUT' && entry.resource && store.resourceTypes.includes(entry.resource.resourceType)) {
+        const target = query === undefined ? id : store.conditionalUpdateId(entry.resource, new URLSearchParams(query));
+        await authorizeWrite(req, entry.resource, target);
+      } else if (method === 'POST' && entry.resource && store.resourceTypes.includes(entry.resource.resourceType)) {
+        await authorize(req, 'create', entry.resource.resourceType, store.patientIdsOf(entry.resource)[0]);
       } else if (method === 'GET' && store.resourceTypes.includes(type)) {
         if (id === undefined || id === '_search') await authorize(req, 'search-type', type, patientOfSearch(type, new URLSearchParams(query ?? '')));
         else await authorize(req, 'read', type, store.has(type, id) ? store.patientIdsOf(store.read(type, id))[0] : undefined);
@@ -252,7 +271,7 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
     }
     checkValid(resource);
     const id = store.conditionalUpdateId(resource, criteria);
-    await authorize(req, store.has(type, id) ? 'update' : 'create', type, store.patientIdsOf(resource)[0]);
+    await authorizeWrite(req, resource, id);
     const created = !store.has(type, id);
     const stored = store.update({ ...resource, id });
     setVersionHeaders(res, stored);
@@ -287,7 +306,9 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
       throw new BadRequestError('The resource id must match the URL id (R4 §3.1.0.4)', [{ field: 'id', message: `expected "${id}"` }]);
     }
     checkValid(resource);
-    await authorize(req, 'update', type, store.patientIdsOf(resource)[0]);
+    // A PUT that creates still needs update rights (R4 update-as-create), and both patients are checked.
+    if (store.has(type, id)) await authorizeWrite(req, resource, id);
+    else await authorize(req, 'update', type, store.patientIdsOf(resource)[0]);
     const created = !store.has(type, id);
     const stored = store.update(resource);
     setVersionHeaders(res, stored);

@@ -368,4 +368,30 @@ describe('FHIR router: the authorize seam', () => {
     await request(guarded).post('/sandbox/fhir').send(tx('p2')).expect(403);
     expect(store.count('Observation')).toBe(before);
   });
+
+  it("checks an update against the patient the resource belongs to now, not only the one it names", async () => {
+    // A caller confined to p2 must not overwrite p1's Observation by PUTting it with p2 as subject,
+    // directly, by conditional update, or inside a transaction.
+    store.create({ ...hr('p1', '2024-01-01T12:00:00Z'), id: 'o9', identifier: [{ system: 'urn:test', value: 'nine' }] });
+    const calls: Array<[FhirInteraction, string | undefined, string | undefined]> = [];
+    const onlyP2 = appWith((_req, interaction, type, patient) => {
+      calls.push([interaction, type, patient]);
+      if (interaction !== 'transaction' && patient !== 'p2') throw new ForbiddenError('not your patient');
+    });
+    const moved: Observation = { ...hr('p2', '2024-01-01T12:00:00Z', 999), id: 'o9', identifier: [{ system: 'urn:test', value: 'nine' }] };
+    await request(onlyP2).put('/sandbox/fhir/Observation/o9').send(moved).expect(403);
+    await request(onlyP2).put('/sandbox/fhir/Observation?identifier=urn:test|nine').send({ ...moved, id: undefined }).expect(403);
+    const tx: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: moved, request: { method: 'PUT', url: 'Observation/o9' } }] };
+    await request(onlyP2).post('/sandbox/fhir').send(tx).expect(403);
+    const conditionalTx: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { ...moved, id: undefined }, request: { method: 'PUT', url: 'Observation?identifier=urn:test|nine' } }],
+    };
+    await request(onlyP2).post('/sandbox/fhir').send(conditionalTx).expect(403);
+    expect((store.read('Observation', 'o9') as Observation).valueQuantity?.value).toBe(80);
+    expect(calls.filter(([i]) => i === 'update').every(([, , patient]) => patient === 'p1')).toBe(true);
+    // A PUT to a new id is a create for the patient it names.
+    await request(onlyP2).put('/sandbox/fhir/Observation/fresh').send({ ...moved, id: 'fresh' }).expect(201);
+  });
 });
