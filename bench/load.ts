@@ -182,7 +182,8 @@ async function main(): Promise<void> {
         requests: result.requests.total,
         non2xx: result.non2xx,
         errors: result.errors,
-        throughput: Math.round((result['2xx'] / result.duration) * 10) / 10,
+        // Wall time of the run (autocannon's `duration` is whole seconds).
+        throughput: Math.round((result['2xx'] / wall) * 10) / 10,
         p50: result.latency.p50,
         p99: result.latency.p99,
         cpuPercent: Math.round((cpu / wall) * 100),
