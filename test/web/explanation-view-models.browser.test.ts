@@ -29,7 +29,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgro
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
 /** Sandbox patient with the PhysioNet/CinC 2017 record A00027 (reference label: atrial fibrillation). */
 const ECG_AF = '2d95f315-808c-4b67-836b-e56bdba9dd21';
-/** Sandbox patient with record A00205 (reference label: too noisy), which the shipped model also calls noisy. */
+/** Sandbox patient with record A04805 (reference label: too noisy), which the shipped model also calls noisy (src/models/ecg/sandbox-observations.ts picks one). */
 const ECG_NOISY = 'ba4aa91d-dcb4-4b9f-84fb-f2a9fa57a9fe';
 const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
 
