@@ -64,7 +64,9 @@ describe('integrated gradients on nonlinear networks', () => {
       fc.property(vector(5), vector(5, 1), fc.constantFrom(tanhNet, reluNet), fc.constantFrom('adaptive-trapezoid' as const, 'gauss-legendre' as const), (x, b, net, rule) => {
         const r = integratedGradients(net, f32(x), f32(b), { rule });
         const delta = completenessDelta(sum(r.attributions), r.score, r.baselineScore);
-        expect(delta).toBeCloseTo(r.delta, 6);
+        // The reported delta is the one recomputed here, up to float32 summation order (relative deltas of
+        // ~1e-6 differ in their last digits when f(x) − f(baseline) is small).
+        expect(Math.abs(delta - r.delta)).toBeLessThan(1e-5 + 1e-3 * r.delta);
         if (r.converged) expect(r.delta).toBeLessThan(0.01);
         // The adaptive rule converges on ReLU kinks too; uniform rules may hit the cap there (then it is reported).
         if (net === tanhNet || rule === 'adaptive-trapezoid') expect(r.converged).toBe(true);
