@@ -15,6 +15,7 @@ import { openModelRegistry, type ModelRegistry } from './models/index.js';
 import { modelProviderFrom } from './explanations/model-provider.js';
 import { createExplanationsRouter } from './explanations/router.js';
 import { ExplanationEngine } from './explanations/engine.js';
+import { startExplanationRetention } from './explanations/retention.js';
 import { ExplanationCache } from './explain/index.js';
 import { ExplainThread, PrecomputeWorker, fhirReaderSource, fhirStoreSource, watchStoreForEcgs, type FhirSource } from './precompute/index.js';
 import { httpWriter } from './hl7/http-writer.js';
@@ -56,7 +57,7 @@ export interface Vigil {
 
 export interface VigilOptions {
   logger?: Logger;
-  /** Sessions of the explanation view (/app). Default: in memory. */
+  /** Sessions of the explanation view (/app). Default: the stores' (PostgreSQL with SESSION_KEYS, else in memory). */
   appSessions?: SessionStore;
   /** Folder of the built explanation view. Default <repo>/dist/web. */
   webDir?: string;
@@ -98,6 +99,14 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => stores.close());
   for (const [name, probe] of Object.entries(stores.probes)) readiness.register(name, storeReachableCheck(probe));
   const { feedback: feedbackStore, audit: auditStore, explanations: explanationStore } = stores;
+  // EXPLANATION_RETENTION_DAYS: old records purged now and hourly (src/explanations/retention.ts).
+  const retention = startExplanationRetention({
+    store: explanationStore,
+    retentionDays: config.explanationRetentionDays,
+    onPurged: (n) => metrics.countExplanationsPurged(n),
+    logger,
+  });
+  if (retention) closers.push(() => retention.stop());
 
   // Models load in the background: start-up does not wait for them, and until they are loaded (or if
   // they fail to) the model services answer a "model unavailable" card (src/explanations/model-provider.ts).
@@ -152,7 +161,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     config,
     logger,
     feedbackStore,
-    ...(options.appSessions ? { sessions: options.appSessions } : {}),
+    sessions: options.appSessions ?? stores.appSessions,
     ...(options.webDir ? { webDir: options.webDir } : {}),
   });
   app.use('/app', explanationApp.router);

@@ -123,6 +123,18 @@ export interface Config {
   /** APP_SESSION_TTL_S — idle lifetime of an explanation-view session (server-side, cookie bound). Default 28800 (8 h). */
   appSessionTtlSeconds: number;
   /**
+   * SESSION_KEYS — comma-separated base64 32-byte keys (`openssl rand -base64 32`) that seal the explanation
+   * view's sessions (they hold SMART access and refresh tokens) with AES-256-GCM in PostgreSQL. The first seals,
+   * every one opens: to rotate, put the new key first and drop the old one after APP_SESSION_TTL_S. Required
+   * with DATABASE_URL (start-up fails without it); unused without it (sessions stay in memory). Default none.
+   */
+  sessionKeys: Buffer[];
+  /**
+   * EXPLANATION_RETENTION_DAYS — explanation records older than this many days are deleted (at start-up, then
+   * hourly, by every replica); 0 keeps them forever. Default 30.
+   */
+  explanationRetentionDays: number;
+  /**
    * PRECOMPUTE — "on": score and explain the deterioration model in the background when a patient's data
    * change (HL7 ORU applied to the FHIR store), so patient-view serves a cached explanation of exactly
    * its data (docs/explanations.md). Needs the sandbox store or FHIR_STORE_URL to read from. Default on.
@@ -217,6 +229,20 @@ function portOrOff(env: Env, name: string, fallback: number | undefined): number
   return port;
 }
 
+/** SESSION_KEYS as 32-byte keys; the error names the position of a bad key, never its text. */
+function sessionKeysFrom(env: Env): Buffer[] {
+  const raw = (env.SESSION_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = raw.map((text, i) => {
+    const key = /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64') : undefined;
+    if (key?.length !== 32) throw new Error(`SESSION_KEYS: key ${i + 1} is not a base64-encoded 32-byte key (make one with: openssl rand -base64 32)`);
+    return key;
+  });
+  if (env.DATABASE_URL && !keys.length) {
+    throw new Error('SESSION_KEYS is required with DATABASE_URL: explanation-view sessions (SMART tokens) are stored encrypted in PostgreSQL (make a key with: openssl rand -base64 32)');
+  }
+  return keys;
+}
+
 function trustProxyFrom(env: Env): string | number {
   const raw = env.TRUST_PROXY?.trim() || 'loopback';
   return /^\d+$/.test(raw) ? Number(raw) : raw;
@@ -263,6 +289,8 @@ export function loadConfig(env: Env = process.env): Config {
     smartClientId: env.SMART_CLIENT_ID || 'vigil-explain',
     smartAllowedIssuers: (env.SMART_ALLOWED_ISSUERS ?? '').split(',').map((s) => s.trim().replace(/\/+$/, '')).filter(Boolean),
     appSessionTtlSeconds: Math.max(60, intFrom(env, 'APP_SESSION_TTL_S', 8 * 3600)),
+    sessionKeys: sessionKeysFrom(env),
+    explanationRetentionDays: intFrom(env, 'EXPLANATION_RETENTION_DAYS', 30),
     precompute: flagFrom(env, 'PRECOMPUTE', true),
     precomputePollSeconds: intFrom(env, 'PRECOMPUTE_POLL_S', 600),
     explainThread: explainThreadFrom(env),

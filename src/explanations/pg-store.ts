@@ -59,6 +59,13 @@ export function openPgExplanationStore(pool: PgPool): ExplanationStore {
         return rows.map((r) => JSON.parse(r.record) as ExplanationRecord);
       });
     },
+    purgeOlderThan(before) {
+      return pgCall(async () => {
+        await ready();
+        const result = await pool.query('DELETE FROM explanation WHERE created < $1', [before.toISOString()]);
+        return result.rowCount ?? 0;
+      });
+    },
     async close() {
       // The pool is shared with the other stores; openStores ends it.
     },

@@ -1,7 +1,7 @@
 /**
  * SQLite back end of the ExplanationStore: DATA_DIR/explanations.sqlite (WAL, synchronous=NORMAL: an
  * explanation lost in a power cut only costs the view its detail — the card itself was already answered).
- * The record is kept whole as JSON; patient, model and time are columns for later retention jobs.
+ * The record is kept whole as JSON; patient, model and time are columns (time for the retention purge).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS explanation (
   record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS explanation_patient ON explanation (patient_id, created);
+CREATE INDEX IF NOT EXISTS explanation_created ON explanation (created);
 `;
 
 /** Opens (creating when needed) the store in `dataDir`, or an in-memory one for ':memory:'. */
@@ -40,6 +41,8 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
     'INSERT INTO explanation (id, patient_id, model_id, model_version, data_hash, created, record) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const select = db.prepare<[string], { record: string }>('SELECT record FROM explanation WHERE id = ?');
+  // `created` is ISO 8601 in UTC with milliseconds (new Date().toISOString()), so text order is time order.
+  const purge = db.prepare<[string]>('DELETE FROM explanation WHERE created < ?');
   // Newest per model: the greatest `created` in the patient's rows of each model (index explanation_patient).
   const latest = db.prepare<[string, string], { record: string }>(
     `SELECT e.record FROM explanation e
@@ -66,6 +69,9 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
         records.push(record);
       }
       return records;
+    },
+    async purgeOlderThan(before) {
+      return purge.run(before.toISOString()).changes;
     },
     async close() {
       if (db.open) db.close();

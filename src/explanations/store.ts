@@ -12,5 +12,7 @@ export interface ExplanationStore {
   get(id: string): Promise<ExplanationRecord | undefined>;
   /** The patient's newest record of each model (by `created`), ordered by model id: the view's "current risk per model". */
   latestByModel(patientId: string): Promise<ExplanationRecord[]>;
+  /** Deletes the records created before `before` (retention, EXPLANATION_RETENTION_DAYS); resolves to how many. */
+  purgeOlderThan(before: Date): Promise<number>;
   close(): Promise<void>;
 }

@@ -54,6 +54,7 @@ export class VigilMetrics {
   private readonly fhirErrors: client.Counter<'resource' | 'failure'>;
   private readonly rateLimited: client.Counter<'client_kind'>;
   private readonly degraded: client.Counter<'service' | 'reason'>;
+  private readonly explanationsPurged: client.Counter;
   private readonly backend: client.Gauge<'backend'>;
   private readonly queueSources = new Map<string, () => QueueDepths | Promise<QueueDepths>>();
   private readonly readinessGauge: client.Gauge<'check'>;
@@ -127,6 +128,11 @@ export class VigilMetrics {
       labelNames: ['service', 'reason'],
       registers,
     });
+    this.explanationsPurged = new client.Counter({
+      name: 'vigil_explanation_records_purged_total',
+      help: 'Explanation records deleted by this replica for being older than EXPLANATION_RETENTION_DAYS',
+      registers,
+    });
     this.backend = new client.Gauge({
       name: 'vigil_model_backend_info',
       help: 'TensorFlow.js back end in use (value 1 on the active one; absent before models load)',
@@ -194,6 +200,11 @@ export class VigilMetrics {
   /** A hook call answered with a degraded card (e.g. reason "deadline"); `service` is a registered id. */
   countDegraded(service: string, reason: string): void {
     this.degraded.inc({ service, reason });
+  }
+
+  /** Explanation records deleted by the retention purge. */
+  countExplanationsPurged(n: number): void {
+    if (n > 0) this.explanationsPurged.inc(n);
   }
 
   countRateLimited(clientKind: 'issuer' | 'ip'): void {

@@ -69,6 +69,8 @@ beforeAll(async () => {
     SMART_ALLOWED_ISSUERS: `${ehr.fhirBase}/`,
     EHR_INTROSPECTION_CLIENT_ID: 'vigil-rs',
     EHR_INTROSPECTION_CLIENT_SECRET_FILE: secretFile,
+    // The records above are dated 2026-01-01: keep them past the default retention.
+    EXPLANATION_RETENTION_DAYS: '0',
   });
   // No models are needed to read stored explanations.
   const noModels: Promise<ModelRegistry> = Promise.reject(new Error('models not loaded in this test'));

@@ -47,6 +47,7 @@ function countingStore(): ExplanationStore & { saves: number; failNext: number }
     },
     get: (id: string) => inner.get(id),
     latestByModel: (patientId: string) => inner.latestByModel(patientId),
+    purgeOlderThan: (before: Date) => inner.purgeOlderThan(before),
     close: async () => undefined,
   };
   return store;

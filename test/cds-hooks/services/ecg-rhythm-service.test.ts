@@ -38,6 +38,11 @@ function memoryStore(): ExplanationStore & { records: Map<string, ExplanationRec
       }
       return [...newest.values()].sort((a, b) => a.model.id.localeCompare(b.model.id));
     },
+    async purgeOlderThan(before) {
+      const old = [...records.values()].filter((r) => r.created < before.toISOString());
+      for (const r of old) records.delete(r.id);
+      return old.length;
+    },
     async close() {},
   };
 }
