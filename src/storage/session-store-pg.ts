@@ -12,14 +12,19 @@
  * no session — the user re-launches — and is logged with the reason only.
  *
  * Expiry: `expires_at` (epoch ms) is checked on every read, so an expired row is never returned; every replica
- * deletes expired rows on a timer. Writes are last-writer-wins, as with the in-memory store.
+ * deletes expired rows on a timer. Sliding expiry (`touch`) changes only `expires_at`; whole-session writes are
+ * last-writer-wins (two launches finishing at the same instant in one browser on two replicas keep one).
+ *
+ * `exclusive` (a token refresh) holds a transaction-scoped advisory lock on one pooled connection for the
+ * refresh's duration; a second replica waits for it (up to the pool's statement_timeout, then 503) and then
+ * finds the refreshed grant instead of spending the rotated-out refresh token.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { AppSession, SessionStore } from '../smart/app-launch/session-store.js';
 import { SessionSealer } from '../smart/app-launch/session-seal.js';
 import { pgCall } from './pg-errors.js';
-import { lazySchema, type PgPool } from './postgres.js';
+import { inTransaction, lazySchema, type PgPool } from './postgres.js';
 
 export const SESSION_PG_SCHEMA = `
 CREATE TABLE IF NOT EXISTS app_session (
@@ -46,6 +51,11 @@ export interface PgSessionStoreOptions {
 /** The row key of a session id. */
 export function sessionRowKey(id: string): Buffer {
   return createHash('sha256').update(id, 'utf8').digest();
+}
+
+/** pg_advisory_xact_lock key (a signed 64-bit integer, as text) for an `exclusive` key. */
+function lockKeyOf(key: string): string {
+  return createHash('sha256').update('vigil-app-session-lock\u0000').update(key, 'utf8').digest().readBigInt64BE(0).toString();
 }
 
 export class PgSessionStore implements SessionStore {
@@ -96,11 +106,29 @@ export class PgSessionStore implements SessionStore {
     });
   }
 
+  touch(id: string, ttlSeconds: number): Promise<void> {
+    return pgCall(async () => {
+      await this.#ready();
+      const now = this.#now();
+      await this.#pool.query('UPDATE app_session SET expires_at = $2 WHERE id_hash = $1 AND expires_at > $3', [sessionRowKey(id), now + ttlSeconds * 1000, now]);
+    });
+  }
+
   delete(id: string): Promise<void> {
     return pgCall(async () => {
       await this.#ready();
       await this.#pool.query('DELETE FROM app_session WHERE id_hash = $1', [sessionRowKey(id)]);
     });
+  }
+
+  exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    // Errors of `work` pass through pgCall unchanged (only PostgreSQL failures are translated).
+    return pgCall(() =>
+      inTransaction(this.#pool, async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKeyOf(key)]);
+        return work();
+      }),
+    );
   }
 
   /** Deletes sessions expired at `now` (epoch ms); resolves to how many. */

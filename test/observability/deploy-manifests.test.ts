@@ -106,13 +106,13 @@ describe('deploy/k8s', () => {
 
     const secret = byKind<{ metadata: { name: string }; stringData: Record<string, string> }>('Secret');
     const refs = container.env.flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
-    expect(refs.map((r) => r.key).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL']);
+    expect(refs.map((r) => r.key).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'SESSION_KEYS']);
     for (const ref of refs) {
       expect(ref.name).toBe(secret.metadata.name);
       expect(Object.keys(secret.stringData)).toContain(ref.key);
     }
     // No secret material in the ConfigMap.
-    expect(Object.keys(configMap.data).filter((k) => /TOKEN|PASSWORD|SECRET|DATABASE_URL/.test(k))).toEqual([]);
+    expect(Object.keys(configMap.data).filter((k) => /TOKEN|PASSWORD|SECRET|DATABASE_URL|KEYS/.test(k))).toEqual([]);
   });
 });
 

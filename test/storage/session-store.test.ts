@@ -112,6 +112,27 @@ describe.each(backends)('$name session store', (backend) => {
     expect(await store.get(s.id)).toBeUndefined();
   });
 
+  it('touch extends a live session without writing its content, and never revives an expired one', async () => {
+    let clock = 1_800_000_000_000;
+    const store = backend.open(() => clock);
+    const s = session();
+    await store.save(s, 60);
+    clock += 50_000;
+    await store.touch(s.id, 60);
+    clock += 50_000;
+    expect(await store.get(s.id)).toEqual(s);
+    // Content saved meanwhile (another replica's refresh) survives a touch.
+    const refreshed = { ...s, order: ['refreshed'] };
+    await store.save(refreshed, 60);
+    await store.touch(s.id, 60);
+    expect(await store.get(s.id)).toEqual(refreshed);
+    clock += 61_000;
+    await store.touch(s.id, 60);
+    expect(await store.get(s.id)).toBeUndefined();
+    await expect(store.touch('no-such-session', 60)).resolves.toBeUndefined();
+    expect(await store.get('no-such-session')).toBeUndefined();
+  });
+
   it('keeps sessions apart', async () => {
     const store = backend.open(Date.now);
     const a = session();
@@ -286,6 +307,33 @@ describe('SESSION_KEYS configuration', () => {
     expect(await store.sweep()).toBeGreaterThanOrEqual(1);
     expect(await row(short.id)).toBeUndefined();
     expect(await store.get(long.id)).toEqual(long);
+  });
+
+  it('exclusive: work under one key runs one replica at a time, other keys do not wait, errors pass through', async () => {
+    const [one, two] = [pgStore(), pgStore()];
+    const events: string[] = [];
+    const job = (name: string) => async () => {
+      events.push(`${name}:start`);
+      await new Promise((r) => setTimeout(r, 150));
+      events.push(`${name}:end`);
+      return name;
+    };
+    const results = await Promise.all([one.exclusive('sid:ctx', job('a')), two.exclusive('sid:ctx', job('b'))]);
+    expect(results).toEqual(['a', 'b']);
+    expect(events.slice(0, 2)).toEqual([`${events[0]!.split(':')[0]}:start`, `${events[0]!.split(':')[0]}:end`]);
+
+    const started: number[] = [];
+    const t0 = Date.now();
+    await Promise.all(['k1', 'k2'].map((k, i) => [one, two][i]!.exclusive(k, async () => {
+      started.push(Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 800));
+    })));
+    // Serialised, the second would start after ≥ 800 ms; a wide margin for a busy machine.
+    expect(Math.max(...started)).toBeLessThan(600);
+
+    class Expired extends Error {}
+    await expect(one.exclusive('sid:ctx', async () => { throw new Expired('gone'); })).rejects.toBeInstanceOf(Expired);
+    await expect(two.exclusive('sid:ctx', async () => 'free again')).resolves.toBe('free again');
   });
 
   it('is shared: a session saved through one pool is read through another (another replica)', async () => {

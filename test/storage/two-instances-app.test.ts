@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config.js';
 import { SESSION_COOKIE } from '../../src/smart/app-launch/index.js';
+import { PgSessionStore } from '../../src/storage/session-store-pg.js';
 import { makeKey, type TestKey } from '../smart/helpers.js';
 import { CookieBrowser, ehrLaunchUrl, finishCallback, toCallback } from '../web/helpers.js';
 import { createTestSchema, pgAvailable, type TestSchema } from './pg-test-db.js';
@@ -70,6 +72,34 @@ const SESSION_KEYS = `${randomBytes(32).toString('base64')},${randomBytes(32).to
     const ctx2 = await finishCallback(browser, await toCallback(browser, await ehrLaunchUrl(a.origin, patients[1]!.id)));
     expect(((await (await api(browser, b, ctx1, 'context')).json()) as { patient: string }).patient).toBe(patients[0]!.id);
     expect(((await (await api(browser, b, ctx2, 'context')).json()) as { patient: string }).patient).toBe(patients[1]!.id);
+  });
+
+  it('refreshes a due token once across replicas: simultaneous calls on A and B all succeed (refresh tokens are single-use)', async () => {
+    const patient = patients[0]!;
+    const browser = new CookieBrowser();
+    const ctx = await finishCallback(browser, await toCallback(browser, await ehrLaunchUrl(a.origin, patient.id)));
+    const sid = browser.cookies.get(SESSION_COOKIE)!;
+    // The test holds the keys, so it can age the grant the way time would.
+    const store = new PgSessionStore(schema.pool({ max: 1 }), { keys: loadConfig({ SESSION_KEYS }).sessionKeys, sweepIntervalMs: 0 });
+    const age = async () => {
+      const session = (await store.get(sid))!;
+      session.contexts[ctx]!.accessTokenExpiresAt = Date.now() - 1000;
+      await store.save(session, 600);
+      return session.contexts[ctx]!;
+    };
+    try {
+      const before = await age();
+      const statuses = await Promise.all([a, b, a, b, a, b].map((r) => api(browser, r, ctx, `fhir/Patient/${patient.id}`).then((res) => res.status)));
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      const after = (await store.get(sid))!.contexts[ctx]!;
+      expect(after.accessToken).not.toBe(before.accessToken);
+      expect(after.refreshToken).not.toBe(before.refreshToken);
+      // The sandbox revokes a refresh token's whole family when a rotated-out one is reused; it was not.
+      await age();
+      expect((await api(browser, b, ctx, `fhir/Patient/${patient.id}`)).status).toBe(200);
+    } finally {
+      store.close();
+    }
   });
 
   it('asks for a re-launch on B without the cookie, and on a replica whose SESSION_KEYS cannot open the session', async () => {

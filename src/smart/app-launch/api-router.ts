@@ -77,8 +77,8 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const session = await options.sessions.get(sessionId);
     const grant = session?.contexts[ctx];
     if (!session || !grant) throw new SessionExpiredError();
-    // Sliding expiry: a session in use stays alive.
-    await options.sessions.save(session, options.sessionTtlSeconds);
+    // Sliding expiry: a session in use stays alive (its content untouched: another replica may be refreshing it).
+    await options.sessions.touch(sessionId, options.sessionTtlSeconds);
     return { sessionId, ctx, grant };
   };
 
@@ -87,8 +87,13 @@ export function createApiRouter(options: ApiRouterOptions): Router {
     const key = `${located.sessionId}:${located.ctx}`;
     const inFlight = refreshing.get(key);
     if (inFlight) return inFlight;
-    const run = (async () => {
-      const { grant } = located;
+    // Replicas sharing the store take turns (SessionStore.exclusive): refresh tokens rotate and a reused one may
+    // revoke the whole grant, so whoever comes second uses the grant the first stored instead of refreshing.
+    const exclusive = options.sessions.exclusive?.bind(options.sessions) ?? ((_: string, work: () => Promise<AppGrant>) => work());
+    const run = exclusive(key, async () => {
+      const grant = (await options.sessions.get(located.sessionId))?.contexts[located.ctx];
+      if (!grant) throw new SessionExpiredError();
+      if (grant.accessToken !== located.grant.accessToken) return grant;
       if (!grant.refreshToken) throw new SessionExpiredError();
       let next: AppGrant;
       try {
@@ -104,7 +109,7 @@ export function createApiRouter(options: ApiRouterOptions): Router {
       session.contexts[located.ctx] = next;
       await options.sessions.save(session, options.sessionTtlSeconds);
       return next;
-    })().finally(() => refreshing.delete(key));
+    }).finally(() => refreshing.delete(key));
     refreshing.set(key, run);
     return run;
   };

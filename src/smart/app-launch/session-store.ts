@@ -5,8 +5,8 @@
  *
  * One session per browser; inside it, one grant per launch (`contexts`, keyed by a random context id the page
  * carries), so two charts open in two tabs never see each other's patient.
- * The store is an interface so a shared back end (SQLite, Redis) can replace the in-memory one when the
- * service runs on several processes; values are plain JSON for that reason.
+ * The store is an interface so a shared back end can replace the in-memory one when the service runs on
+ * several processes (PostgreSQL, sealed: src/storage/session-store-pg.ts); values are plain JSON for that reason.
  */
 
 /** A launch between the redirect to the authorization server and the callback (keyed by `state`). */
@@ -52,6 +52,17 @@ export interface SessionStore {
   /** Stores (or replaces) the session; it lives `ttlSeconds` from now unless saved again. */
   save(session: AppSession, ttlSeconds: number): Promise<void>;
   delete(id: string): Promise<void>;
+  /**
+   * Extends a live session to `ttlSeconds` from now without writing its content (sliding expiry): on a shared
+   * store a whole-session save here could put back a grant another replica has just refreshed.
+   */
+  touch(id: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Runs `work` while no other user of this store — another replica — runs work under the same `key`, so a
+   * single-use refresh token is spent once. Shared stores implement it; one process needs nothing more than
+   * its own in-memory de-duplication.
+   */
+  exclusive?<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
 export interface MemorySessionStoreOptions {
@@ -97,6 +108,14 @@ export class MemorySessionStore implements SessionStore {
 
   async delete(id: string): Promise<void> {
     this.sessions.delete(id);
+  }
+
+  async touch(id: string, ttlSeconds: number): Promise<void> {
+    const entry = this.sessions.get(id);
+    if (!entry || entry.expiresAt <= this.now()) return;
+    // Re-inserted, so the least recently used session is the first dropped at the bound.
+    this.sessions.delete(id);
+    this.sessions.set(id, { json: entry.json, expiresAt: this.now() + ttlSeconds * 1000 });
   }
 
   get size(): number {
