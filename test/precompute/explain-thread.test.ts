@@ -3,7 +3,8 @@
  * own tfjs engine on the main thread's back end explains exactly what the main thread would (same data
  * version, same score and attributions); the precompute worker's explanations run there and never on the
  * main thread's executor, and the hook is then served from the cache; with EXPLAIN_THREAD=all a hook's
- * cache miss is explained there with the same result; a record that does not match the
+ * cache miss is explained there with the same result; a dead thread fails its batch and is started
+ * again; a record that does not match the
  * data the main thread prepared is refused and nothing is cached; a closed thread refuses work.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -132,6 +133,23 @@ describe('explanation thread', () => {
     expect(loadConfig({ EXPLAIN_THREAD: 'all' }).explainThread).toBe('all');
     expect(loadConfig({}).explainThread).toBe('precompute');
     expect(() => loadConfig({ EXPLAIN_THREAD: 'sometimes' })).toThrow(/EXPLAIN_THREAD/);
+  }, 120_000);
+
+  it('a thread that dies fails the batch it was running (nothing cached) and the next batch starts a new one', async () => {
+    const own = new ExplainThread({ backend: () => backendName() ?? 'auto', modelsDir: 'models', maxBatch: 8 });
+    const { model, window } = await windowOf(septicIds()[7]!);
+    const { explainable, prepared } = prepareForExplanation(model, window);
+    const request = { model: explainable, prepared, patient: 'Patient/x', input: { value: window.input, provenance: provenanceOfWindow(window) } };
+    await own.run(explainable, [request], {});
+    const engine = new ExplanationEngine({ maxWaitMs: 0, executor: own });
+    const pending = engine.explain(request);
+    // A crash of the thread (out of memory, a wasm abort) looks like this to the main thread.
+    await (own as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(pending).rejects.toThrow(/exited/);
+    expect(engine.cache.size).toBe(0);
+    expect((await engine.explain(request)).source).toBe('computed');
+    expect(own.stats).toMatchObject({ starts: 2, batches: 2 });
+    await own.close();
   }, 120_000);
 
   it('a closed thread refuses work', async () => {
