@@ -5,7 +5,7 @@
  * retention jobs), newest record per model by `created` with ties broken by id.
  */
 import type { ExplanationRecord } from './record.js';
-import type { ExplanationStore } from './store.js';
+import { DEFAULT_PURGE_BATCH, type ExplanationStore } from './store.js';
 import { pgCall, pgText } from '../storage/pg-errors.js';
 import { lazySchema, type PgPool } from '../storage/postgres.js';
 
@@ -59,11 +59,21 @@ export function openPgExplanationStore(pool: PgPool): ExplanationStore {
         return rows.map((r) => JSON.parse(r.record) as ExplanationRecord);
       });
     },
-    purgeOlderThan(before) {
+    purgeOlderThan(before, options = {}) {
       return pgCall(async () => {
         await ready();
-        const result = await pool.query('DELETE FROM explanation WHERE created < $1', [before.toISOString()]);
-        return result.rowCount ?? 0;
+        const batch = Math.max(1, options.batchSize ?? DEFAULT_PURGE_BATCH);
+        let total = 0;
+        for (;;) {
+          // One batch per statement: each stays well inside statement_timeout, and locks few rows at a time.
+          const result = await pool.query(
+            'DELETE FROM explanation WHERE id IN (SELECT id FROM explanation WHERE created < $1 LIMIT $2)',
+            [before.toISOString(), batch],
+          );
+          const n = result.rowCount ?? 0;
+          total += n;
+          if (n < batch) return total;
+        }
       });
     },
     async close() {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExplanationRecord } from './record.js';
-import type { ExplanationStore } from './store.js';
+import { DEFAULT_PURGE_BATCH, type ExplanationStore } from './store.js';
 
 export const EXPLANATIONS_DB_FILE = 'explanations.sqlite';
 
@@ -42,7 +42,7 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
   );
   const select = db.prepare<[string], { record: string }>('SELECT record FROM explanation WHERE id = ?');
   // `created` is ISO 8601 in UTC with milliseconds (new Date().toISOString()), so text order is time order.
-  const purge = db.prepare<[string]>('DELETE FROM explanation WHERE created < ?');
+  const purge = db.prepare<[string, number]>('DELETE FROM explanation WHERE rowid IN (SELECT rowid FROM explanation WHERE created < ? LIMIT ?)');
   // Newest per model: the greatest `created` in the patient's rows of each model (index explanation_patient).
   const latest = db.prepare<[string, string], { record: string }>(
     `SELECT e.record FROM explanation e
@@ -70,8 +70,17 @@ export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
       }
       return records;
     },
-    async purgeOlderThan(before) {
-      return purge.run(before.toISOString()).changes;
+    async purgeOlderThan(before, options = {}) {
+      const batch = Math.max(1, options.batchSize ?? DEFAULT_PURGE_BATCH);
+      let total = 0;
+      for (;;) {
+        const n = purge.run(before.toISOString(), batch).changes;
+        total += n;
+        if (n < batch) return total;
+        // better-sqlite3 is synchronous: let requests in between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (!db.open) return total;
+      }
     },
     async close() {
       if (db.open) db.close();

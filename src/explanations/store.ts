@@ -5,6 +5,13 @@
  */
 import type { ExplanationRecord } from './record.js';
 
+export interface PurgeOptions {
+  /** Rows deleted per statement. Default 2000. */
+  batchSize?: number;
+}
+
+export const DEFAULT_PURGE_BATCH = 2000;
+
 export interface ExplanationStore {
   /** Stores a new record; ids are UUIDs and never reused. */
   save(record: ExplanationRecord): Promise<void>;
@@ -12,7 +19,11 @@ export interface ExplanationStore {
   get(id: string): Promise<ExplanationRecord | undefined>;
   /** The patient's newest record of each model (by `created`), ordered by model id: the view's "current risk per model". */
   latestByModel(patientId: string): Promise<ExplanationRecord[]>;
-  /** Deletes the records created before `before` (retention, EXPLANATION_RETENTION_DAYS); resolves to how many. */
-  purgeOlderThan(before: Date): Promise<number>;
+  /**
+   * Deletes the records created before `before` (retention, EXPLANATION_RETENTION_DAYS); resolves to how many.
+   * Deletes in batches (default 2000 rows), so a first purge of a large backlog neither blocks the event loop
+   * (SQLite) nor runs into the statement time-out (PostgreSQL).
+   */
+  purgeOlderThan(before: Date, options?: PurgeOptions): Promise<number>;
   close(): Promise<void>;
 }

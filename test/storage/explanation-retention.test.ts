@@ -58,6 +58,15 @@ describe.each(await storageBackends())('$name explanation retention', (backend) 
     expect(await store.purgeOlderThan(new Date('2026-10-25T00:00:00.000Z'))).toBe(0);
   });
 
+  it('purges a backlog larger than one batch, batch after batch', async () => {
+    const store = target.openExplanations();
+    for (let i = 0; i < 7; i++) await store.save(record(`old-${i}`, `2026-01-0${i + 1}T00:00:00.000Z`));
+    await store.save(record('kept', '2026-11-01T00:00:00.000Z'));
+    expect(await store.purgeOlderThan(new Date('2026-06-01T00:00:00.000Z'), { batchSize: 3 })).toBe(7);
+    expect(await target.count('explanation')).toBe(1);
+    expect(await store.get('kept')).toBeDefined();
+  });
+
   it('the job purges at start and on its timer, and counts what it deleted', async () => {
     const store = target.openExplanations();
     let now = Date.parse('2026-11-25T12:00:00.000Z');
