@@ -118,16 +118,27 @@ describe.each(QUEUE_BACKENDS)('crash during ingest (SIGKILL) — $name', (backen
   });
 
   it('messages ACKed by listener A are applied by replica B after A is SIGKILLed, including the rows A had claimed', async () => {
-    // B runs beside A from the start, on the same queue; A applies too (1 s claim lease, 30 ms per write).
+    // B is up beside A on the same queue, its worker held back until A dies so that A (1 s claim lease,
+    // 30 ms per FHIR write, always behind) certainly holds claims then.
     const storeB = new FhirStore();
-    replicaB = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: db.dir, store: await db.open({ leaseMs: 1000, instanceId: 'replica-B' }), pollMs: 100, writer: storeWriter(storeB), logger: quietLogger });
+    replicaB = await startHl7Interface({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: db.dir,
+      store: await db.open({ leaseMs: 1000, instanceId: 'replica-B' }),
+      pollMs: 100,
+      writer: storeWriter(storeB),
+      logger: quietLogger,
+      applyPaused: true,
+    });
     const { child, port } = await startChild(db, { paused: false, env: { VIGIL_TEST_LEASE_MS: '1000', VIGIL_TEST_APPLY_DELAY_MS: '30' } });
     const acked = await sendUntilKilled(child, port, 60);
     expect(acked.size).toBeGreaterThanOrEqual(20);
     const appliedAtKill = (await replicaB.store.counts()).applied;
     // A was behind (slow FHIR writes): it died holding claims.
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM hl7_inbound WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> 'replica-B'");
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM hl7_inbound WHERE state = 'pending' AND claimed_by IS NOT NULL");
     expect(rows[0]?.n).toBeGreaterThan(0);
+    replicaB.worker.start();
 
     // A's claims lapse after the lease; B polls and applies everything that is left.
     await until(async () => (await replicaB!.store.counts()).pending === 0, 20_000);
