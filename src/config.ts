@@ -125,8 +125,9 @@ export interface Config {
   /**
    * SESSION_KEYS — comma-separated base64 32-byte keys (`openssl rand -base64 32`) that seal the explanation
    * view's sessions (they hold SMART access and refresh tokens) with AES-256-GCM in PostgreSQL. The first seals,
-   * every one opens: to rotate, put the new key first and drop the old one after APP_SESSION_TTL_S. Required
-   * with DATABASE_URL (start-up fails without it); unused without it (sessions stay in memory). Default none.
+   * every one opens (rotation: add the new key last, then move it first, then drop the old one after
+   * APP_SESSION_TTL_S; docs/deploy.md). Required with DATABASE_URL (start-up fails without it); unused
+   * without it (sessions stay in memory). Default none.
    */
   sessionKeys: Buffer[];
   /**

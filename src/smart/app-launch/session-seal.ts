@@ -10,7 +10,8 @@
  *   open, so a row cannot be moved to another browser's cookie;
  * - the key id (8 base64url characters of a SHA-256 of the key; not secret, reveals nothing useful) tells
  *   which configured key to try. The first key seals; every key opens, so keys rotate without logging
- *   anyone out: put the new key first, remove the old one once APP_SESSION_TTL_S has passed.
+ *   anyone out (add the new key last everywhere, then move it first, then drop the old one once
+ *   APP_SESSION_TTL_S has passed: docs/deploy.md).
  *
  * Opening never throws: a value that is malformed, sealed with a key no longer configured or altered in any
  * bit yields a reason instead of a session (the caller treats it as "no session": the user re-launches).
