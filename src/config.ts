@@ -55,6 +55,12 @@ export interface Config {
    */
   trustProxy: string | number;
   /**
+   * HTTP_KEEP_ALIVE_MS — how long an idle keep-alive connection stays open. Must exceed the load
+   * balancer's idle time-out (60 s on common cloud balancers), or the balancer reuses a socket Node has
+   * just closed and the EHR gets a 502. Default 65000.
+   */
+  httpKeepAliveMs: number;
+  /**
    * VIGIL_BACKEND — TensorFlow.js back end for the models: tensorflow-gpu, tensorflow (native CPU), wasm,
    * cpu, or auto. Default auto = the first of that list that loads (src/models/backend); a forced back end
    * that cannot load stops start-up instead of falling back.
@@ -268,6 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitRps: intFrom(env, 'RATE_LIMIT_RPS', 100),
     rateLimitBurst: Math.max(1, intFrom(env, 'RATE_LIMIT_BURST', 2 * intFrom(env, 'RATE_LIMIT_RPS', 100))),
     trustProxy: trustProxyFrom(env),
+    httpKeepAliveMs: intFrom(env, 'HTTP_KEEP_ALIVE_MS', 65000),
     backend: backendFrom(env),
     modelsDir: path.resolve(env.MODELS_DIR || 'models'),
     modelMaxBatch: Math.max(1, intFrom(env, 'MODEL_MAX_BATCH', 32)),

@@ -26,6 +26,9 @@ async function main(): Promise<void> {
     vigil.logger.info({ port, sandbox: config.sandbox }, `Vigil listening on http://localhost:${port}`);
     if (config.sandbox) vigil.logger.info(`Sandbox EHR: http://localhost:${port}/sandbox`);
   });
+  server.keepAliveTimeout = config.httpKeepAliveMs;
+  // A request's headers may arrive on a connection that has been idle up to keepAliveTimeout.
+  server.headersTimeout = config.httpKeepAliveMs + 1000;
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -89,6 +90,16 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     expect(metadata).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1' });
     patients = (await json<{ patients: PatientSummary[] }>(await fetch(`${origin}/sandbox/api/patients`))).patients;
     expect(patients.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it('keeps idle connections longer than a load balancer would (HTTP_KEEP_ALIVE_MS, default 65 s)', async () => {
+    const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+      http.get(`${origin}/healthz`, { agent: new http.Agent({ keepAlive: true }) }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['keep-alive']));
+      }).on('error', reject);
+    });
+    expect(keepAlive).toBe('timeout=65');
   });
 
   it('scores every sandbox patient with NEWS2, from prefetch and from the FHIR server alike', async () => {

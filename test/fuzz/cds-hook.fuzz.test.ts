@@ -37,6 +37,9 @@ beforeAll(async () => {
   const app = express();
   app.use('/cds-services', createCdsHooksRouter({ config: testConfig({ bodyLimit: '1mb', prefetchTimeoutMs: 500, hookDeadlineMs: 2000 }), logger: silentLogger, services: createServices(), feedbackStore: feedback }));
   server = app.listen(0, '127.0.0.1');
+  // fetch reuses idle sockets; on a loaded CI machine Node's 5 s keep-alive close can race a reused
+  // socket's next request (ECONNRESET on the client, not an answer from us). Keep idle sockets open longer.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
