@@ -81,7 +81,8 @@ export class ExplanationEngine {
   private readonly options: NonNullable<ExplanationEngineOptions['explain']>;
   private readonly maxWaitMs: number;
   private readonly maxBatch: number;
-  private readonly executor: ExplainExecutor;
+  /** Where misses run by default; the ECG analysis (memo) also runs there when it can analyse ECGs (EXPLAIN_THREAD=all). */
+  readonly executor: ExplainExecutor;
   /** One micro-batch queue per (executor, model). */
   private readonly queues = new Map<ExplainExecutor, Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>>();
   private counters = { computed: 0, batches: 0, served: 0 };

@@ -13,7 +13,7 @@ import { NotFoundError } from '../errors.js';
 import { FhirReadError } from '../fhir/fhir-reader.js';
 import { SNOMED } from '../fhir/codes.js';
 import { fillPrefetchTemplate } from '../cds-hooks/prefetch-template.js';
-import { analyseEcg, ecgTargetOf, type EcgTarget } from '../cds-hooks/services/ecg-rhythm/analysis.js';
+import { analyseEcg, ecgTargetOf, type EcgExecutor, type EcgTarget } from '../cds-hooks/services/ecg-rhythm/analysis.js';
 import { ECG_MODEL_ID, ECG_PREFETCH_KEYS, ecgPrefetch } from '../cds-hooks/services/ecg-rhythm/definition.js';
 import { ecgObservations } from '../cds-hooks/services/ecg-rhythm/observation.js';
 import type { ExplanationEngine } from '../explanations/engine.js';
@@ -26,6 +26,7 @@ import type { RhythmClassification } from '../models/ecg/classify.js';
 import type { EcgInput } from '../models/ecg/encoding.js';
 import type { FhirStore } from '../sandbox/fhir/store.js';
 import type { FhirSource } from './source.js';
+import { SerialQueue } from './serial-queue.js';
 
 /** Where Vigil names the model behind a RiskAssessment (method.coding.code = model id; src/web/model.ts reads it). */
 export const VIGIL_MODEL_SYSTEM = 'http://vigil.example.org/CodeSystem/model';
@@ -54,6 +55,8 @@ export interface EcgPrecomputeDeps {
   writer?: Pick<FhirWriter, 'read' | 'write'>;
   now: Date;
   logger?: Pick<Logger, 'warn'>;
+  /** Where the analysis runs (the explanation thread, EXPLAIN_THREAD=precompute|all); default this thread. */
+  executor?: EcgExecutor;
 }
 
 export interface EcgJob {
@@ -127,7 +130,7 @@ export async function precomputeEcg(deps: EcgPrecomputeDeps, job: EcgJob): Promi
   const target = await readTarget(deps.source, job);
   if (!target) return { status: 'no-ecg' };
   const model = await deps.models.get<EcgInput>(ECG_MODEL_ID);
-  const { analysis, source } = await analyseEcg(deps.engine, model, job.patientId, target, deps.logger ? { logger: deps.logger } : {});
+  const { analysis, source } = await analyseEcg(deps.engine, model, job.patientId, target, { ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.executor ? { executor: deps.executor } : {}) });
   const status = source === 'cache' ? 'fresh' : 'computed';
   const observation = target.observationRef;
   if (!analysis.ok) return { status, ...(observation ? { observation } : {}) };
@@ -155,12 +158,12 @@ export interface EcgPrecomputeOptions extends Omit<EcgPrecomputeDeps, 'now' | 'l
 }
 
 /**
- * The ECG jobs of the precompute worker: one at a time with a macrotask yield before each (an analysis
- * holds the event loop for ≈ 2 s on wasm), deduplicated while queued (same patient and Observation).
+ * The ECG jobs of the precompute worker: one at a time with a macrotask yield before each, deduplicated
+ * while queued (same patient and Observation). Without an executor an analysis holds the event loop for
+ * ≈ 2–5 s on wasm; with the explanation thread it runs there.
  */
 export class EcgPrecompute {
-  private readonly queue = new Map<string, EcgJob>();
-  private running: Promise<void> | undefined;
+  private readonly queue = new SerialQueue<EcgJob>((job) => this.runOne(job));
   private closed = false;
   private readonly counts = { notified: 0, computed: 0, fresh: 0, noEcg: 0, riskAssessments: 0, failed: 0 };
   private readonly now: () => Date;
@@ -173,12 +176,11 @@ export class EcgPrecompute {
   notify(job: EcgJob): void {
     if (this.closed || !job.patientId) return;
     this.counts.notified++;
-    this.queue.set(`${job.patientId} ${job.observation ?? ''}`, job);
-    this.kick();
+    this.queue.add(`${job.patientId} ${job.observation ?? ''}`, job);
   }
 
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.queue.idle();
   }
 
   get stats(): EcgPrecomputeStats {
@@ -187,36 +189,22 @@ export class EcgPrecompute {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.queue.clear();
-    await this.idle();
+    await this.queue.close();
   }
 
-  private kick(): void {
-    if (this.running || this.closed) return;
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.queue.size && !this.closed) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.size && !this.closed) {
-      await new Promise((resolve) => setImmediate(resolve));
-      const [key, job] = this.queue.entries().next().value as [string, EcgJob];
-      this.queue.delete(key);
-      try {
-        const outcome = await precomputeEcg({ ...this.options, now: this.now() }, job);
-        if (outcome.status === 'no-ecg') this.counts.noEcg++;
-        else {
-          this.counts[outcome.status]++;
-          if (outcome.riskAssessment === 'written') this.counts.riskAssessments++;
-        }
-        this.options.logger.debug({ status: outcome.status }, 'precompute: ecg');
-      } catch (err) {
-        this.counts.failed++;
-        // No patient data in logs: the error's class only.
-        this.options.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'precompute: ecg failed');
+  private async runOne(job: EcgJob): Promise<void> {
+    try {
+      const outcome = await precomputeEcg({ ...this.options, now: this.now() }, job);
+      if (outcome.status === 'no-ecg') this.counts.noEcg++;
+      else {
+        this.counts[outcome.status]++;
+        if (outcome.riskAssessment === 'written') this.counts.riskAssessments++;
       }
+      this.options.logger.debug({ status: outcome.status }, 'precompute: ecg');
+    } catch (err) {
+      this.counts.failed++;
+      // No patient data in logs: the error's class only.
+      this.options.logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'precompute: ecg failed');
     }
   }
 }

@@ -7,8 +7,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { explainableFromRegistered, explainPredictions } from '../explain/index.js';
-import { backendName, openModelRegistry, type ModelRegistry } from '../models/index.js';
-import type { ThreadReply, ThreadRequest, ThreadSettings } from './thread-protocol.js';
+import { backendName, openModelRegistry, type ModelRegistry, type RegisteredModel } from '../models/index.js';
+import { analyseSamples } from '../cds-hooks/services/ecg-rhythm/analysis.js';
+import type { EcgInput } from '../models/ecg/encoding.js';
+import type { EcgThreadRequest, ThreadReply, ThreadRequest, ThreadSettings } from './thread-protocol.js';
 
 async function modelAt(registry: ModelRegistry, id: string, version: string) {
   let model = registry.get(id);
@@ -25,11 +27,18 @@ async function main(): Promise<void> {
   const registry = await openModelRegistry({ backend: settings.backend, modelsDir: settings.modelsDir, modelMaxBatch: settings.maxBatch, modelMaxWaitMs: 0 });
   // Requests are handled one at a time, in arrival order (explainPredictions is synchronous).
   let chain = Promise.resolve();
-  port.on('message', (request: ThreadRequest) => {
+  port.on('message', (request: ThreadRequest | EcgThreadRequest) => {
     chain = chain.then(async () => {
       let reply: ThreadReply;
       try {
         const started = performance.now();
+        if ('kind' in request) {
+          const model = await modelAt(registry, request.modelId, request.version);
+          const ecg = analyseSamples(model as RegisteredModel as RegisteredModel<EcgInput>, request.samples, { explain: request.explain });
+          reply = { id: request.id, ecg, version: model.manifest.version, ms: performance.now() - started };
+          port.postMessage(reply);
+          return;
+        }
         const explainable = explainableFromRegistered(await modelAt(registry, request.modelId, request.version));
         const prepared = request.inputs.map((input) => explainable.prepare(input.value as never, input.provenance));
         const records = explainPredictions(explainable, prepared, request.options);

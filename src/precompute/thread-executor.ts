@@ -1,6 +1,6 @@
 /**
- * An ExplainExecutor on a worker thread (issue 7 §Speed): the precompute worker's explanations run there
- * (and with EXPLAIN_THREAD=all the hooks' cache misses too), so an HL7-triggered ~0.1–0.2 s GRU explanation
+ * An ExplainExecutor on a worker thread (issue 7 §Speed): the precompute worker's explanations and ECG
+ * analyses run there (and with EXPLAIN_THREAD=all the hooks' cache misses too), so an HL7-triggered ~0.1–0.2 s GRU explanation
  * never holds the event loop that answers hook calls. The
  * thread (./explain-thread.ts) is started on first use with the main thread's tfjs back end and models
  * folder, restarted after a crash, and ended by close(). Each returned record must carry the model version
@@ -16,7 +16,8 @@ import { Worker } from 'node:worker_threads';
 import type { ExplanationRecord } from '../explain/index.js';
 import type { EngineExplainOptions, ExplainExecutor, ExplainRequest } from '../explanations/engine.js';
 import type { Explainable } from '../explain/index.js';
-import type { ThreadReply, ThreadRequest, ThreadSettings } from './thread-protocol.js';
+import type { EcgAnalysis, EcgExecutor, EcgSamples } from '../cds-hooks/services/ecg-rhythm/analysis.js';
+import type { EcgThreadRequest, ThreadReply, ThreadRequest, ThreadSettings } from './thread-protocol.js';
 
 export interface ExplainThreadOptions extends Omit<ThreadSettings, 'backend'> {
   /** The back end to force in the thread, or a function read at start (the main thread's choice, once made). */
@@ -53,12 +54,15 @@ function workerSource(): { source: string | URL; eval: boolean } {
   };
 }
 
+/** A successful reply to one request (a batch's records or an ECG analysis). */
+type Answer = Extract<ThreadReply, { ms: number }>;
+
 interface Waiting {
-  resolve(records: ExplanationRecord[]): void;
+  resolve(answer: Answer): void;
   reject(reason: unknown): void;
 }
 
-export class ExplainThread implements ExplainExecutor {
+export class ExplainThread implements ExplainExecutor, EcgExecutor {
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
   private readonly waiting = new Map<number, Waiting>();
@@ -75,15 +79,10 @@ export class ExplainThread implements ExplainExecutor {
       if (!r.input) throw new TypeError('explanation thread: a request needs its raw input to be prepared on the thread');
       return r.input;
     });
-    const worker = await this.start();
     const id = this.nextId++;
-    const message: ThreadRequest = { id, modelId: model.modelId, version: model.version, inputs, options };
-    const records = await new Promise<ExplanationRecord[]>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      // Referenced only while a batch is out, so an idle thread never keeps the process alive.
-      worker.ref();
-      worker.postMessage(message);
-    });
+    const answer = await this.send({ id, modelId: model.modelId, version: model.version, inputs, options });
+    if (!('records' in answer)) throw new Error('explanation thread: an explanation batch was answered with an ECG analysis');
+    const { records } = answer;
     records.forEach((record, k) => {
       const expected = requests[k]!.prepared.dataVersion;
       if (record.dataVersion !== expected || record.model.version !== model.version) {
@@ -96,6 +95,24 @@ export class ExplainThread implements ExplainExecutor {
     return records;
   }
 
+  /**
+   * One ECG tracing analysed on the thread (analyseSamples on the same model id and version; its samples
+   * buffer is transferred, so detached here). Refused unless the thread used exactly `model`'s version.
+   */
+  async analyseEcg(model: { manifest: { id: string; version: string } }, samples: EcgSamples, options: { explain?: boolean }): Promise<EcgAnalysis> {
+    const { id: modelId, version } = model.manifest;
+    const id = this.nextId++;
+    const request: EcgThreadRequest = { id, kind: 'ecg', modelId, version, samples, explain: options.explain !== false };
+    const answer = await this.send(request, [samples.samples.buffer as ArrayBuffer]);
+    if (!('ecg' in answer) || answer.version !== version) {
+      this.counters.failures++;
+      throw new Error('explanation thread: an ECG analysis does not match the model version asked for');
+    }
+    this.counters.batches++;
+    this.counters.inputs++;
+    return answer.ecg;
+  }
+
   get stats(): ExplainThreadStats {
     return { ...this.counters };
   }
@@ -106,6 +123,16 @@ export class ExplainThread implements ExplainExecutor {
     this.worker = undefined;
     this.starting = undefined;
     await worker?.terminate();
+  }
+
+  private async send(message: ThreadRequest | EcgThreadRequest, transfer: ArrayBuffer[] = []): Promise<Answer> {
+    const worker = await this.start();
+    return new Promise<Answer>((resolve, reject) => {
+      this.waiting.set(message.id, { resolve, reject });
+      // Referenced only while a request is out, so an idle thread never keeps the process alive.
+      worker.ref();
+      worker.postMessage(message, transfer);
+    });
   }
 
   private start(): Promise<Worker> {
@@ -142,7 +169,7 @@ export class ExplainThread implements ExplainExecutor {
             waiting.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
           } else {
             this.counters.busyMs += reply.ms;
-            waiting.resolve(reply.records);
+            waiting.resolve(reply);
           }
         }
       });

@@ -2,6 +2,7 @@
 import type { ExplanationRecord, Provenance } from '../explain/index.js';
 import type { EngineExplainOptions } from '../explanations/engine.js';
 import type { Config } from '../config.js';
+import type { EcgAnalysis, EcgSamples } from '../cds-hooks/services/ecg-rhythm/analysis.js';
 
 /** workerData: what the thread needs to open the same models on the same back end. */
 export interface ThreadSettings {
@@ -19,9 +20,21 @@ export interface ThreadRequest {
   options: EngineExplainOptions;
 }
 
+/** One ECG tracing, decoded on the main thread (its Float32Array transferred), analysed with this model version. */
+export interface EcgThreadRequest {
+  id: number;
+  kind: 'ecg';
+  modelId: string;
+  version: string;
+  samples: EcgSamples;
+  explain: boolean;
+}
+
 export type ThreadReply =
   | { ready: true; backend: string }
   /** The thread could not open its models. */
   | { failed: { name: string; message: string } }
   | { id: number; records: ExplanationRecord[]; ms: number }
+  /** An ECG analysis, with the model version it was computed with. */
+  | { id: number; ecg: EcgAnalysis; version: string; ms: number }
   | { id: number; error: { name: string; message: string } };

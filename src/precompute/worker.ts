@@ -6,8 +6,8 @@
  * reach the FHIR store by other ways than HL7.
  *
  * One patient at a time, with a macrotask yield between patients. With `executor` (the explanation thread,
- * ./thread-executor.ts; EXPLAIN_THREAD) the ~0.1–0.2 s GRU explanation runs off the event loop, so
- * hook calls are not stalled meanwhile; without it, it holds the event loop. A change notified while the
+ * ./thread-executor.ts; EXPLAIN_THREAD) the ~0.1–0.2 s GRU explanation and the ~2–5 s ECG analysis run
+ * off the event loop, so hook calls are not stalled meanwhile; without it, it holds the event loop. A change notified while the
  * patient is being computed queues it again, so the newest data are always computed last.
  */
 import type { Logger } from '../logger.js';
@@ -17,6 +17,8 @@ import { precomputeDeterioration, type PrecomputeOutcome } from './deterioration
 import { EcgPrecompute, type EcgPrecomputeStats } from './ecg.js';
 import type { FhirWriter } from '../hl7/fhir-writer.js';
 import type { FhirSource } from './source.js';
+import { SerialQueue } from './serial-queue.js';
+import { isEcgExecutor } from '../cds-hooks/services/ecg-rhythm/analysis.js';
 
 export interface PrecomputeWorkerOptions {
   models: ModelProvider;
@@ -50,9 +52,8 @@ export interface PrecomputeStats {
 }
 
 export class PrecomputeWorker {
-  private readonly queue = new Set<string>();
+  private readonly queue = new SerialQueue<string>((patientId) => this.runOne(patientId));
   private readonly monitored = new Set<string>();
-  private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly counts = { notified: 0, computed: 0, fresh: 0, notScorable: 0, failed: 0 };
@@ -64,7 +65,10 @@ export class PrecomputeWorker {
     this.maxMonitored = Math.max(1, options.maxMonitored ?? 500);
     this.now = options.now ?? (() => new Date());
     const { models, engine, source, logger } = options;
-    this.ecg = options.ecg ? new EcgPrecompute({ models, engine, source, logger, now: this.now, ...(options.ecg.writer ? { writer: options.ecg.writer } : {}) }) : undefined;
+    const { executor } = options;
+    this.ecg = options.ecg
+      ? new EcgPrecompute({ models, engine, source, logger, now: this.now, ...(options.ecg.writer ? { writer: options.ecg.writer } : {}), ...(isEcgExecutor(executor) ? { executor } : {}) })
+      : undefined;
     if (options.pollIntervalMs && options.pollIntervalMs > 0) {
       this.timer = setInterval(() => this.pollAll(), options.pollIntervalMs);
       this.timer.unref();
@@ -78,8 +82,7 @@ export class PrecomputeWorker {
     this.monitored.delete(patientId);
     this.monitored.add(patientId);
     while (this.monitored.size > this.maxMonitored) this.monitored.delete(this.monitored.values().next().value as string);
-    this.queue.add(patientId);
-    this.kick();
+    this.queue.add(patientId, patientId);
     this.ecg?.notify({ patientId });
   }
 
@@ -91,13 +94,12 @@ export class PrecomputeWorker {
 
   /** Queues every monitored patient (the poll). */
   pollAll(): void {
-    for (const id of this.monitored) this.queue.add(id);
-    this.kick();
+    for (const id of this.monitored) this.queue.add(id, id);
   }
 
   /** Resolves when the queue is empty (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    await this.queue.idle();
     await this.ecg?.idle();
   }
 
@@ -108,27 +110,8 @@ export class PrecomputeWorker {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.queue.clear();
     await this.ecg?.close();
-    await this.idle();
-  }
-
-  private kick(): void {
-    if (this.running || this.closed) return;
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.queue.size && !this.closed) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.size && !this.closed) {
-      // Let pending hook calls and I/O run before each patient.
-      await new Promise((resolve) => setImmediate(resolve));
-      const patientId = this.queue.values().next().value as string;
-      this.queue.delete(patientId);
-      await this.runOne(patientId);
-    }
+    await this.queue.close();
   }
 
   private async runOne(patientId: string): Promise<PrecomputeOutcome | undefined> {

@@ -7,11 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
-import { GatewayTimeoutError, UnprocessableEntityError } from '../../../errors.js';
+import { GatewayTimeoutError, isVigilError, UnprocessableEntityError } from '../../../errors.js';
 import { dataHash } from '../../../explanations/record.js';
 import type { ExplanationEngine } from '../../../explanations/engine.js';
 import type { ExplanationStore } from '../../../explanations/store.js';
-import { modelCardLink, modelSource } from '../../../explanations/risk-card.js';
+import { modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
+import type { ModelProvider } from '../../../explanations/model-provider.js';
 import { decodeSampledData } from '../../../fhir/sampled-data.js';
 import type { Logger } from '../../../logger.js';
 import { backendName, type RegisteredModel } from '../../../models/index.js';
@@ -20,7 +21,8 @@ import { classifyTracing, ecgSpecOf, type RhythmClassification } from '../../../
 import type { EcgInput } from '../../../models/ecg/encoding.js';
 import { explainTracing, type EcgExplanation } from '../../../models/ecg/explain.js';
 import type { Card } from '../../types.js';
-import { buildRhythmCard, cannotClassifyCard } from './card.js';
+import { buildRhythmCard, cannotClassifyCard, SERVICE_LABEL } from './card.js';
+import { ECG_MODEL_ID } from './definition.js';
 import { pickLead, timeOf, type EcgLead } from './observation.js';
 import { buildEcgRecord } from './record.js';
 
@@ -71,16 +73,31 @@ export interface AnalyseOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-/** Classifies and explains one tracing (synchronous tfjs work; no I/O). */
-export function analyseTracing(model: RegisteredModel<EcgInput>, lead: EcgLead, options: AnalyseOptions = {}): EcgAnalysis {
-  let decoded;
+/** A tracing decoded to millivolts, ready for the network (what the explanation thread is sent). */
+export interface EcgSamples {
+  samples: Float32Array;
+  rateHz: number;
+  belowLimit: number;
+  aboveLimit: number;
+}
+
+/** The lead's SampledData decoded (pure), or the reasons it could not be read. */
+export function decodeLead(lead: EcgLead): { ok: true; samples: EcgSamples } | { ok: false; reasons: string[] } {
   try {
-    decoded = decodeSampledData(lead.sampledData);
+    const decoded = decodeSampledData(lead.sampledData);
+    return { ok: true, samples: { samples: decoded.values, rateHz: decoded.rateHz, belowLimit: decoded.belowLimit, aboveLimit: decoded.aboveLimit } };
   } catch (err) {
     if (err instanceof UnprocessableEntityError) return { ok: false, reasons: [err.message] };
     throw err;
   }
-  const outcome = classifyTracing(model, { samples: decoded.values, rateHz: decoded.rateHz, belowLimit: decoded.belowLimit, aboveLimit: decoded.aboveLimit });
+}
+
+/**
+ * Classifies and explains decoded samples (synchronous tfjs work; no I/O). The one computation both the
+ * main thread and the explanation thread (src/precompute/explain-thread.ts) run.
+ */
+export function analyseSamples(model: RegisteredModel<EcgInput>, input: EcgSamples, options: AnalyseOptions = {}): EcgAnalysis {
+  const outcome = classifyTracing(model, input);
   if (!outcome.ok) return { ok: false, reasons: outcome.quality.problems.map((p) => p.reason) };
   const c = outcome.classification;
   const spec = ecgSpecOf(model);
@@ -101,12 +118,32 @@ export function analyseTracing(model: RegisteredModel<EcgInput>, lead: EcgLead, 
     ok: true,
     classification: c,
     durationSeconds: outcome.quality.durationSeconds,
-    sourceRateHz: decoded.rateHz,
+    sourceRateHz: input.rateHz,
     modelRateHz: spec.rateHz,
     ...(explanation ? { explanation } : {}),
     ...(explanationProblem ? { explanationProblem } : {}),
     analysedAt: new Date().toISOString(),
   };
+}
+
+/** Classifies and explains one tracing on this thread (synchronous tfjs work; no I/O). */
+export function analyseTracing(model: RegisteredModel<EcgInput>, lead: EcgLead, options: AnalyseOptions = {}): EcgAnalysis {
+  const decoded = decodeLead(lead);
+  return decoded.ok ? analyseSamples(model, decoded.samples, options) : decoded;
+}
+
+/**
+ * Where an ECG analysis runs off this thread (src/precompute/thread-executor.ts ExplainThread): the same
+ * analyseSamples on the same model id and version. `samples.samples` may be transferred (detached here).
+ * @throws when the other side has another model version, or fails.
+ */
+export interface EcgExecutor {
+  analyseEcg(model: Pick<RegisteredModel<EcgInput>, 'manifest'>, samples: EcgSamples, options: Pick<AnalyseOptions, 'explain'>): Promise<EcgAnalysis>;
+}
+
+/** Whether an explanation executor can also analyse ECG tracings (the explanation thread can). */
+export function isEcgExecutor(executor: unknown): executor is EcgExecutor {
+  return typeof (executor as Partial<EcgExecutor> | undefined)?.analyseEcg === 'function';
 }
 
 export interface AnalysedEcg {
@@ -126,17 +163,32 @@ export async function analyseEcg(
   model: RegisteredModel<EcgInput>,
   patientId: string,
   target: EcgTarget,
-  options: AnalyseOptions & { signal?: AbortSignal } = {},
+  options: AnalyseOptions & { signal?: AbortSignal; executor?: EcgExecutor } = {},
 ): Promise<AnalysedEcg> {
   const explain = options.explain !== false;
   // Results without saliency are kept apart, so a caller that wants it never gets one that skipped it.
   const dataVersion = ecgDataVersion(target) + (explain ? '' : '+no-saliency');
   const key = { patient: `Patient/${patientId}`, modelId: model.manifest.id, modelVersion: model.manifest.version, dataVersion };
-  const { value, source } = await engine.memo<EcgAnalysis>(key, () => {
+  // Off this thread when the caller names an executor (precompute) or the engine's own can (EXPLAIN_THREAD=all).
+  const executor = options.executor ?? (isEcgExecutor(engine.executor) ? engine.executor : undefined);
+  const { value, source } = await engine.memo<EcgAnalysis>(key, async () => {
     if (options.signal?.aborted) throw new GatewayTimeoutError('ECG analysis abandoned at the hook deadline');
-    return analyseTracing(model, target.lead, options);
+    if (!executor) return analyseTracing(model, target.lead, options);
+    const decoded = decodeLead(target.lead);
+    if (!decoded.ok) return decoded;
+    return executor.analyseEcg(model, decoded.samples, { explain });
   });
   return { analysis: value, source, dataVersion };
+}
+
+/** The ECG model, or the "model unavailable" card both ECG services answer when it cannot be loaded. */
+export async function ecgModelOrCard(models: Pick<ModelProvider, 'get'>): Promise<{ model: RegisteredModel<EcgInput> } | { card: Card }> {
+  try {
+    return { model: await models.get<EcgInput>(ECG_MODEL_ID) };
+  } catch (err) {
+    const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
+    return { card: modelUnavailableCard({ modelTitle: 'ECG rhythm', serviceLabel: SERVICE_LABEL, reason }) };
+  }
 }
 
 /** A class the clinician should act on when a tracing is filed: AF, or no rhythm could be called. */

@@ -8,16 +8,11 @@
  * noise. Same analysis as patient-view and the precompute worker (./analysis.ts), hence the same cache.
  */
 import type { Bundle, FhirResource, Observation } from 'fhir/r4';
-import { BadRequestError, isVigilError, type ErrorDetail } from '../../../errors.js';
+import { BadRequestError, type ErrorDetail } from '../../../errors.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
-import { modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
-import type { RegisteredModel } from '../../../models/index.js';
-import type { EcgInput } from '../../../models/ecg/encoding.js';
 import type { Card, CdsResponse, CdsService, CdsServiceDefinition, HookInvocation } from '../../types.js';
-import { analyseEcg, ecgCard, ecgTargetOf, isActionable, type EcgTarget } from './analysis.js';
-import { SERVICE_LABEL } from './card.js';
-import { ECG_MODEL_ID } from './definition.js';
+import { analyseEcg, ecgCard, ecgModelOrCard, ecgTargetOf, isActionable, type EcgTarget } from './analysis.js';
 import { ecgObservations } from './observation.js';
 
 export const ECG_FILED_SERVICE_ID = 'vigil-ecg-rhythm-filed';
@@ -81,13 +76,9 @@ export function createEcgFiledService(deps: Pick<ModelServiceDeps, 'models' | 'e
       const { context } = invocation.request;
       const targets = filedEcgTargets(context);
       if (!targets.length) return { cards: [] };
-      let model: RegisteredModel<EcgInput>;
-      try {
-        model = await deps.models.get<EcgInput>(ECG_MODEL_ID);
-      } catch (err) {
-        const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
-        return { cards: [modelUnavailableCard({ modelTitle: 'ECG rhythm', serviceLabel: SERVICE_LABEL, reason })] };
-      }
+      const loaded = await ecgModelOrCard(deps.models);
+      if ('card' in loaded) return { cards: [loaded.card] };
+      const { model } = loaded;
       const patientId = String(context.patientId);
       const cards: Card[] = [];
       for (const target of targets) {

@@ -6,16 +6,11 @@
  * unusable tracing gives a "cannot classify" card; an explainer or store failure only drops the segments
  * or the explanation link.
  */
-import { isVigilError } from '../../../errors.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
-import { modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
-import type { RegisteredModel } from '../../../models/index.js';
-import type { EcgInput } from '../../../models/ecg/encoding.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
-import { analyseEcg, ecgCard, ecgTargetOf } from './analysis.js';
-import { SERVICE_LABEL } from './card.js';
-import { ECG_MODEL_ID, ECG_PREFETCH_KEYS, ECG_SERVICE_ID, ecgDefinition } from './definition.js';
+import { analyseEcg, ecgCard, ecgModelOrCard, ecgTargetOf } from './analysis.js';
+import { ECG_PREFETCH_KEYS, ECG_SERVICE_ID, ecgDefinition } from './definition.js';
 import { ecgObservations } from './observation.js';
 
 export interface EcgServiceOptions {
@@ -34,13 +29,9 @@ export function createEcgRhythmService(deps: Pick<ModelServiceDeps, 'models' | '
       // patient-view with no ECG on file: nothing to say.
       if (!target) return { cards: [] };
 
-      let model: RegisteredModel<EcgInput>;
-      try {
-        model = await deps.models.get<EcgInput>(ECG_MODEL_ID);
-      } catch (err) {
-        const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
-        return { cards: [modelUnavailableCard({ modelTitle: 'ECG rhythm', serviceLabel: SERVICE_LABEL, reason })] };
-      }
+      const loaded = await ecgModelOrCard(deps.models);
+      if ('card' in loaded) return { cards: [loaded.card] };
+      const { model } = loaded;
       const patientId = String(invocation.request.context.patientId ?? '');
       const analysed = await analyseEcg(engine, model, patientId, target, {
         ...(options.explain === false ? { explain: false } : {}),
