@@ -111,6 +111,13 @@ export interface Config {
   hl7OutHost: string | undefined;
   /** HL7_OUT_PORT — port for HL7_OUT_HOST. Default: none (outbound off). */
   hl7OutPort: number | undefined;
+  /**
+   * HL7_RETENTION_DAYS — applied and dead-lettered inbound messages, and sent or failed outbound results, are
+   * deleted this many days after arrival (at start-up, then hourly; one replica at a time on PostgreSQL);
+   * pending messages never are. A message resent after that is applied again (docs/hl7.md "Retention").
+   * 0 keeps them forever. Default 7.
+   */
+  hl7RetentionDays: number;
   /** FHIR_STORE_URL — FHIR R4 server HL7 data are written to. Default: the sandbox's in-process FHIR store. */
   fhirStoreUrl: string | undefined;
   /** FHIR_STORE_TOKEN — static bearer token for FHIR_STORE_URL (a SMART token provider replaces it when wired). Default none. */
@@ -292,6 +299,7 @@ export function loadConfig(env: Env = process.env): Config {
     hl7LocalCodesFile: env.HL7_LOCAL_CODES_FILE ? path.resolve(env.HL7_LOCAL_CODES_FILE) : undefined,
     hl7OutHost: env.HL7_OUT_HOST || undefined,
     hl7OutPort: portOrOff(env, 'HL7_OUT_PORT', undefined),
+    hl7RetentionDays: Math.max(0, intFrom(env, 'HL7_RETENTION_DAYS', 7)),
     fhirStoreUrl: env.FHIR_STORE_URL ? env.FHIR_STORE_URL.replace(/\/+$/, '') : undefined,
     fhirStoreToken: env.FHIR_STORE_TOKEN || undefined,
     smartClientId: env.SMART_CLIENT_ID || 'vigil-explain',

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     ...(vigil.sandboxStore ? { sandboxStore: vigil.sandboxStore } : {}),
     // Ahead-of-time explanations (src/precompute) start when an ORU brings new Observations.
     ...(vigil.precompute ? { onPatientDataChanged: (patientId: string) => vigil.precompute?.notify(patientId) } : {}),
+    onPurged: (purged) => vigil.metrics.countHl7Purged(purged),
   });
   // vigil_hl7_queue_depth{queue}: read from the message store at each scrape.
   if (hl7) {

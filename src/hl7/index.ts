@@ -23,6 +23,7 @@ import { httpWriter } from './http-writer.js';
 import { loadLocalCodes, type LocalCodes } from './local-codes.js';
 import { OutboundSender, type OutboundOptions } from './outbound.js';
 import { news2Scorer, scoreAndQueue, type PatientScorer } from './scoring.js';
+import { startHl7Retention } from './retention.js';
 
 export interface Hl7InterfaceOptions {
   port: number;
@@ -55,6 +56,10 @@ export interface Hl7InterfaceOptions {
   /** Do not apply messages (the queue only fills; used by the durability tests and benchmarks). */
   applyPaused?: boolean;
   retryBaseMs?: number;
+  /** HL7_RETENTION_DAYS: finished messages older than this are purged hourly (src/hl7/retention.ts); 0 or absent keeps them. */
+  retentionDays?: number;
+  /** Told the rows each retention batch deleted (the metrics counter). */
+  onPurged?: (purged: { inbound: number; outbound: number }) => void;
 }
 
 export interface Hl7Interface {
@@ -116,6 +121,12 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
   }
   if (!options.applyPaused) worker.start();
   outbound?.start();
+  const retention = startHl7Retention({
+    store,
+    retentionDays: options.retentionDays ?? 0,
+    logger,
+    ...(options.onPurged ? { onPurged: options.onPurged } : {}),
+  });
   const counts = await store.counts().catch(() => undefined);
   logger.info({ port: listener.port, durable: store.durable, shared: store.shared, counts }, 'hl7: MLLP listener started');
 
@@ -129,6 +140,7 @@ export async function startHl7Interface(options: Hl7InterfaceOptions): Promise<H
       await worker.stop();
       handoff.clear();
       await outbound?.stop();
+      await retention?.stop();
       await store.close();
     },
   };
@@ -149,6 +161,8 @@ export async function startHl7FromConfig(
     onPatientDataChanged?: (patientId: string) => void;
     /** PostgreSQL pool to use instead of one opened on DATABASE_URL (tests: a schema of their own); the caller ends it. */
     pgPool?: PgPool;
+    /** Told the rows each retention batch deleted (e.g. VigilMetrics.countHl7Purged). */
+    onPurged?: (purged: { inbound: number; outbound: number }) => void;
   },
 ): Promise<Hl7Interface | undefined> {
   if (config.hl7Port === undefined) return undefined;
@@ -176,5 +190,7 @@ export async function startHl7FromConfig(
     ...(config.hl7LocalCodesFile ? { localCodes: loadLocalCodes(config.hl7LocalCodesFile) } : {}),
     ...(config.hl7OutHost && config.hl7OutPort ? { outbound: { host: config.hl7OutHost, port: config.hl7OutPort } } : {}),
     ...(deps.onPatientDataChanged ? { onPatientDataChanged: deps.onPatientDataChanged } : {}),
+    retentionDays: config.hl7RetentionDays,
+    ...(deps.onPurged ? { onPurged: deps.onPurged } : {}),
   });
 }

@@ -29,7 +29,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { ensureSchema, inTransaction, type PgPool } from '../storage/postgres.js';
 import { Hl7QueueUnavailableError } from './errors.js';
-import type { InboundMessage, MessageStore, NewInbound, OutboundMessage, QueueCounts } from './queue.js';
+import { COUNT_CAP, type InboundMessage, type MessageStore, type NewInbound, type OutboundMessage, type QueueCounts } from './queue.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hl7_inbound (
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS hl7_inbound (
 );
 CREATE INDEX IF NOT EXISTS hl7_inbound_pending ON hl7_inbound (seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS hl7_inbound_claims ON hl7_inbound (claimed_by, order_key) WHERE state = 'pending' AND claimed_by IS NOT NULL;
+CREATE INDEX IF NOT EXISTS hl7_inbound_finished ON hl7_inbound (state, received_at) WHERE state <> 'pending';
 CREATE TABLE IF NOT EXISTS hl7_outbound (
   seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   control_id TEXT NOT NULL UNIQUE,
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS hl7_outbound (
   claimed_until TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS hl7_outbound_due ON hl7_outbound (next_attempt_at, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS hl7_outbound_finished ON hl7_outbound (state, created_at) WHERE state <> 'pending';
 `;
 
 const ENQUEUE = `
@@ -92,6 +94,31 @@ WHERE seq = (
 )
 RETURNING seq, control_id, raw, attempts`;
 
+// Retention, one batch per table. Rows under a live claim are left to their holder; SKIP LOCKED
+// passes over rows another transaction is updating right now.
+const PURGE_INBOUND = `
+DELETE FROM hl7_inbound WHERE seq IN (
+  SELECT seq FROM hl7_inbound
+  WHERE state IN ('applied', 'failed') AND received_at < to_timestamp($1::double precision / 1000)
+    AND (claimed_by IS NULL OR claimed_until <= now())
+  LIMIT $2 FOR UPDATE SKIP LOCKED
+)`;
+const PURGE_OUTBOUND = `
+DELETE FROM hl7_outbound WHERE seq IN (
+  SELECT seq FROM hl7_outbound
+  WHERE state IN ('sent', 'failed') AND created_at < $1 AND (claimed_by IS NULL OR claimed_until <= now())
+  LIMIT $2 FOR UPDATE SKIP LOCKED
+)`;
+
+// Each figure reads one partial index (SCHEMA), and the capped ones stop at the cap (QueueCounts).
+const COUNTS = `SELECT
+  (SELECT count(*) FROM hl7_inbound WHERE state = 'pending')::int AS "pending",
+  (SELECT count(*) FROM (SELECT 1 FROM hl7_inbound WHERE state = 'applied' LIMIT $1) c)::int AS "applied",
+  (SELECT count(*) FROM hl7_inbound WHERE state = 'failed')::int AS "failed",
+  (SELECT count(*) FROM hl7_outbound WHERE state = 'pending')::int AS "outboundPending",
+  (SELECT count(*) FROM (SELECT 1 FROM hl7_outbound WHERE state = 'sent' LIMIT $1) c)::int AS "outboundSent",
+  (SELECT count(*) FROM hl7_outbound WHERE state = 'failed')::int AS "outboundFailed"`;
+
 export interface PgQueueOptions {
   /** How long a claim lasts without renewal (a crashed replica's rows come back after it). Default 30 s. */
   leaseMs?: number;
@@ -99,6 +126,8 @@ export interface PgQueueOptions {
   instanceId?: string;
   /** End the pool on close (the pool was opened for this store alone). Default false. */
   ownsPool?: boolean;
+  /** Where `applied` and `outboundSent` stop counting (QueueCounts). Default COUNT_CAP. */
+  countCap?: number;
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -153,6 +182,8 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
   const leaseSecs = leaseMs / 1000;
   // Per schema, so test suites (one schema each) do not wait on each other.
   const claimLock = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.hl7_inbound_claim'))";
+  const purgeLock = "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.hl7_purge')) AS got";
+  const countCap = options.countCap ?? COUNT_CAP;
 
   let appliedMarks: number[] = [];
   let closed = false;
@@ -270,18 +301,21 @@ export async function openPgQueue(pool: PgPool, options: PgQueueOptions = {}): P
     async counts(): Promise<QueueCounts> {
       await prepare();
       await flushMarks();
-      const { rows } = await pool.query<{ tbl: string; state: string; n: number }>(
-        "SELECT 'in' AS tbl, state, count(*)::int AS n FROM hl7_inbound GROUP BY state UNION ALL SELECT 'out', state, count(*)::int FROM hl7_outbound GROUP BY state",
-      );
-      const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
-      for (const row of rows) {
-        if (row.tbl === 'in') {
-          if (row.state === 'pending' || row.state === 'applied' || row.state === 'failed') c[row.state] = row.n;
-        } else if (row.state === 'pending') c.outboundPending = row.n;
-        else if (row.state === 'sent') c.outboundSent = row.n;
-        else if (row.state === 'failed') c.outboundFailed = row.n;
-      }
-      return c;
+      const { rows } = await pool.query<QueueCounts>({ name: 'hl7-counts', text: COUNTS, values: [countCap] });
+      return { ...rows[0]! };
+    },
+    async purgeBatch(before, limit) {
+      await prepare();
+      await flushMarks();
+      // One short transaction per batch: the row locks and the purge lock last one batch only, and a
+      // replica that finds the lock taken leaves the purge to the one holding it.
+      return inTransaction(pool, async (client) => {
+        const { rows } = await client.query<{ got: boolean }>(purgeLock);
+        if (!rows[0]?.got) return { inbound: 0, outbound: 0, busy: true };
+        const inbound = (await client.query(PURGE_INBOUND, [before, limit])).rowCount ?? 0;
+        const outbound = (await client.query(PURGE_OUTBOUND, [before, limit])).rowCount ?? 0;
+        return { inbound, outbound, busy: false };
+      });
     },
     async close() {
       if (closed) return;

@@ -35,13 +35,34 @@ export interface OutboundMessage {
   attempts: number;
 }
 
+/**
+ * What `counts()` reports. Exact where an operator acts on the number (pending and failed: the
+ * queue-depth gauge and its alerts), capped where it only grows with traffic: `applied` and
+ * `outboundSent` are exact below `COUNT_CAP` and equal to it when at least that many rows are kept,
+ * so a scrape reads at most `COUNT_CAP` index entries per capped figure, whatever the table size.
+ */
 export interface QueueCounts {
   pending: number;
+  /** min(applied rows kept, COUNT_CAP). */
   applied: number;
   failed: number;
   outboundPending: number;
+  /** min(sent rows kept, COUNT_CAP). */
   outboundSent: number;
   outboundFailed: number;
+}
+
+/** Where `applied` and `outboundSent` stop counting (QueueCounts). */
+export const COUNT_CAP = 10_000;
+
+/** One retention batch (`purgeBatch`). */
+export interface PurgeResult {
+  /** Inbound rows deleted (applied or failed). */
+  inbound: number;
+  /** Outbound rows deleted (sent or failed). */
+  outbound: number;
+  /** Another replica holds the purge lock (PostgreSQL): nothing was deleted, try again later. */
+  busy: boolean;
 }
 
 export interface MessageStore {
@@ -80,6 +101,17 @@ export interface MessageStore {
   retryOutbound(seq: number, nextAttemptAt: number, error: string): Promise<void>;
   failOutbound(seq: number, error: string): Promise<void>;
 
+  /** See QueueCounts for which figures are exact and which are capped. */
   counts(): Promise<QueueCounts>;
+  /**
+   * Retention (HL7_RETENTION_DAYS, src/hl7/retention.ts): deletes up to `limit` inbound rows that are
+   * applied or failed and were received before `before` (ms since the epoch), and up to `limit`
+   * outbound rows sent or failed and created before it, in one short transaction per table. Pending
+   * rows are never deleted, however old, nor rows under another replica's live claim. A deleted
+   * inbound row takes its duplicate-detection key with it: the same message sent again is stored and
+   * applied again (docs/hl7.md "Retention"). On PostgreSQL one replica purges at a time (an advisory
+   * lock per batch); a batch that finds it taken deletes nothing and reports `busy`.
+   */
+  purgeBatch(before: number, limit: number): Promise<PurgeResult>;
   close(): Promise<void>;
 }

@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import type { InboundMessage, MessageStore, OutboundMessage, QueueCounts } from './queue.js';
+import { COUNT_CAP, type InboundMessage, type MessageStore, type OutboundMessage, type QueueCounts } from './queue.js';
 import { startInboundCommitter } from './sqlite-committer.js';
 import { Hl7QueueUnavailableError } from './errors.js';
 
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS inbound (
   error TEXT
 );
 CREATE INDEX IF NOT EXISTS inbound_pending ON inbound (seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS inbound_finished ON inbound (state, received_at) WHERE state <> 'pending';
 CREATE TABLE IF NOT EXISTS outbound (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   control_id TEXT NOT NULL UNIQUE,
@@ -49,11 +50,12 @@ CREATE TABLE IF NOT EXISTS outbound (
   error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbound_due ON outbound (next_attempt_at, seq) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbound_finished ON outbound (state, created_at) WHERE state <> 'pending';
 `;
 
 export const HL7_DB_FILE = 'hl7.sqlite';
 
-export function openSqliteQueue(dataDir: string, options: { file?: string } = {}): MessageStore {
+export function openSqliteQueue(dataDir: string, options: { file?: string; countCap?: number } = {}): MessageStore {
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, options.file ?? HL7_DB_FILE);
   const db: Db = new Database(file);
@@ -95,9 +97,29 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
   const sentOut = db.prepare("UPDATE outbound SET state = 'sent', attempts = attempts + 1, error = NULL WHERE seq = ?");
   const retryOut = db.prepare('UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, error = ? WHERE seq = ?');
   const failOut = db.prepare("UPDATE outbound SET state = 'failed', attempts = attempts + 1, error = ? WHERE seq = ?");
-  const countStmt: Statement<[], { tbl: string; state: string; n: number }> = db.prepare(
-    "SELECT 'in' AS tbl, state, COUNT(*) AS n FROM inbound GROUP BY state UNION ALL SELECT 'out', state, COUNT(*) FROM outbound GROUP BY state",
+  // Each figure reads one partial index (SCHEMA), and the capped ones stop at the cap (QueueCounts).
+  // `state <> 'pending'` repeats the index's WHERE, which SQLite needs literally to use a partial index.
+  const countStmt: Statement<[number, number], QueueCounts> = db.prepare(`SELECT
+    (SELECT COUNT(*) FROM inbound WHERE state = 'pending') AS pending,
+    (SELECT COUNT(*) FROM (SELECT 1 FROM inbound WHERE state = 'applied' AND state <> 'pending' LIMIT ?)) AS applied,
+    (SELECT COUNT(*) FROM inbound WHERE state = 'failed' AND state <> 'pending') AS failed,
+    (SELECT COUNT(*) FROM outbound WHERE state = 'pending') AS outboundPending,
+    (SELECT COUNT(*) FROM (SELECT 1 FROM outbound WHERE state = 'sent' AND state <> 'pending' LIMIT ?)) AS outboundSent,
+    (SELECT COUNT(*) FROM outbound WHERE state = 'failed' AND state <> 'pending') AS outboundFailed`);
+  const countCap = options.countCap ?? COUNT_CAP;
+
+  // Retention: on the NORMAL connection (a purge lost in a power cut is simply done again), one short
+  // write transaction per batch so the committer thread never waits long for the lock.
+  const purgeIn = stateDb.prepare(
+    "DELETE FROM inbound WHERE seq IN (SELECT seq FROM inbound WHERE state IN ('applied', 'failed') AND state <> 'pending' AND received_at < ? LIMIT ?)",
   );
+  const purgeOut = stateDb.prepare(
+    "DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state IN ('sent', 'failed') AND state <> 'pending' AND created_at < ? LIMIT ?)",
+  );
+  const purge = stateDb.transaction((before: number, limit: number) => ({
+    inbound: purgeIn.run(before, limit).changes,
+    outbound: purgeOut.run(before, limit).changes,
+  }));
 
   return {
     durable: true,
@@ -137,15 +159,11 @@ export function openSqliteQueue(dataDir: string, options: { file?: string } = {}
     failOutbound: async (seq, error) => void failOut.run(error.slice(0, 500), seq),
     async counts(): Promise<QueueCounts> {
       flushMarks();
-      const c: QueueCounts = { pending: 0, applied: 0, failed: 0, outboundPending: 0, outboundSent: 0, outboundFailed: 0 };
-      for (const row of countStmt.all()) {
-        if (row.tbl === 'in') {
-          if (row.state === 'pending' || row.state === 'applied' || row.state === 'failed') c[row.state] = row.n;
-        } else if (row.state === 'pending') c.outboundPending = row.n;
-        else if (row.state === 'sent') c.outboundSent = row.n;
-        else if (row.state === 'failed') c.outboundFailed = row.n;
-      }
-      return c;
+      return { ...countStmt.get(countCap, countCap)! };
+    },
+    async purgeBatch(before, limit) {
+      flushMarks();
+      return { ...purge(before, limit), busy: false };
     },
     async close() {
       if (closed) return;

@@ -55,6 +55,7 @@ export class VigilMetrics {
   private readonly rateLimited: client.Counter<'client_kind'>;
   private readonly degraded: client.Counter<'service' | 'reason'>;
   private readonly explanationsPurged: client.Counter;
+  private readonly hl7Purged: client.Counter;
   private readonly backend: client.Gauge<'backend'>;
   private readonly queueSources = new Map<string, () => QueueDepths | Promise<QueueDepths>>();
   private readonly readinessGauge: client.Gauge<'check'>;
@@ -133,6 +134,12 @@ export class VigilMetrics {
       help: 'Explanation records deleted by this replica for being older than EXPLANATION_RETENTION_DAYS',
       registers,
     });
+    this.hl7Purged = new client.Counter({
+      name: 'vigil_hl7_messages_purged_total',
+      help: 'HL7 v2 messages deleted by this replica for being finished and older than HL7_RETENTION_DAYS, per queue',
+      labelNames: ['queue'],
+      registers,
+    });
     this.backend = new client.Gauge({
       name: 'vigil_model_backend_info',
       help: 'TensorFlow.js back end in use (value 1 on the active one; absent before models load)',
@@ -205,6 +212,12 @@ export class VigilMetrics {
   /** Explanation records deleted by the retention purge. */
   countExplanationsPurged(n: number): void {
     if (n > 0) this.explanationsPurged.inc(n);
+  }
+
+  /** HL7 messages deleted by the retention purge (inbound: applied or failed; outbound: sent or failed). */
+  countHl7Purged(purged: { inbound: number; outbound: number }): void {
+    if (purged.inbound > 0) this.hl7Purged.inc({ queue: 'inbound' }, purged.inbound);
+    if (purged.outbound > 0) this.hl7Purged.inc({ queue: 'outbound' }, purged.outbound);
   }
 
   countRateLimited(clientKind: 'issuer' | 'ip'): void {

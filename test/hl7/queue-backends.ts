@@ -17,7 +17,7 @@ export interface QueueDb {
   /** DATA_DIR for startHl7Interface (holds the SQLite file; unused by PostgreSQL). */
   dir: string;
   /** Opens one more store (one replica) on this queue. */
-  open(options?: Pick<PgQueueOptions, 'leaseMs' | 'instanceId'>): Promise<MessageStore>;
+  open(options?: Pick<PgQueueOptions, 'leaseMs' | 'instanceId' | 'countCap'>): Promise<MessageStore>;
   /** MSH-10 of every stored inbound message, read straight from the file or database. */
   storedControlIds(): Promise<Set<string>>;
   /** argv and env for test/hl7/child-listener.ts to open this queue in another process. */
@@ -43,7 +43,7 @@ const sqlite: QueueBackend = {
     const dir = tempDir();
     return {
       dir,
-      open: async () => openSqliteQueue(dir),
+      open: async (options = {}) => openSqliteQueue(dir, options.countCap !== undefined ? { countCap: options.countCap } : {}),
       async storedControlIds() {
         const db = new Database(path.join(dir, HL7_DB_FILE), { readonly: true });
         try {
