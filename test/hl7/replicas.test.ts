@@ -145,10 +145,11 @@ async function startRelay(): Promise<{ url: string; cut(): Promise<void>; restor
   });
 
   it('a renewed claim is not taken over, and one claimed outbound result is sent by one replica only', async () => {
-    const [a, b] = [await openStore({ leaseMs: 300 }), await openStore({ leaseMs: 300 })];
+    // Two lease lengths: long enough for a lapse, with renewals (every third of a lease) to spare on busy cores.
+    const [a, b] = [await openStore({ leaseMs: 1000 }), await openStore({ leaseMs: 1000 })];
     await a.enqueue([item(1, 1)]);
     expect(await a.claim(10)).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 2000));
     expect(await b.claim(10)).toEqual([]);
 
     await a.enqueueOutbound({ controlId: 'O1', raw: 'MSH|result' }, 1000);
