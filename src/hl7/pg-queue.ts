@@ -24,6 +24,10 @@
  *
  * Raw text is stored as bytea: PostgreSQL text cannot hold NUL, and a NUL in one message must not
  * make its whole group fail.
+ *
+ * Retention (`purgeBatch`, src/hl7/retention.ts) and `counts()` go through the `*_finished` partial
+ * indexes: a purge batch is one short transaction behind a try-lock (one replica purges at a time), and a
+ * scrape never scans the tables (QueueCounts in src/hl7/queue.ts).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';

@@ -18,6 +18,8 @@
  * `close`): every write on this connection waits for the committer thread's write lock, and
  * SQLite's busy wait sleeps a whole millisecond at a time. A crash loses at most one group of marks
  * (≤ the worker's batch), which, as above, only means those messages are applied once more.
+ *
+ * Retention (`purgeBatch`) and `counts()` read the `*_finished` partial indexes, never the whole tables.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
