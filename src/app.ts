@@ -52,6 +52,8 @@ export interface Vigil {
   explanationEngine: ExplanationEngine;
   /** Ahead-of-time scoring (PRECOMPUTE=on with a FHIR store): tell it when a patient's data changed. */
   precompute?: PrecomputeWorker;
+  /** The explanation thread (EXPLAIN_THREAD ≠ off): its stats show what ran off the event loop. */
+  explainThread?: ExplainThread;
   close(): Promise<void>;
 }
 
@@ -244,6 +246,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
     readiness,
     explanationEngine,
     ...(precompute ? { precompute } : {}),
+    ...(explainThread ? { explainThread } : {}),
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -4,9 +4,16 @@
  * does not have is refused; the precompute worker's ECG analysis runs on the thread (never on the main
  * thread), the patient-view hook is then served from the engine's memo, and a hook racing the precompute
  * shares its one computation; with the thread as the engine's executor (EXPLAIN_THREAD=all) a hook's cache
- * miss runs there too.
+ * miss runs there too; the app wires it (EXPLAIN_THREAD=precompute: an ECG POSTed to the sandbox FHIR server
+ * over HTTP is analysed on the app's thread).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createVigil } from '../../src/app.js';
 import type { Observation } from 'fhir/r4';
 import { analyseEcg, analyseTracing, decodeLead, ecgTargetOf, type EcgAnalysis, type EcgTarget } from '../../src/cds-hooks/services/ecg-rhythm/analysis.js';
 import { ECG_MODEL_ID } from '../../src/cds-hooks/services/ecg-rhythm/definition.js';
@@ -17,7 +24,7 @@ import type { EcgInput } from '../../src/models/ecg/encoding.js';
 import { ECG_CLASSES } from '../../src/models/ecg/classes.js';
 import { ExplainThread, fhirStoreSource, PrecomputeWorker } from '../../src/precompute/index.js';
 import { FHIR_BASE, loadSandboxFixture, openShippedRegistry, type SandboxFixture } from '../cds-hooks/services/deterioration-fixtures.js';
-import { silentLogger } from '../cds-hooks/helpers.js';
+import { silentLogger, testConfig } from '../cds-hooks/helpers.js';
 
 // Shipped tracings (docs/services/ecg-rhythm.md §Sandbox): A00027 is called AF, A00006 normal.
 const AF_TRACING = 'ecg-a00027';
@@ -124,5 +131,34 @@ describe('ECG analysis on the explanation thread', () => {
     if (!analysed.analysis.ok || !local.ok) throw new Error('the normal tracing is classified');
     expect(analysed.analysis.classification.rhythm).toBe(local.classification.rhythm);
     for (const c of ECG_CLASSES) expect(Math.abs(analysed.analysis.classification.probabilities[c] - local.classification.probabilities[c])).toBeLessThanOrEqual(1e-6);
+  }, 120_000);
+});
+
+describe('the app with EXPLAIN_THREAD=precompute', () => {
+  it('analyses an ECG filed over HTTP on its explanation thread', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-ecg-thread-'));
+    const config = testConfig({ dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0, explainThread: 'precompute' });
+    const vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
+    const server = await new Promise<Server>((resolve) => {
+      const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const shipped = structuredClone(vigil.sandboxStore!.read('Observation', NORMAL_TRACING) as Observation);
+      const { id: _id, meta: _meta, ...rest } = shipped;
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/fhir/Observation`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
+        body: JSON.stringify({ ...rest, effectiveDateTime: new Date().toISOString() }),
+      });
+      expect(res.status).toBe(201);
+      await vigil.precompute!.idle();
+      expect(vigil.precompute!.stats.ecg).toMatchObject({ computed: 1, failed: 0 });
+      expect(vigil.explainThread!.stats.inputs).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await vigil.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
