@@ -96,7 +96,7 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
       http.get(`${origin}/healthz`, { agent: new http.Agent({ keepAlive: true }) }, (res) => {
         res.resume();
-        res.on('end', () => resolve(res.headers['keep-alive']));
+        res.on('end', () => resolve(res.headers['keep-alive']?.toString()));
       }).on('error', reject);
     });
     expect(keepAlive).toBe('timeout=65');
