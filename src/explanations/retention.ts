@@ -5,9 +5,8 @@
  * an idempotent DELETE by age, so replicas racing on it only delete each row once between them.
  */
 import type { Logger } from '../logger.js';
+import { DAY_MS, startPeriodicPurge } from '../storage/periodic-purge.js';
 import type { ExplanationStore } from './store.js';
-
-const DAY_MS = 86_400_000;
 
 export interface ExplanationRetentionOptions {
   store: Pick<ExplanationStore, 'purgeOlderThan'>;
@@ -38,35 +37,16 @@ export function startExplanationRetention(options: ExplanationRetentionOptions):
   const { store, retentionDays, logger } = options;
   if (retentionDays <= 0) return undefined;
   const now = options.now ?? Date.now;
-  let running: Promise<number> | undefined;
-  const purge = (): Promise<number> => {
-    // One purge at a time: a slow DELETE is not stacked up by the next tick.
-    running ??= store
-      .purgeOlderThan(retentionCutoff(now(), retentionDays))
-      .then((count) => {
-        options.onPurged?.(count);
-        if (count > 0) logger?.info({ purged: count, retentionDays }, 'explanation records past retention deleted');
-        return count;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-  const quietly = () =>
-    purge().catch((err: unknown) => {
-      // Retried on the next tick (database down): the records only cost space meanwhile.
-      logger?.warn({ errName: err instanceof Error ? err.name : typeof err, errCode: (err as { code?: unknown } | undefined)?.code }, 'explanation retention purge failed; will retry');
-      return 0;
-    });
-  const timer = setInterval(quietly, options.intervalMs ?? 3_600_000);
-  timer.unref();
-  void quietly();
-  return {
-    purge,
-    async stop() {
-      clearInterval(timer);
-      await running?.catch(() => undefined);
+  return startPeriodicPurge({
+    run: async () => {
+      const count = await store.purgeOlderThan(retentionCutoff(now(), retentionDays));
+      options.onPurged?.(count);
+      if (count > 0) logger?.info({ purged: count, retentionDays }, 'explanation records past retention deleted');
+      return count;
     },
-  };
+    nothing: 0,
+    ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    ...(logger ? { logger } : {}),
+    failure: 'explanation retention purge failed; will retry',
+  });
 }

@@ -6,9 +6,8 @@
  * long. Pending messages are never purged (src/hl7/queue.ts `purgeBatch`). docs/hl7.md "Retention".
  */
 import type { Logger } from '../logger.js';
+import { DAY_MS, startPeriodicPurge } from '../storage/periodic-purge.js';
 import type { MessageStore, PurgeResult } from './queue.js';
-
-const DAY_MS = 86_400_000;
 
 export const DEFAULT_PURGE_BATCH = 500;
 
@@ -43,7 +42,6 @@ export function startHl7Retention(options: Hl7RetentionOptions): Hl7Retention | 
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_PURGE_BATCH);
   const pauseMs = options.pauseMs ?? 20;
   let stopped = false;
-  let running: Promise<Omit<PurgeResult, 'busy'>> | undefined;
 
   const run = async () => {
     const before = now() - retentionDays * DAY_MS;
@@ -60,28 +58,14 @@ export function startHl7Retention(options: Hl7RetentionOptions): Hl7Retention | 
     if (total.inbound + total.outbound > 0) logger?.info({ ...total, retentionDays }, 'hl7: messages past retention deleted');
     return total;
   };
-  const purge = () => {
-    // One run at a time: an hour's tick never stacks on a slow run.
-    running ??= run().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const quietly = () =>
-    purge().catch((err: unknown) => {
-      // Retried on the next tick (database down): the rows only cost space meanwhile.
-      logger?.warn({ errName: err instanceof Error ? err.name : typeof err, errCode: (err as { code?: unknown } | undefined)?.code }, 'hl7: retention purge failed; will retry');
-      return { inbound: 0, outbound: 0 };
-    });
-  const timer = setInterval(quietly, options.intervalMs ?? 3_600_000);
-  timer.unref();
-  void quietly();
-  return {
-    purge,
-    async stop() {
+  return startPeriodicPurge({
+    run,
+    nothing: { inbound: 0, outbound: 0 },
+    ...(options.intervalMs !== undefined ? { intervalMs: options.intervalMs } : {}),
+    ...(logger ? { logger } : {}),
+    failure: 'hl7: retention purge failed; will retry',
+    onStop: () => {
       stopped = true;
-      clearInterval(timer);
-      await running?.catch(() => undefined);
     },
-  };
+  });
 }
