@@ -10,21 +10,14 @@
  * Skipped when /usr/bin/chromium is missing (.ci/run installs it).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createVigil, type Vigil } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Browser, Page } from 'playwright-core';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { ecgOf, segmentWindow, topSegments, fullWindow } from '../../src/web/ecg-model.js';
 import { formatPercent, formatTime, STALE_AFTER_HOURS } from '../../src/web/model.js';
-import { buildWeb, ehrLaunchUrl, explanationIdFor } from './helpers.js';
+import { CHROMIUM, startBrowserRig, type BrowserRig, ehrLaunchUrl, explanationIdFor } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** Septic, with a cardiology work-up on file: scored by the deterioration and the heart-disease models. */
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
 /** Sandbox patient with the PhysioNet/CinC 2017 record A00027 (reference label: atrial fibrillation). */
@@ -33,25 +26,16 @@ const ECG_AF = '2d95f315-808c-4b67-836b-e56bdba9dd21';
 const ECG_NOISY = 'ba4aa91d-dcb4-4b9f-84fb-f2a9fa57a9fe';
 const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
 
-let tmp: string;
+let rig: BrowserRig | undefined;
 let shots: string;
-let vigil: Vigil;
-let server: Server;
 let origin: string;
 let browser: Browser;
 const ids: Record<'deterioration' | 'heart' | 'ecg' | 'ecgPatientDeterioration' | 'noisy', string> = { deterioration: '', heart: '', ecg: '', ecgPatientDeterioration: '', noisy: '' };
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) return;
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-browser-models-'));
-  shots = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : path.join(tmp, 'shots');
-  fs.mkdirSync(shots, { recursive: true });
-  const [, launched] = await Promise.all([buildWeb(path.join(tmp, 'web')), chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true })]);
-  browser = launched;
-  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }), { webDir: path.join(tmp, 'web') });
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  rig = await startBrowserRig('vigil-browser-models-');
+  ({ shots, origin, browser } = rig);
   // The hooks the sandbox page fires, one service after the other (the first waits for the models to load).
   ids.heart = await explanationIdFor(origin, SEPTIC, 'vigil-heart-disease');
   ids.deterioration = await explanationIdFor(origin, SEPTIC, 'vigil-deterioration');
@@ -61,12 +45,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (!tmp) return;
-  await browser?.close();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await vigil?.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await rig?.close();
 });
 
 /** Opens the view the way the sandbox page does for a card's SMART link (EHR launch with the explanation id). */

@@ -9,56 +9,36 @@
  * Skipped when /usr/bin/chromium is missing (.ci/run installs it).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createVigil, type Vigil } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Browser, Page } from 'playwright-core';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { openFeedbackStore } from '../../src/storage/feedback-store.js';
 import { factorBars, formatPercent, formatPoints } from '../../src/web/model.js';
-import { buildWeb, explanationIdFor } from './helpers.js';
+import { CHROMIUM, startBrowserRig, type BrowserRig, explanationIdFor } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
 const OTHER_SEPTIC = '15af1070-1ad4-4800-bd3f-f6a70ff55dac';
 const describeIfChromium = fs.existsSync(CHROMIUM) ? describe : describe.skip;
 
+let rig: BrowserRig | undefined;
 let tmp: string;
 let shots: string;
-let vigil: Vigil;
-let server: Server;
 let origin: string;
 let browser: Browser;
 let patients: Array<{ id: string; name: string }>;
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) return;
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-browser-'));
-  shots = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : path.join(tmp, 'shots');
-  fs.mkdirSync(shots, { recursive: true });
-  const [, launched] = await Promise.all([buildWeb(path.join(tmp, 'web')), chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true })]);
-  browser = launched;
-  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }), { webDir: path.join(tmp, 'web') });
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  rig = await startBrowserRig('vigil-browser-');
+  ({ tmp, shots, origin, browser } = rig);
   patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string; name: string }> }).patients;
   // Wait until the models are loaded (the first hook may come before they are).
   await explanationIdFor(origin, SEPTIC);
 }, 120_000);
 
 afterAll(async () => {
-  if (!tmp) return;
-  await browser?.close();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await vigil?.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await rig?.close();
 });
 
 /** Reads a record through the page's own API (the page's session token; nothing else has one). */

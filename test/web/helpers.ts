@@ -1,8 +1,17 @@
 /**
  * Test helpers for the explanation view: a tiny cookie-keeping HTTP "browser" (no redirects followed, so each
- * hop can be asserted), the sandbox's EHR launch, and a full launch down to the view's context id.
+ * hop can be asserted), the sandbox's EHR launch, a full launch down to the view's context id, and the rig the
+ * chromium suites share (built view, sandbox Vigil, headless browser).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { expect } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import { createVigil, type Vigil } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 
 export class CookieBrowser {
   readonly cookies = new Map<string, string>();
@@ -144,4 +153,51 @@ export async function explanationIdFor(origin: string, patientId: string, servic
     if (Date.now() > deadline) throw new Error(`no SMART link from ${serviceId}: ${cards.map((c) => c.summary).join(' | ')}`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** What a browser suite runs against: the built view served by a sandbox Vigil, and a headless chromium. */
+export interface BrowserRig {
+  /** Temp dir holding DATA_DIR and the built view. */
+  tmp: string;
+  /** Where screenshots go: SCREENSHOTS_DIR if set (`npm run screenshots`), else under `tmp`. */
+  shots: string;
+  vigil: Vigil;
+  server: Server;
+  origin: string;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the view and launches chromium side by side (both slow), then starts Vigil with the sandbox EHR on
+ * an ephemeral port. playwright-core is imported here, not at the top, so non-browser suites never load it.
+ */
+export async function startBrowserRig(tmpPrefix: string): Promise<BrowserRig> {
+  const { chromium } = await import('playwright-core');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+  const shots = process.env.SCREENSHOTS_DIR ? path.resolve(process.env.SCREENSHOTS_DIR) : path.join(tmp, 'shots');
+  fs.mkdirSync(shots, { recursive: true });
+  const [, browser] = await Promise.all([buildWeb(path.join(tmp, 'web')), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true })]);
+  const vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }), { webDir: path.join(tmp, 'web') });
+  const server = vigil.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    tmp,
+    shots,
+    vigil,
+    server,
+    origin,
+    browser,
+    async close() {
+      await browser.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await vigil.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
 }
