@@ -1,6 +1,6 @@
 /**
  * Test helpers: a tiny FHIR server fake on an ephemeral localhost port, a silent logger, a test config,
- * and request bodies per hook.
+ * request bodies per hook, and a created Vigil put on an ephemeral port.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -9,6 +9,7 @@ import express from 'express';
 import type { Bundle } from 'fhir/r4';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { Vigil } from '../../src/app.js';
 
 export const silentLogger = createLogger('silent');
 
@@ -113,4 +114,34 @@ export function hookBody(hook: string, extra: Record<string, unknown> = {}): Rec
     },
   };
   return { hook, hookInstance: randomUUID(), context: contexts[hook] ?? base, ...extra };
+}
+
+/** A Vigil listening on 127.0.0.1; `close` drops open keep-alive sockets, stops the server, then Vigil. */
+export interface ListeningVigil {
+  server: Server;
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Puts an already created Vigil on an ephemeral localhost port (the caller picks config and models). */
+export async function listenVigil(vigil: Vigil): Promise<ListeningVigil> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    server,
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await vigil.close();
+    },
+  };
+}
+
+/** The parsed JSON body of a 2xx response; anything else fails with the status and the body. */
+export async function okJson<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${res.status} ${text}`);
+  return JSON.parse(text) as T;
 }

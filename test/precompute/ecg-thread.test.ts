@@ -8,8 +8,6 @@
  * over HTTP is analysed on the app's thread).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -24,7 +22,7 @@ import type { EcgInput } from '../../src/models/ecg/encoding.js';
 import { ECG_CLASSES } from '../../src/models/ecg/classes.js';
 import { ExplainThread, fhirStoreSource, PrecomputeWorker } from '../../src/precompute/index.js';
 import { FHIR_BASE, loadSandboxFixture, openShippedRegistry, type SandboxFixture } from '../cds-hooks/services/deterioration-fixtures.js';
-import { silentLogger, testConfig } from '../cds-hooks/helpers.js';
+import { listenVigil, silentLogger, testConfig } from '../cds-hooks/helpers.js';
 
 // Shipped tracings (docs/services/ecg-rhythm.md §Sandbox): A00027 is called AF, A00006 normal.
 const AF_TRACING = 'ecg-a00027';
@@ -139,13 +137,11 @@ describe('the app with EXPLAIN_THREAD=precompute', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-ecg-thread-'));
     const config = testConfig({ dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0, explainThread: 'precompute' });
     const vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
-    const server = await new Promise<Server>((resolve) => {
-      const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    const listening = await listenVigil(vigil);
     try {
       const shipped = structuredClone(vigil.sandboxStore!.read('Observation', NORMAL_TRACING) as Observation);
       const { id: _id, meta: _meta, ...rest } = shipped;
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/fhir/Observation`, {
+      const res = await fetch(`${listening.origin}/sandbox/fhir/Observation`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
         body: JSON.stringify({ ...rest, effectiveDateTime: new Date().toISOString() }),
@@ -155,9 +151,7 @@ describe('the app with EXPLAIN_THREAD=precompute', () => {
       expect(vigil.precompute!.stats.ecg).toMatchObject({ computed: 1, failed: 0 });
       expect(vigil.explainThread!.stats.inputs).toBe(1);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await vigil.close();
+      await listening.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);

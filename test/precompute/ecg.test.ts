@@ -7,8 +7,6 @@
  * onPatientDataChanged seam (PrecomputeWorker.notify) classifies the patient's newest ECG.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -17,7 +15,7 @@ import { createVigil, type Vigil } from '../../src/app.js';
 import type { CdsResponse } from '../../src/cds-hooks/types.js';
 import { ecgRiskAssessmentId } from '../../src/precompute/ecg.js';
 import { openShippedRegistry } from '../cds-hooks/services/deterioration-fixtures.js';
-import { silentLogger, testConfig } from '../cds-hooks/helpers.js';
+import { listenVigil, okJson as json, silentLogger, testConfig, type ListeningVigil } from '../cds-hooks/helpers.js';
 
 // Shipped tracings (docs/services/ecg-rhythm.md §Sandbox): A00027 is called AF, A00006 normal.
 const AF_TRACING = 'ecg-a00027';
@@ -26,7 +24,7 @@ const NORMAL_TRACING = 'ecg-a00006';
 const TRIGGER_BUDGET_MS = 60_000;
 
 let vigil: Vigil;
-let server: Server;
+let listening: ListeningVigil;
 let origin = '';
 let dataDir = '';
 
@@ -34,24 +32,14 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-ecg-precompute-'));
   const config = testConfig({ dataDir, sandbox: true, sandboxFhirAuth: false, precompute: true, precomputePollSeconds: 0, rateLimitRps: 0, explainThread: 'off' });
   vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
-  server = await new Promise<Server>((resolve) => {
-    const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenVigil(vigil);
+  origin = listening.origin;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await vigil.close();
+  await listening.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function json<T>(res: Response): Promise<T> {
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
 
 const fhir = (rel: string, init: RequestInit = {}) => fetch(`${origin}/sandbox/fhir/${rel}`, { ...init, headers: { Accept: 'application/fhir+json', 'Content-Type': 'application/fhir+json', ...(init.headers ?? {}) } });
 

@@ -7,8 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -17,7 +15,7 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { createVigil, type Vigil } from '../../../src/app.js';
 import type { CdsResponse, CdsServiceDefinition } from '../../../src/cds-hooks/types.js';
 import { openShippedRegistry } from './deterioration-fixtures.js';
-import { silentLogger, testConfig } from '../helpers.js';
+import { listenVigil, okJson as json, silentLogger, testConfig, type ListeningVigil } from '../helpers.js';
 
 const HOOK = 'org.example.vigil.observation-create';
 /** A second trusted EHR (CDS_CLIENTS_FILE) so the test can read discovery with its own signed JWT. */
@@ -31,7 +29,7 @@ interface HookCall {
 }
 
 let vigil: Vigil;
-let server: Server;
+let listening: ListeningVigil;
 let origin = '';
 let dataDir = '';
 
@@ -43,24 +41,14 @@ beforeAll(async () => {
   writeFileSync(cdsClientsFile, JSON.stringify([{ issuer: TEST_EHR, jwks: { keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES384' }] }, services: ['*'] }]));
   const config = testConfig({ dataDir, cdsClientsFile, sandbox: true, sandboxFhirAuth: false, precompute: false, rateLimitRps: 0, explainThread: 'off' });
   vigil = await createVigil(config, { logger: silentLogger, modelRegistry: openShippedRegistry() });
-  server = await new Promise<Server>((resolve) => {
-    const s = vigil.app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenVigil(vigil);
+  origin = listening.origin;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await vigil.close();
+  await listening.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function json<T>(res: Response): Promise<T> {
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
 
 const patientOf = (tracingId: string) => (vigil.sandboxStore!.read('Observation', tracingId) as Observation).subject!.reference!.replace('Patient/', '');
 
