@@ -31,9 +31,8 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { Bundle, Observation } from 'fhir/r4';
-import { startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,7 +46,6 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
   },
 });
-const ISSUER = 'https://bench.vigil.local';
 const SERVICE = 'vigil-deterioration';
 
 /** Server side: the app plus bench-only routes (run the precompute worker; churn it; read counters). */
@@ -139,15 +137,6 @@ interface ServerStats {
 /** Explanations the precompute worker computed (deterioration, plus ECG saliency when it runs). */
 const precomputedOf = (s: ServerStats): number => (s.precompute?.computed ?? 0) + (s.precompute?.ecg?.computed ?? 0);
 
-async function mint(privateKey: Parameters<SignJWT['sign']>[0], aud: string, n: number): Promise<string[]> {
-  const now = Math.floor(Date.now() / 1000);
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(await new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' }).setIssuer(ISSUER).setAudience(aud).setIssuedAt(now).setExpirationTime(now + 900).sign(privateKey));
-  }
-  return out;
-}
-
 function heartRate(patientId: string, id: string, value: number): Observation {
   return {
     resourceType: 'Observation',
@@ -169,35 +158,25 @@ function withUniqueReading(body: Record<string, unknown>, n: number): string {
 }
 
 async function main(): Promise<void> {
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+  const client = await createBenchClient();
   const modes = new Set(args.modes!.split(','));
   const levels = args.levels!.split(',').map(Number);
   const rows: Row[] = [];
   let backend = 'unknown';
   for (const thread of args.threads!.split(',')) {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hook-explain-'));
-    const clientsFile = path.join(dataDir, 'clients.json');
-    writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
     const { child, origin } = await startServer({
-      PORT: '0',
-      DATA_DIR: dataDir,
-      SANDBOX: 'on',
-      LOG_LEVEL: 'warn',
-      HL7_PORT: 'off',
-      RATE_LIMIT_RPS: '0',
+      ...benchServerEnv(dataDir, client.writeClientsFile(dataDir)),
       PRECOMPUTE: 'on',
       PRECOMPUTE_POLL_S: '0',
       EXPLAIN_THREAD: thread,
-      CDS_CLIENTS_FILE: clientsFile,
-      CDS_JWT_ALGORITHMS: 'ES256',
     });
     try {
       for (let i = 0; i < 600; i++) {
         if ((await fetch(`${origin}/readyz`)).status === 200) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      backend = /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
+      backend = await serverBackend(origin);
       const all = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients;
       const patients = all.slice(0, Number(args.patients));
       const others = all.slice(Number(args.patients)).map((p) => p.id);
@@ -216,7 +195,7 @@ async function main(): Promise<void> {
         (await fetch(`${origin}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
 
       const run = async (mode: Row['mode'], connections: number, amount: number): Promise<Row> => {
-        const tokens = await mint(privateKey, url, amount + connections);
+        const tokens = await mintClientJwts(client.privateKey, url, amount + connections, 900);
         // Encoded once up front: the load generator shares the 2 cores, so it should not re-encode 300 KB per call.
         const payloads = (mode === 'cold' ? Array.from({ length: amount + connections }, (_, n) => withUniqueReading(bodies[n % bodies.length]!, connections * 100_000 + n)) : bodies.map((b) => JSON.stringify(b))).map((b) => Buffer.from(b));
         const before = await stats();

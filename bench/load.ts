@@ -22,10 +22,8 @@ import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,7 +37,6 @@ const { values: args } = parseArgs({
 });
 const SECONDS = Number(args.seconds);
 const LEVELS = args.levels!.split(',').map(Number);
-const ISSUER = 'https://bench.vigil.local';
 
 interface Row {
   endpoint: string;
@@ -98,26 +95,13 @@ interface HookCall {
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-load-'));
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
-  const clientsFile = path.join(dataDir, 'clients.json');
-  writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
-
-  const { child, origin } = await startServer({
-    PORT: '0',
-    DATA_DIR: dataDir,
-    SANDBOX: 'on',
-    LOG_LEVEL: 'warn',
-    HL7_PORT: 'off',
-    RATE_LIMIT_RPS: '0',
-    CDS_CLIENTS_FILE: clientsFile,
-    CDS_JWT_ALGORITHMS: 'ES256',
-  });
+  const client = await createBenchClient();
+  const { child, origin } = await startServer(benchServerEnv(dataDir, client.writeClientsFile(dataDir)));
   const pid = child.pid!;
   const rows: Row[] = [];
   try {
     await waitReady(origin);
-    const backend = /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
+    const backend = await serverBackend(origin);
     const services = ((await (await fetch(`${origin}/sandbox/api/services`)).json()) as { services: Array<{ id: string; hook: string }> }).services;
     const patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients.slice(0, Number(args.patients));
 
@@ -136,20 +120,11 @@ async function main(): Promise<void> {
       return out;
     };
 
-    const mint = async (aud: string, n: number): Promise<string[]> => {
-      const now = Math.floor(Date.now() / 1000);
-      const tokens: string[] = [];
-      for (let i = 0; i < n; i++) {
-        tokens.push(await new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' }).setIssuer(ISSUER).setAudience(aud).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey));
-      }
-      return tokens;
-    };
-
     /** One duration-bounded run; `pool` JWTs are minted first (a reused one would be refused as a replay and show as non-2xx). */
     const run = async (endpoint: string, pathName: string, texts: string[], connections: number, seconds: number, pool: number, authed: boolean): Promise<Row> => {
       // Encoded once up front: the load generator shares the 2 cores, so it should not re-encode 300 KB per call.
       const bodies = texts.map((b) => Buffer.from(b));
-      const tokens = authed ? await mint(`${origin}${pathName}`, pool) : [];
+      const tokens = authed ? await mintClientJwts(client.privateKey, `${origin}${pathName}`, pool, 600) : [];
       const before = await engineStats();
       let i = 0;
       const cpu0 = cpuSeconds(pid);

@@ -2,8 +2,13 @@
  * Starts a bench server script in its own process (so the load generator does not share its event loop)
  * and waits for the `{"listening": port}` line it prints on stdout. BENCH_SERVER_NODE_ARGS (space-separated)
  * adds Node flags to the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile what is measured.
+ * Also the bench CDS client (key, clients file, JWTs) and the server settings the HTTP benches share.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 export async function startBenchServer(args: readonly string[], env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -24,4 +29,59 @@ export async function startBenchServer(args: readonly string[], env: Record<stri
     child.once('exit', (code) => reject(new Error(`bench server ${args.join(' ')} exited with ${code}`)));
   });
   return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+/** The issuer of the benches' CDS client (the EHR side of the load); its key signs every hook call's JWT. */
+export const BENCH_ISSUER = 'https://bench.vigil.local';
+
+export interface BenchClient {
+  privateKey: Parameters<SignJWT['sign']>[0];
+  /** Writes a CDS_CLIENTS_FILE under `dir` registering this client for every service; returns its path. */
+  writeClientsFile(dir: string): string;
+}
+
+/** A fresh ES256 key for the bench client (kid "bench"). */
+export async function createBenchClient(): Promise<BenchClient> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256', use: 'sig' };
+  return {
+    privateKey,
+    writeClientsFile(dir) {
+      const clientsFile = path.join(dir, 'clients.json');
+      writeFileSync(clientsFile, JSON.stringify([{ issuer: BENCH_ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
+      return clientsFile;
+    },
+  };
+}
+
+/** Server settings every HTTP bench shares: sandbox data, quiet logs, no HL7 listener, no rate limit, the bench client. */
+export function benchServerEnv(dataDir: string, clientsFile: string): Record<string, string> {
+  return {
+    PORT: '0',
+    DATA_DIR: dataDir,
+    SANDBOX: 'on',
+    LOG_LEVEL: 'warn',
+    HL7_PORT: 'off',
+    RATE_LIMIT_RPS: '0',
+    CDS_CLIENTS_FILE: clientsFile,
+    CDS_JWT_ALGORITHMS: 'ES256',
+  };
+}
+
+/**
+ * `n` client JWTs for `aud` (CDS Hooks 2.0.1 §Trusting CDS Clients), each with its own jti: the service
+ * refuses a reused one as a replay, so a run needs one per request.
+ */
+export async function mintClientJwts(privateKey: BenchClient['privateKey'], aud: string, n: number, ttlSeconds: number): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await new SignJWT({ jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' }).setIssuer(BENCH_ISSUER).setAudience(aud).setIssuedAt(now).setExpirationTime(now + ttlSeconds).sign(privateKey));
+  }
+  return out;
+}
+
+/** The tfjs back end the server reports on /metrics ("none" before its models load). */
+export async function serverBackend(origin: string): Promise<string> {
+  return /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
 }
