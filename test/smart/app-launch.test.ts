@@ -4,46 +4,28 @@
  * make — state mismatch, PKCE verifier mismatch, reused code, issuer not allowed, expired session — plus token
  * refresh and the patient confinement of the token-holding proxy.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createVigil, type Vigil } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { MemorySessionStore, SESSION_COOKIE, type AppSession } from '../../src/smart/app-launch/index.js';
 import { CookieBrowser, ehrLaunchUrl, finishCallback, locationOf, toCallback } from '../web/helpers.js';
+import { startSandboxVigil, type SandboxPatient, type SandboxVigil } from './helpers.js';
 
-let tmp: string;
-let vigil: Vigil;
-let server: Server;
+let rig: SandboxVigil | undefined;
 let origin: string;
 let fhirBase: string;
-let patients: Array<{ id: string; name: string }>;
+let patients: SandboxPatient[];
 /** Added to the session store's clock, to age sessions without waiting. */
 let clockSkewMs = 0;
 const sessions = new MemorySessionStore({ now: () => Date.now() + clockSkewMs });
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-app-launch-'));
-  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent', APP_SESSION_TTL_S: '600' }), {
-    appSessions: sessions,
-    webDir: path.join(tmp, 'no-web'),
-  });
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fhirBase = `${origin}/sandbox/fhir`;
-  patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string; name: string }> }).patients;
+  rig = await startSandboxVigil('vigil-app-launch-', { APP_SESSION_TTL_S: '600' }, (tmp) => ({ appSessions: sessions, webDir: path.join(tmp, 'no-web') }));
+  ({ origin, fhirBase, patients } = rig);
   expect(patients.length).toBeGreaterThanOrEqual(2);
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await vigil.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await rig?.close();
 });
 
 function api(browser: CookieBrowser, ctx: string, rel: string): Promise<Response> {

@@ -4,43 +4,31 @@
  * sign-in and patient picker, token exchange, refresh rotation, Backend Services, and the tamper cases
  * (PKCE mismatch, reused code, patient A reading patient B, scope without the resource type, …).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT, decodeJwt, jwtVerify, createRemoteJWKSet } from 'jose';
-import { createVigil, type Vigil } from '../../src/app.js';
+import type { Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { newPkcePair } from '../../src/smart/pkce.js';
 import { createSandbox } from '../../src/sandbox/index.js';
-import { makeKey } from './helpers.js';
+import { makeKey, startSandboxVigil, type SandboxPatient, type SandboxVigil } from './helpers.js';
 
+let rig: SandboxVigil | undefined;
 let tmp: string;
 let vigil: Vigil;
-let server: Server;
 let origin: string;
 let fhirBase: string;
-let patients: Array<{ id: string; name: string }>;
+let patients: SandboxPatient[];
 const REDIRECT = () => `${origin}/app/callback`;
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-smart-'));
-  vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', LOG_LEVEL: 'silent' }));
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fhirBase = `${origin}/sandbox/fhir`;
-  patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string; name: string }> }).patients;
+  rig = await startSandboxVigil('vigil-smart-');
+  ({ tmp, vigil, origin, fhirBase, patients } = rig);
   expect(patients.length).toBeGreaterThanOrEqual(2);
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await vigil.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await rig?.close();
 });
 
 function authorizeUrl(params: Record<string, string | undefined>): string {
