@@ -8,8 +8,9 @@
 import type { Observation } from 'fhir/r4';
 import { buildFactor, type CellValue, type ExplanationRecord as ExplainRecord, type Factor, type InputLayout } from '../explain/index.js';
 import type { FactorTextOptions } from '../explain/factors.js';
-import { BAND_INDICATOR, bandOf, type Prediction, type RegisteredModel } from '../models/index.js';
-import type { ExplanationFactor, ExplanationMethod } from './record.js';
+import { isVigilError } from '../errors.js';
+import { BAND_INDICATOR, bandOf, type ModelManifest, type Prediction, type RegisteredModel } from '../models/index.js';
+import type { ExplanationFactor, ExplanationMethod, ExplanationRecord } from './record.js';
 
 /** Factors whose contribution is below this (0.1 percentage point) are not shown on cards. */
 export const MIN_CARD_FACTOR = 0.001;
@@ -138,4 +139,20 @@ export async function predictionOf<I>(model: RegisteredModel<I>, explainedProbab
     return predictionFrom(model as RegisteredModel<unknown>, explainedProbability);
   }
   return model.predict(input);
+}
+
+/** The record's prediction for a banded risk model: the score, the manifest's band thresholds and what it is a probability of. */
+export function recordedPrediction(prediction: Prediction, manifest: ModelManifest): ExplanationRecord['prediction'] {
+  return {
+    probability: prediction.probability,
+    band: prediction.band,
+    indicator: prediction.indicator,
+    thresholds: { moderate: manifest.thresholds.moderate, high: manifest.thresholds.high },
+    outcome: manifest.output.description,
+  };
+}
+
+/** Why a model could not be used, for the model-unavailable card: a typed error's message, else `otherwise` (never an internal error's text). */
+export function modelFailureReason(err: unknown, otherwise: string): string {
+  return isVigilError(err) ? err.message : otherwise;
 }

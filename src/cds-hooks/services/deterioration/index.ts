@@ -12,12 +12,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
-import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
+import { UnprocessableEntityError } from '../../../errors.js';
 import { type DeteriorationInput, type DeteriorationWindow, type Prediction, type RegisteredModel } from '../../../models/index.js';
 import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { provenanceOfWindow } from '../../../explain/index.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
-import { cardFactors, methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
+import { cardFactors, methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
 import type { IssuedExplanation } from '../../../explanations/issued.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
@@ -91,8 +91,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       try {
         model = await deps.models.get<DeteriorationInput>(DETERIORATION_MODEL_ID);
       } catch (err) {
-        const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
-        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
+        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason: modelFailureReason(err, 'the model could not be loaded') })] };
       }
       const { manifest } = model;
       const windowHours = windowHoursOf(model);
@@ -163,8 +162,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         if (err instanceof UnprocessableEntityError) {
           return { cards: [cannotScoreCard({ summary: NOT_SCORED, reasons: [err.message], notUsed: assessment.notUsed, source, links })] };
         }
-        const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason })] };
+        return { cards: [modelUnavailableCard({ modelTitle: 'Sepsis risk', serviceLabel: SERVICE_LABEL, reason: modelFailureReason(err, 'the model failed on this input') })] };
       }
 
       const cardUuid = randomUUID();
@@ -178,14 +176,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         created: new Date().toISOString(),
         asOf: asOf.toISOString(),
         dataHash: explained.dataVersion ?? dataHash(window.input),
-        prediction: {
-          probability: prediction.probability,
-          band: prediction.band,
-          indicator: prediction.indicator,
-          thresholds: { moderate: manifest.thresholds.moderate, high: manifest.thresholds.high },
-          outcome: manifest.output.description,
-          horizonHours: horizonOf(manifest),
-        },
+        prediction: { ...recordedPrediction(prediction, manifest), horizonHours: horizonOf(manifest) },
         ...(explained.method ? { method: explained.method } : {}),
         factors: explained.factors,
         ...(explained.attributions ? { attributions: explained.attributions } : {}),

@@ -7,12 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
-import { UnprocessableEntityError, isVigilError } from '../../../errors.js';
+import { UnprocessableEntityError } from '../../../errors.js';
 import { HEART_INPUTS } from '../../../models/data/uci-heart.js';
 import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../models/index.js';
 import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
-import { methodOf, predictionOf, serviceFactors } from '../../../explanations/from-explain.js';
+import { methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
@@ -76,8 +76,7 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
   try {
     model = await deps.models.get<HeartDiseaseInput>(HEART_MODEL_ID);
   } catch (err) {
-    const reason = isVigilError(err) ? err.message : 'the model could not be loaded';
-    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
+    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason: modelFailureReason(err, 'the model could not be loaded') })] };
   }
   const { manifest } = model;
   const patientValue = invocation.prefetch[PREFETCH_KEYS.patient];
@@ -116,8 +115,7 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     prediction = await predictionOf(model, explained.probability, scored.input);
   } catch (err) {
     if (err instanceof UnprocessableEntityError) return cannotScore(err);
-    const reason = isVigilError(err) ? err.message : 'the model failed on this input';
-    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason })] };
+    return { cards: [modelUnavailableCard({ modelTitle: 'Coronary disease probability', serviceLabel: SERVICE_LABEL, reason: modelFailureReason(err, 'the model failed on this input') })] };
   }
 
   const cardUuid = randomUUID();
@@ -131,13 +129,7 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     created: new Date().toISOString(),
     asOf: now.toISOString(),
     dataHash: explained.dataVersion ?? dataHash(scored.input),
-    prediction: {
-      probability: prediction.probability,
-      band: prediction.band,
-      indicator: prediction.indicator,
-      thresholds: { moderate: manifest.thresholds.moderate, high: manifest.thresholds.high },
-      outcome: manifest.output.description,
-    },
+    prediction: recordedPrediction(prediction, manifest),
     ...(explained.method ? { method: explained.method } : {}),
     factors: explained.factors,
     inputs: HEART_INPUTS.map((feature) => ({ feature, value: Number.isNaN(scored.input[feature]) ? null : scored.input[feature], evidence: scored.evidence[feature] })),
