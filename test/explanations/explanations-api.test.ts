@@ -13,6 +13,7 @@ import { jsonErrorHandler } from '../../src/http/error-handler.js';
 import { createExplanationsRouter } from '../../src/explanations/router.js';
 import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
+import { sepsisRecord } from './helpers.js';
 import { createAuditStore } from '../../src/storage/audit-store.js';
 import { openSecurityDatabase } from '../../src/storage/replay-cache-sqlite.js';
 import { createTokenSigner, type TokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
@@ -21,21 +22,7 @@ import { silentLogger } from '../cds-hooks/helpers.js';
 const FHIR_BASE = 'http://vigil.test/sandbox/fhir';
 const ISSUER = 'http://vigil.test/sandbox/auth';
 
-function record(id: string, patientId: string): ExplanationRecord {
-  return {
-    id,
-    patientId,
-    serviceId: 'vigil-deterioration',
-    cardUuid: `card-${id}`,
-    model: { id: 'deterioration', version: '1.1.0' },
-    created: '2026-01-01T12:00:00.000Z',
-    asOf: '2026-01-01T12:00:00.000Z',
-    dataHash: dataHash({ rows: [[1, NaN]], age: 60, sex: 1 }),
-    prediction: { probability: 0.07, band: 'high', indicator: 'critical', thresholds: { moderate: 0.01, high: 0.05 }, outcome: 'sepsis', horizonHours: 6 },
-    factors: [{ feature: 'Lactate', label: 'Lactate', text: 'Lactate 4 mmol/L raised the risk', contribution: 0.03, evidence: ['Observation/lac-1'] }],
-    notUsed: [],
-  };
-}
+const record = (id: string, patientId: string): ExplanationRecord => sepsisRecord(id, patientId, [[1, NaN]]);
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vigil-explanations-'));
 const db = openSecurityDatabase(':memory:');

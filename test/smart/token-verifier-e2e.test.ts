@@ -11,8 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createVigil, type Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
+import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
+import { sepsisRecord } from '../explanations/helpers.js';
 import type { ModelRegistry } from '../../src/models/index.js';
 import { CookieBrowser, finishCallback, locationOf } from '../web/helpers.js';
 import { capturingLogger, makeKey, type TestKey } from './helpers.js';
@@ -22,21 +23,7 @@ const A = 'aaaaaaaa-1111-4111-8111-111111111111';
 const B = 'bbbbbbbb-2222-4222-8222-222222222222';
 const ADMIN_TOKEN = 'admin-token-for-this-test-0123456789';
 
-function record(id: string, patientId: string): ExplanationRecord {
-  return {
-    id,
-    patientId,
-    serviceId: 'vigil-deterioration',
-    cardUuid: `card-${id}`,
-    model: { id: 'deterioration', version: '1.1.0' },
-    created: '2026-01-01T12:00:00.000Z',
-    asOf: '2026-01-01T12:00:00.000Z',
-    dataHash: dataHash({ rows: [[1]], age: 60, sex: 1 }),
-    prediction: { probability: 0.07, band: 'high', indicator: 'critical', thresholds: { moderate: 0.01, high: 0.05 }, outcome: 'sepsis', horizonHours: 6 },
-    factors: [{ feature: 'Lactate', label: 'Lactate', text: 'Lactate 4 mmol/L raised the risk', contribution: 0.03, evidence: ['Observation/lac-1'] }],
-    notUsed: [],
-  };
-}
+const record = (id: string, patientId: string): ExplanationRecord => sepsisRecord(id, patientId, [[1]]);
 
 let tmp: string;
 let ehr: FakeEhr;
