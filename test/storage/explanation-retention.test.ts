@@ -14,23 +14,10 @@ import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { retentionCutoff, startExplanationRetention } from '../../src/explanations/retention.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import { VigilMetrics } from '../../src/observability/metrics.js';
+import { bareRecord } from '../explanations/helpers.js';
 import { storageBackends, type StorageTarget } from './backends.js';
 
-function record(id: string, created: string): ExplanationRecord {
-  return {
-    id,
-    patientId: 'p1',
-    serviceId: 'vigil-deterioration',
-    cardUuid: `card-${id}`,
-    model: { id: 'deterioration', version: '1.0.0' },
-    created,
-    asOf: created,
-    dataHash: `hash-${id}`,
-    prediction: { probability: 0.2, band: 'moderate', indicator: 'warning', thresholds: { moderate: 0.1, high: 0.3 }, outcome: 'test' },
-    factors: [],
-    notUsed: [],
-  };
-}
+const record = (id: string, created: string): ExplanationRecord => bareRecord(id, 'p1', 'deterioration', created);
 
 const DAY = 86_400_000;
 

@@ -1,23 +1,9 @@
 /** ExplanationStore on every back end (backends.ts): whole records back, newest per model, shared by replicas. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import type { ExplanationRecord } from '../../src/explanations/record.js';
+import { bareRecord } from '../explanations/helpers.js';
 import { storageBackends, type StorageTarget } from './backends.js';
 
-function record(id: string, patientId: string, model: string, created: string): ExplanationRecord {
-  return {
-    id,
-    patientId,
-    serviceId: `vigil-${model}`,
-    cardUuid: `card-${id}`,
-    model: { id: model, version: '1.0.0' },
-    created,
-    asOf: created,
-    dataHash: `hash-${id}`,
-    prediction: { probability: 0.2, band: 'moderate', indicator: 'warning', thresholds: { moderate: 0.1, high: 0.3 }, outcome: 'test' },
-    factors: [],
-    notUsed: [],
-  };
-}
+const record = bareRecord;
 
 describe.each(await storageBackends())('$name explanation store', (backend) => {
   let target: StorageTarget;
