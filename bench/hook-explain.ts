@@ -32,7 +32,7 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
 import type { Bundle, Observation } from 'fhir/r4';
-import { benchServerEnv, createBenchClient, mintClientJwts, serverBackend, startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -198,8 +198,8 @@ async function main(): Promise<void> {
         const tokens = await mintClientJwts(client.privateKey, url, amount + connections, 900);
         // Encoded once up front: the load generator shares the 2 cores, so it should not re-encode 300 KB per call.
         const payloads = (mode === 'cold' ? Array.from({ length: amount + connections }, (_, n) => withUniqueReading(bodies[n % bodies.length]!, connections * 100_000 + n)) : bodies.map((b) => JSON.stringify(b))).map((b) => Buffer.from(b));
+        const { request } = rotatingPost(payloads, tokens);
         const before = await stats();
-        let i = 0;
         const t0 = performance.now();
         let last = t0;
         const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -208,17 +208,7 @@ async function main(): Promise<void> {
             connections,
             amount,
             timeout: 60,
-            requests: [
-              {
-                method: 'POST',
-                setupRequest: (req) => {
-                  const body = payloads[i % payloads.length]!;
-                  const headers = { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` };
-                  i++;
-                  return { ...req, method: 'POST', headers, body };
-                },
-              },
-            ],
+            requests: [request],
           }, (err, res) => (err ? reject(err) : resolve(res)));
           instance.on('response', () => (last = performance.now()));
         });

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { benchServerEnv, createBenchClient, mintClientJwts, serverBackend, startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -125,8 +125,8 @@ async function main(): Promise<void> {
       // Encoded once up front: the load generator shares the 2 cores, so it should not re-encode 300 KB per call.
       const bodies = texts.map((b) => Buffer.from(b));
       const tokens = authed ? await mintClientJwts(client.privateKey, `${origin}${pathName}`, pool, 600) : [];
+      const post = rotatingPost(bodies, tokens);
       const before = await engineStats();
-      let i = 0;
       const cpu0 = cpuSeconds(pid);
       const t0 = performance.now();
       const result = await autocannon({
@@ -134,23 +134,12 @@ async function main(): Promise<void> {
         connections,
         duration: seconds,
         timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            setupRequest: (req) => {
-              const headers: Record<string, string> = { 'content-type': 'application/json' };
-              if (authed) headers.authorization = `Bearer ${tokens[i % tokens.length]}`;
-              const body = bodies[i % bodies.length]!;
-              i++;
-              return { ...req, method: 'POST', headers, body };
-            },
-          },
-        ],
+        requests: [post.request],
       });
       const wall = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(pid) - cpu0;
       const after = await engineStats();
-      if (authed && i > tokens.length) console.error(`  (${endpoint} c=${connections}: token pool of ${tokens.length} exhausted; later requests were refused as replays)`);
+      if (authed && post.sent() > tokens.length) console.error(`  (${endpoint} c=${connections}: token pool of ${tokens.length} exhausted; later requests were refused as replays)`);
       return {
         endpoint,
         connections,

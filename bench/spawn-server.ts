@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type autocannon from 'autocannon';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 export async function startBenchServer(args: readonly string[], env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
@@ -84,4 +85,25 @@ export async function mintClientJwts(privateKey: BenchClient['privateKey'], aud:
 /** The tfjs back end the server reports on /metrics ("none" before its models load). */
 export async function serverBackend(origin: string): Promise<string> {
   return /vigil_model_backend_info\{backend="([^"]+)"\}/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? 'none';
+}
+
+/**
+ * An autocannon request that POSTs `bodies` in turn, the n-th with the n-th of `tokens` (cycled) as its bearer
+ * JWT, or with none when `tokens` is empty. `sent()` counts the requests set up so far.
+ */
+export function rotatingPost(bodies: readonly Buffer[], tokens: readonly string[]): { request: autocannon.Request; sent(): number } {
+  let i = 0;
+  return {
+    request: {
+      method: 'POST',
+      setupRequest: (req) => {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (tokens.length > 0) headers.authorization = `Bearer ${tokens[i % tokens.length]}`;
+        const body = bodies[i % bodies.length]!;
+        i++;
+        return { ...req, method: 'POST', headers, body };
+      },
+    },
+    sent: () => i,
+  };
 }
