@@ -2,13 +2,13 @@
  * Shared set-up for the model service tests: the shipped sandbox patients in an in-memory sandbox
  * FhirStore (times moved to NOW, as the sandbox does), prefetch filled from it exactly as the sandbox EHR
  * fills it, the shipped model registry, and hook invocations through invokeService (validation, prefetch
- * resolution, handler, output guard) without HTTP.
+ * resolution, handler, output guard) without HTTP, and the explanation id a card's SMART link carries.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, FhirResource, Observation } from 'fhir/r4';
 import { invokeService } from '../../../src/cds-hooks/invoke.js';
 import { fillPrefetchTemplate } from '../../../src/cds-hooks/prefetch-template.js';
-import type { CdsResponse, CdsService } from '../../../src/cds-hooks/types.js';
+import type { Card, CdsResponse, CdsService } from '../../../src/cds-hooks/types.js';
 import { fillPrefetch } from '../../../src/sandbox/ehr/hook-request.js';
 import { FhirStore } from '../../../src/sandbox/fhir/store.js';
 import { keepSupported } from '../../../src/sandbox/index.js';
@@ -72,4 +72,10 @@ export async function callService(service: CdsService, store: FhirStore, patient
     baseUrl: BASE_URL,
     now: () => options.now ?? NOW,
   });
+}
+
+/** The explanation id in the card's SMART link appContext, if it has one. */
+export function explanationIdOf(card: Card): string | undefined {
+  const link = card.links?.find((l) => l.type === 'smart');
+  return link?.appContext ? (JSON.parse(link.appContext) as { explanationId: string }).explanationId : undefined;
 }

@@ -9,14 +9,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4';
 import { createDeteriorationService } from '../../../src/cds-hooks/services/deterioration/index.js';
-import type { Card, CdsService } from '../../../src/cds-hooks/types.js';
+import type { CdsService } from '../../../src/cds-hooks/types.js';
 import { ExplanationEngine } from '../../../src/explanations/engine.js';
 import { modelProviderOf } from '../../../src/explanations/model-provider.js';
 import type { ExplanationRecord } from '../../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import type { ModelRegistry } from '../../../src/models/index.js';
-import { NOW, callService, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
+import { NOW, callService, explanationIdOf, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 let registry: ModelRegistry;
 let fixture: SandboxFixture;
@@ -57,11 +57,6 @@ function setup(): { service: CdsService; engine: ExplanationEngine; store: Retur
   const engine = new ExplanationEngine({ maxWaitMs: 0 });
   const store = countingStore();
   return { service: createDeteriorationService({ models: modelProviderOf(registry), explanations: store, engine }), engine, store };
-}
-
-function explanationIdOf(card: Card): string | undefined {
-  const link = card.links?.find((l) => l.type === 'smart');
-  return link?.appContext ? (JSON.parse(link.appContext) as { explanationId: string }).explanationId : undefined;
 }
 
 const septicId = (k: number) => fixture.index.filter((p) => p.provenance.physionet.septic)[k]!.id;

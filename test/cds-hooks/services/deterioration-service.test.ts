@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4';
 import { createDeteriorationService } from '../../../src/cds-hooks/services/deterioration/index.js';
 import { collectDeteriorationData } from '../../../src/cds-hooks/services/deterioration/data.js';
-import type { Card, CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
+import type { CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
 import { modelProviderFrom, modelProviderOf } from '../../../src/explanations/model-provider.js';
 import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
@@ -16,6 +16,7 @@ import { silentLogger } from '../helpers.js';
 import {
   NOW,
   callService,
+  explanationIdOf,
   loadSandboxFixture,
   observationIds,
   openShippedRegistry,
@@ -39,11 +40,6 @@ afterAll(async () => {
   await store.close();
   await registry.close();
 });
-
-function explanationIdOf(card: Card): string | undefined {
-  const link = card.links?.find((l) => l.type === 'smart');
-  return link?.appContext ? (JSON.parse(link.appContext) as { explanationId: string }).explanationId : undefined;
-}
 
 const septic = () => fixture.index.filter((p) => p.provenance.physionet.septic);
 const nonSeptic = () => fixture.index.filter((p) => !p.provenance.physionet.septic);
