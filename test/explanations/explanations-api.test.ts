@@ -3,59 +3,31 @@
  * authorization server's token signer), requireAccess (401 / 403 / 200), one AuditEvent per decision,
  * and the SQLite store surviving a reopen.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import express from 'express';
+import type { Express } from 'express';
 import request from 'supertest';
-import { jsonErrorHandler } from '../../src/http/error-handler.js';
-import { createExplanationsRouter } from '../../src/explanations/router.js';
 import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
-import { sepsisRecord } from './helpers.js';
-import { createAuditStore } from '../../src/storage/audit-store.js';
-import { openSecurityDatabase } from '../../src/storage/replay-cache-sqlite.js';
-import { createTokenSigner, type TokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
-import { silentLogger } from '../cds-hooks/helpers.js';
-
-const FHIR_BASE = 'http://vigil.test/sandbox/fhir';
-const ISSUER = 'http://vigil.test/sandbox/auth';
+import type { AuditStore } from '../../src/storage/audit-store.js';
+import { createTokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
+import { createExplanationsApi, FHIR_BASE, ISSUER, sepsisRecord, type ExplanationsApi } from './helpers.js';
 
 const record = (id: string, patientId: string): ExplanationRecord => sepsisRecord(id, patientId, [[1, NaN]]);
 
-const dir = mkdtempSync(path.join(tmpdir(), 'vigil-explanations-'));
-const db = openSecurityDatabase(':memory:');
-const audit = createAuditStore(db);
-const store = openSqliteExplanationStore(dir);
-let signer: TokenSigner;
-const app = express();
+let api: ExplanationsApi;
+let dir: string;
+let audit: AuditStore;
+let app: Express;
 
 beforeAll(async () => {
-  signer = await createTokenSigner();
-  await store.save(record('11111111-1111-4111-8111-111111111111', 'pat-a'));
-  await store.save(record('22222222-2222-4222-8222-222222222222', 'pat-b'));
-  app.use(
-    createExplanationsRouter({
-      store,
-      verify: (token) => signer.verifyAccessToken(token, { audience: FHIR_BASE }),
-      audit,
-      logger: silentLogger,
-      modelsDir: path.resolve('models'),
-    }),
-  );
-  app.use(jsonErrorHandler(silentLogger));
+  api = await createExplanationsApi('vigil-explanations-', [record('11111111-1111-4111-8111-111111111111', 'pat-a'), record('22222222-2222-4222-8222-222222222222', 'pat-b')]);
+  ({ dir, audit, app } = api);
 });
 afterAll(async () => {
-  await store.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+  await api.close();
 });
 
-async function token(scope: string, patient?: string): Promise<string> {
-  const grant = { clientId: 'vigil-explain', scope, user: 'Practitioner/dr-1', ...(patient ? { patient } : {}) };
-  return (await signer.accessToken(grant, { issuer: ISSUER, audience: FHIR_BASE, lifetimeSeconds: 300 })).token;
-}
+const token = (scope: string, patient?: string): Promise<string> => api.token(scope, patient);
 
 const get = (id: string, bearer?: string) => {
   const req = request(app).get(`/explanations/${id}`);

@@ -3,24 +3,14 @@
  * authorization server's signer): 401 / 403 / 200, another patient refused, one AuditEvent per access,
  * the newest record of each model summarised (ECG records with their rhythm).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import express from 'express';
-import { jsonErrorHandler } from '../../src/http/error-handler.js';
-import { createExplanationsRouter, type LatestExplanations } from '../../src/explanations/router.js';
+import type { LatestExplanations } from '../../src/explanations/router.js';
 import { dataHash, type ExplanationRecord } from '../../src/explanations/record.js';
-import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
-import { createAuditStore } from '../../src/storage/audit-store.js';
-import { openSecurityDatabase } from '../../src/storage/replay-cache-sqlite.js';
-import { createTokenSigner, type TokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
-import { silentLogger } from '../cds-hooks/helpers.js';
-
-const FHIR_BASE = 'http://vigil.test/sandbox/fhir';
-const ISSUER = 'http://vigil.test/sandbox/auth';
+import type { AuditStore } from '../../src/storage/audit-store.js';
+import { createTokenSigner } from '../../src/smart/sandbox-auth/tokens.js';
+import { createExplanationsApi, FHIR_BASE, ISSUER, type ExplanationsApi } from './helpers.js';
 
 function record(id: string, patientId: string, modelId: string, created: string, probability: number): ExplanationRecord {
   return {
@@ -38,44 +28,35 @@ function record(id: string, patientId: string, modelId: string, created: string,
   };
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'vigil-latest-'));
-const db = openSecurityDatabase(':memory:');
-const audit = createAuditStore(db);
-const store = openSqliteExplanationStore(dir);
-let signer: TokenSigner;
+let api: ExplanationsApi;
+let audit: AuditStore;
 let server: Server;
 let origin: string;
 
 beforeAll(async () => {
-  signer = await createTokenSigner();
-  await store.save(record('a0000000-0000-4000-8000-000000000001', 'pat-a', 'deterioration', '2026-01-01T10:00:00.000Z', 0.02));
-  await store.save(record('a0000000-0000-4000-8000-000000000002', 'pat-a', 'deterioration', '2026-01-01T12:00:00.000Z', 0.07));
-  await store.save(record('a0000000-0000-4000-8000-000000000003', 'pat-a', 'heart-disease', '2026-01-01T11:00:00.000Z', 0.4));
   const ecg = {
     ...record('a0000000-0000-4000-8000-000000000004', 'pat-a', 'ecg-rhythm', '2026-01-01T09:00:00.000Z', 0.81),
     ecg: { rhythm: 'A', classes: [{ code: 'N', name: 'normal sinus rhythm', probability: 0.1 }, { code: 'A', name: 'atrial fibrillation', probability: 0.81 }] },
   };
-  await store.save(ecg);
-  await store.save(record('b0000000-0000-4000-8000-000000000001', 'pat-b', 'deterioration', '2026-01-01T12:00:00.000Z', 0.01));
-  const app = express();
-  app.use(createExplanationsRouter({ store, verify: (token) => signer.verifyAccessToken(token, { audience: FHIR_BASE }), audit, logger: silentLogger, modelsDir: path.resolve('models') }));
-  app.use(jsonErrorHandler(silentLogger));
-  server = app.listen(0, '127.0.0.1');
+  api = await createExplanationsApi('vigil-latest-', [
+    record('a0000000-0000-4000-8000-000000000001', 'pat-a', 'deterioration', '2026-01-01T10:00:00.000Z', 0.02),
+    record('a0000000-0000-4000-8000-000000000002', 'pat-a', 'deterioration', '2026-01-01T12:00:00.000Z', 0.07),
+    record('a0000000-0000-4000-8000-000000000003', 'pat-a', 'heart-disease', '2026-01-01T11:00:00.000Z', 0.4),
+    ecg,
+    record('b0000000-0000-4000-8000-000000000001', 'pat-b', 'deterioration', '2026-01-01T12:00:00.000Z', 0.01),
+  ]);
+  audit = api.audit;
+  server = api.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await store.close();
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
+  await api.close();
 });
 
-async function token(scope: string, patient?: string): Promise<string> {
-  const grant = { clientId: 'vigil-explain', scope, user: 'Practitioner/dr-1', ...(patient ? { patient } : {}) };
-  return (await signer.accessToken(grant, { issuer: ISSUER, audience: FHIR_BASE, lifetimeSeconds: 300 })).token;
-}
+const token = (scope: string, patient?: string): Promise<string> => api.token(scope, patient);
 
 const latest = (patient: string, bearer?: string) => fetch(`${origin}/patients/${patient}/explanations/latest`, bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {});
 
