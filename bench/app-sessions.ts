@@ -26,6 +26,7 @@ import { MemorySessionStore, type AppSession, type SessionStore } from '../src/s
 import { SessionSealer } from '../src/smart/app-launch/session-seal.js';
 import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
 import { PgSessionStore } from '../src/storage/session-store-pg.js';
+import { percentile } from './percentile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,10 +37,6 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.n);
 const PURGE = Number(args.purge);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
 
 async function measure(label: string, op: (i: number) => Promise<unknown> | unknown): Promise<void> {
   for (let i = 0; i < 50; i++) await op(i);

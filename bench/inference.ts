@@ -15,6 +15,7 @@ import { ModelRegistry, type RegisteredModel } from '../src/models/registry.js';
 import { parseUciHeart } from '../src/models/data/uci-heart.js';
 import { readPhysionet, windowRows } from '../src/models/data/physionet.js';
 import type { DeteriorationInput } from '../src/models/types.js';
+import { percentile } from './percentile.js';
 
 interface ScenarioResult {
   backend: string;
@@ -25,10 +26,6 @@ interface ScenarioResult {
   p99Ms: number;
   throughputPerSec: number;
   meanBatch: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 async function runScenario(model: RegisteredModel<unknown>, inputs: unknown[], callers: number, requests: number): Promise<Omit<ScenarioResult, 'backend' | 'model' | 'mode'>> {

@@ -23,6 +23,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createVigil, type Vigil } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openPgPool, quoteIdent, type PgPool } from '../src/storage/postgres.js';
+import { percentile } from './percentile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,10 +40,6 @@ const LEVELS = args.concurrency!.split(',').map(Number);
 const ISSUER = 'https://bench.vigil.local';
 const PUBLIC_BASE_URL = 'https://vigil.bench.example';
 const HOOK = '/cds-services/vigil-news2';
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
 
 async function startApp(dataDir: string, clientsFile: string, pool?: PgPool): Promise<{ vigil: Vigil; server: Server; origin: string }> {
   const config = loadConfig({

@@ -24,6 +24,7 @@ import { openPgFeedbackStore } from '../src/storage/feedback-store-pg.js';
 import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
 import { PgReplayCache } from '../src/storage/replay-cache-pg.js';
 import { SqliteReplayCache } from '../src/storage/replay-cache-sqlite.js';
+import { percentile } from './percentile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,10 +47,6 @@ interface Result {
   p99Ms: number;
   meanMs: number;
   opsPerSec: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 async function measure(callers: number, op: (i: number) => Promise<unknown> | unknown): Promise<Omit<Result, 'backend' | 'operation'>> {
