@@ -1,12 +1,13 @@
 /**
  * Test helpers: a tiny FHIR server fake on an ephemeral localhost port, a silent logger, a test config,
- * request bodies per hook, and a created Vigil put on an ephemeral port.
+ * request bodies per hook, a created Vigil put on an ephemeral port, and the patient of a shipped sandbox
+ * Observation.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
-import type { Bundle } from 'fhir/r4';
+import type { Bundle, Observation } from 'fhir/r4';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { Vigil } from '../../src/app.js';
@@ -144,4 +145,9 @@ export async function okJson<T>(res: Response): Promise<T> {
   const text = await res.text();
   if (!res.ok) throw new Error(`${res.status} ${text}`);
   return JSON.parse(text) as T;
+}
+
+/** The patient id a shipped sandbox Observation (e.g. an ECG tracing) is filed under. */
+export function shippedPatientOf(vigil: Vigil, observationId: string): string {
+  return (vigil.sandboxStore!.read('Observation', observationId) as Observation).subject!.reference!.replace('Patient/', '');
 }

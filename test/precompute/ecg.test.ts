@@ -15,7 +15,7 @@ import { createVigil, type Vigil } from '../../src/app.js';
 import type { CdsResponse } from '../../src/cds-hooks/types.js';
 import { ecgRiskAssessmentId } from '../../src/precompute/ecg.js';
 import { openShippedRegistry } from '../cds-hooks/services/deterioration-fixtures.js';
-import { listenVigil, okJson as json, silentLogger, testConfig, type ListeningVigil } from '../cds-hooks/helpers.js';
+import { listenVigil, okJson as json, shippedPatientOf, silentLogger, testConfig, type ListeningVigil } from '../cds-hooks/helpers.js';
 
 // Shipped tracings (docs/services/ecg-rhythm.md §Sandbox): A00027 is called AF, A00006 normal.
 const AF_TRACING = 'ecg-a00027';
@@ -50,7 +50,7 @@ function newEcg(shippedId: string, patientId: string): Observation {
   return { ...rest, subject: { reference: `Patient/${patientId}` }, effectiveDateTime: new Date().toISOString() };
 }
 
-const patientOf = (shippedId: string) => (vigil.sandboxStore!.read('Observation', shippedId) as Observation).subject!.reference!.replace('Patient/', '');
+const patientOf = (shippedId: string) => shippedPatientOf(vigil, shippedId);
 
 /** Resolves when the worker has drained, or fails past the budget. */
 async function precomputed(): Promise<void> {

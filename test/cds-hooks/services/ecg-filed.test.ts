@@ -15,7 +15,7 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { createVigil, type Vigil } from '../../../src/app.js';
 import type { CdsResponse, CdsServiceDefinition } from '../../../src/cds-hooks/types.js';
 import { openShippedRegistry } from './deterioration-fixtures.js';
-import { listenVigil, okJson as json, silentLogger, testConfig, type ListeningVigil } from '../helpers.js';
+import { listenVigil, okJson as json, shippedPatientOf, silentLogger, testConfig, type ListeningVigil } from '../helpers.js';
 
 const HOOK = 'org.example.vigil.observation-create';
 /** A second trusted EHR (CDS_CLIENTS_FILE) so the test can read discovery with its own signed JWT. */
@@ -50,7 +50,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const patientOf = (tracingId: string) => (vigil.sandboxStore!.read('Observation', tracingId) as Observation).subject!.reference!.replace('Patient/', '');
+const patientOf = (tracingId: string) => shippedPatientOf(vigil, tracingId);
 
 /** The sandbox EHR files the tracing for the patient and returns the signed hook call. */
 async function file(tracingId: string, patientId = patientOf(tracingId)): Promise<{ observation: { id: string; reference: string }; call: HookCall }> {
