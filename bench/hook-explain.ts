@@ -32,7 +32,7 @@ import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
 import type { Bundle, Observation } from 'fhir/r4';
-import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, serverBackend, startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -219,12 +219,7 @@ async function main(): Promise<void> {
           mode,
           thread,
           connections,
-          requests: result.requests.total,
-          non2xx: result.non2xx,
-          errors: result.errors,
-          throughput: Math.round((result['2xx'] / wall) * 10) / 10,
-          p50: result.latency.p50,
-          p99: result.latency.p99,
+          ...runFigures(result, wall),
           // The engine counts every explanation it computed; the precompute worker's are not the hook's.
           computed: after.engine.computed - before.engine.computed - (precomputedOf(after) - precomputedOf(before)),
           served: after.engine.served - before.engine.served,

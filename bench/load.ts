@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, serverBackend, startBenchServer } from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, serverBackend, startBenchServer } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -143,13 +143,7 @@ async function main(): Promise<void> {
       return {
         endpoint,
         connections,
-        requests: result.requests.total,
-        non2xx: result.non2xx,
-        errors: result.errors,
-        // Wall time of the run (autocannon's `duration` is whole seconds).
-        throughput: Math.round((result['2xx'] / wall) * 10) / 10,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
+        ...runFigures(result, wall),
         cpuPercent: Math.round((cpu / wall) * 100),
         rssMb: rssMb(pid),
         computed: after.computed - before.computed,

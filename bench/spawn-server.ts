@@ -107,3 +107,18 @@ export function rotatingPost(bodies: readonly Buffer[], tokens: readonly string[
     sent: () => i,
   };
 }
+
+/**
+ * What a bench row reports of an autocannon run. Throughput is 2xx responses over `wallSeconds` measured by
+ * the caller: autocannon's own `duration` is whole seconds.
+ */
+export function runFigures(result: autocannon.Result, wallSeconds: number): { requests: number; non2xx: number; errors: number; throughput: number; p50: number; p99: number } {
+  return {
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    throughput: Math.round((result['2xx'] / wallSeconds) * 10) / 10,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  };
+}
