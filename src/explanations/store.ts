@@ -3,6 +3,7 @@
  * src/storage/open-stores.ts: SQLite (sqlite-store.ts, the default) and PostgreSQL (pg-store.ts, shared
  * by replicas on DATABASE_URL, so a card answered by one replica is explained by any other).
  */
+import type { Logger } from '../logger.js';
 import type { ExplanationRecord } from './record.js';
 
 export interface PurgeOptions {
@@ -26,4 +27,19 @@ export interface ExplanationStore {
    */
   purgeOlderThan(before: Date, options?: PurgeOptions): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Stores a card's explanation record; resolves to its id, or to undefined when the store failed. A hook
+ * call must not fail because its explanation could not be kept: the failure is logged (error name only,
+ * the record holds patient data) and the card goes out without an explanation link.
+ */
+export async function saveExplanationRecord(store: Pick<ExplanationStore, 'save'>, record: ExplanationRecord, logger: Pick<Logger, 'error'>): Promise<string | undefined> {
+  try {
+    await store.save(record);
+    return record.id;
+  } catch (err) {
+    logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
+    return undefined;
+  }
 }

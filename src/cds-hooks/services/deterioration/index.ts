@@ -18,6 +18,7 @@ import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { provenanceOfWindow } from '../../../explain/index.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
 import { cardFactors, methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
+import { saveExplanationRecord } from '../../../explanations/store.js';
 import type { IssuedExplanation } from '../../../explanations/issued.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
@@ -185,13 +186,8 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         notUsed: assessment.notUsed,
       };
       const save = async (): Promise<IssuedExplanation | undefined> => {
-        try {
-          await deps.explanations.save(record);
-          return { id: record.id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}) };
-        } catch (err) {
-          invocation.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
-          return undefined;
-        }
+        const id = await saveExplanationRecord(deps.explanations, record, invocation.logger);
+        return id === undefined ? undefined : { id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}) };
       };
       // Only a complete explanation is reused; a concurrent identical call shares this write (one row).
       const issued = explained.problem ? await save() : (await engine.issued.getOrIssue(issueKey, save)).issued;

@@ -10,7 +10,7 @@ import type { Observation } from 'fhir/r4';
 import { GatewayTimeoutError, isVigilError, UnprocessableEntityError } from '../../../errors.js';
 import { dataHash } from '../../../explanations/record.js';
 import type { ExplanationEngine } from '../../../explanations/engine.js';
-import type { ExplanationStore } from '../../../explanations/store.js';
+import { saveExplanationRecord, type ExplanationStore } from '../../../explanations/store.js';
 import { modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelProvider } from '../../../explanations/model-provider.js';
 import { decodeSampledData } from '../../../fhir/sampled-data.js';
@@ -249,13 +249,7 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
     ...(analysis.explanation ? { explanation: analysis.explanation } : {}),
   });
   if (record.method) record.method = { ...record.method, explainedAt: analysis.analysedAt, computed: analysed.source === 'cache' ? 'cache' : 'inline' };
-  let explanationId: string | undefined;
-  try {
-    await input.explanations.save(record);
-    explanationId = record.id;
-  } catch (err) {
-    input.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
-  }
+  const explanationId = await saveExplanationRecord(input.explanations, record, input.logger);
   return buildRhythmCard({
     cardUuid,
     rhythm: c.rhythm,

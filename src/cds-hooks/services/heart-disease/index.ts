@@ -13,6 +13,7 @@ import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../mo
 import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
 import { methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
+import { saveExplanationRecord } from '../../../explanations/store.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
@@ -135,13 +136,7 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     inputs: HEART_INPUTS.map((feature) => ({ feature, value: Number.isNaN(scored.input[feature]) ? null : scored.input[feature], evidence: scored.evidence[feature] })),
     notUsed: scored.notUsed,
   };
-  let explanationId: string | undefined;
-  try {
-    await deps.explanations.save(record);
-    explanationId = record.id;
-  } catch (err) {
-    invocation.logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
-  }
+  const explanationId = await saveExplanationRecord(deps.explanations, record, invocation.logger);
   return {
     cards: [
       buildHeartCard({
