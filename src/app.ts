@@ -101,6 +101,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   closers.push(() => stores.close());
   for (const [name, probe] of Object.entries(stores.probes)) readiness.register(name, storeReachableCheck(probe));
   const { feedback: feedbackStore, audit: auditStore, explanations: explanationStore } = stores;
+  metrics.setAuditPendingSource(() => auditStore.pending);
   // EXPLANATION_RETENTION_DAYS: old records purged now and hourly (src/explanations/retention.ts).
   const retention = startExplanationRetention({
     store: explanationStore,

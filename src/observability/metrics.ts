@@ -55,11 +55,12 @@ export class VigilMetrics {
   private readonly rateLimited: client.Counter<'client_kind'>;
   private readonly degraded: client.Counter<'service' | 'reason'>;
   private readonly explanationsPurged: client.Counter;
-  private readonly hl7Purged: client.Counter;
+  private readonly hl7Purged: client.Counter<'queue'>;
   private readonly backend: client.Gauge<'backend'>;
   private readonly queueSources = new Map<string, () => QueueDepths | Promise<QueueDepths>>();
   private readonly readinessGauge: client.Gauge<'check'>;
   private backendSource: (() => string | undefined) | undefined;
+  private auditPendingSource: (() => number) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new client.Registry();
@@ -150,6 +151,15 @@ export class VigilMetrics {
         if (name) self.setBackend(name);
       },
     });
+    new client.Gauge({
+      name: 'vigil_audit_events_pending',
+      help: 'AuditEvents recorded but not yet committed to the store (grows while the database is unavailable; refused past 100,000)',
+      registers,
+      collect() {
+        const read = self.auditPendingSource;
+        if (read) this.set(read());
+      },
+    });
     this.readinessGauge = new client.Gauge({
       name: 'vigil_readiness_check',
       help: 'Result of the last /readyz evaluation per check (1 ok, 0 failing)',
@@ -233,6 +243,11 @@ export class VigilMetrics {
   /** Reads the back end at each scrape (e.g. src/models backendName), so a late initBackend() still shows. */
   setBackendSource(read: () => string | undefined): void {
     this.backendSource = read;
+  }
+
+  /** Reads the audit store's uncommitted-event count at each scrape. */
+  setAuditPendingSource(read: () => number): void {
+    this.auditPendingSource = read;
   }
 
   setReadiness(check: string, ok: boolean): void {

@@ -60,6 +60,9 @@ export function openPgAuditStore(pool: PgPool, options: AuditStoreOptions = {}):
     },
     flush: () => pgCall(() => commits.flush()),
     close: () => pgCall(() => commits.close()),
+    get pending() {
+      return commits.pending;
+    },
     list(query = {}) {
       return pgCall(async () => {
         await commits.flush();

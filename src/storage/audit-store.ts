@@ -44,6 +44,8 @@ export interface AuditStore extends AuditSink {
   flush(): Promise<void>;
   /** Flushes and stops the timers; the database itself belongs to the caller. */
   close(): Promise<void>;
+  /** Events recorded on this instance and not yet committed (grows while the database is down). */
+  readonly pending: number;
 }
 
 export interface AuditStoreOptions {
@@ -98,6 +100,9 @@ export function createAuditStore(db: Database.Database, options: AuditStoreOptio
     },
     flush: () => commits.flush(),
     close: () => commits.close(),
+    get pending() {
+      return commits.pending;
+    },
     async list(query = {}) {
       await commits.flush();
       const where: string[] = [];

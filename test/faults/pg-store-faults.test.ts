@@ -210,6 +210,8 @@ async function eventually(probe: () => Promise<boolean>, ms = 15_000): Promise<b
     for (let i = 0; i < 5; i++) store.record(event(`outage-${i}`));
     const failed = await store.flush().then(() => undefined, (err: unknown) => err);
     expect(failed).toBeInstanceOf(StoreUnavailableError);
+    // Kept for the retry, and visible to operators (vigil_audit_events_pending).
+    expect(store.pending).toBe(5);
     await proxy.up();
     // The store retries by itself (back-off); no further record() or flush() is needed.
     const direct = schema.pool({ max: 1 });
@@ -220,6 +222,7 @@ async function eventually(probe: () => Promise<boolean>, ms = 15_000): Promise<b
       }),
     ).toBe(true);
     expect((await store.list({ patientId: 'p-outage' })).map((e) => e.id)).toEqual(['outage-4', 'outage-3', 'outage-2', 'outage-1', 'outage-0']);
+    expect(store.pending).toBe(0);
     await store.close();
   }, 60_000);
 });

@@ -57,6 +57,8 @@ describe('GET /metrics', () => {
     expect((await app.post('/cds-services/svc-unknown-0815', body)).status).toBe(404);
 
     const text = await scrape();
+    // The app wires its audit store into the pending-events gauge.
+    expect(text).toMatch(/^vigil_audit_events_pending \d+$/m);
     expect(series(text, 'vigil_http_request_duration_seconds_count', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
     expect(
       series(text, 'vigil_http_request_duration_seconds_count', {
@@ -112,6 +114,15 @@ describe('VigilMetrics', () => {
     expect(resourceTypeOf('123/Patient')).toBe('other');
     expect(resourceTypeOf('?_id=1')).toBe('other');
     expect(resourceTypeOf('patient-name-jane')).toBe('other');
+  });
+
+  it('reports uncommitted audit events from the audit store at scrape time', async () => {
+    const m = new VigilMetrics({ processMetrics: false });
+    let pending = 0;
+    m.setAuditPendingSource(() => pending);
+    expect((await m.exposition()).body).toMatch(/^vigil_audit_events_pending 0$/m);
+    pending = 42;
+    expect((await m.exposition()).body).toMatch(/^vigil_audit_events_pending 42$/m);
   });
 
   it('keeps separate registries per instance and records explanations', async () => {
