@@ -7,6 +7,7 @@ import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
 import type { ExplanationSummary } from '../explanations/summary.js';
 import type { ScoreTrend } from '../explanations/trend.js';
+import { formatPercent, formatPoints } from '../explanations/percent.js';
 import { observationToPhysioNet, PHYSIONET_OBSERVATION_MAPPINGS } from '../fhir/mappings/physionet.js';
 
 export type { ExplanationFactor, ExplanationRecord, ExplanationSummary, ScoreTrend, TimeSeriesAttributions };
@@ -27,18 +28,8 @@ export function explanationIdFrom(appContext: string | undefined): string | unde
   return ID.test(appContext) ? appContext : undefined;
 }
 
-/** "7.3 %", "< 0.1 %", "> 99.9 %" (as on the card). */
-export function formatPercent(p: number): string {
-  if (p < 0.001) return '< 0.1 %';
-  if (p > 0.999) return '> 99.9 %';
-  return `${(Math.round(p * 1000) / 10).toFixed(1)} %`;
-}
-
-/** "+4.2 points", "−0.8 points" (percentage points of probability). */
-export function formatPoints(delta: number): string {
-  const points = Math.round(Math.abs(delta) * 1000) / 10;
-  return `${delta < 0 ? '−' : '+'}${points.toFixed(1)} points`;
-}
+// Worded as on the card: one implementation for both.
+export { formatPercent, formatPoints };
 
 export const BAND_LABEL: Readonly<Record<string, string>> = { low: 'Low risk', moderate: 'Moderate risk', high: 'High risk' };
 
