@@ -13,8 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import express from 'express';
 import fc from 'fast-check';
 import { createCdsHooksRouter } from '../../src/cds-hooks/router.js';
@@ -22,6 +20,7 @@ import { createServices } from '../../src/cds-hooks/services/index.js';
 import { openFeedbackStore, type FeedbackStore } from '../../src/storage/feedback-store.js';
 import { silentLogger, startFakeFhir, testConfig, type FakeFhirServer } from '../cds-hooks/helpers.js';
 import { startVigil, type RunningVigil } from '../observability/helpers.js';
+import { heapAfterGc } from './heap.js';
 
 const SERVICE = '/cds-services/vigil-news2';
 const CLIENT_ERRORS = [400, 401, 404, 412, 413, 415, 429];
@@ -158,14 +157,6 @@ const mutatedRequest = fc
     }
     return body;
   });
-
-function heapAfterGc(): number {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 describe('fuzzing POST /cds-services/{id}', () => {
   it('answers a valid request 200 (the fuzz baseline)', async () => {

@@ -10,14 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import fc from 'fast-check';
 import { FhirStore } from '../../src/sandbox/fhir/store.js';
 import { startHl7Interface, type Hl7Interface } from '../../src/hl7/index.js';
 import { storeWriter } from '../../src/hl7/store-writer.js';
 import { frame, FS, VT } from '../../src/hl7/mllp.js';
 import { fixture, fixtureNames, MllpTestClient, quietLogger } from '../hl7/helpers.js';
+import { heapAfterGc } from './heap.js';
 
 let dir: string;
 let hl7: Hl7Interface;
@@ -108,14 +107,6 @@ const mutatedMessage = fc
     }
     return Buffer.from(text, 'latin1');
   });
-
-function heapAfterGc(): number {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 describe('fuzzing the MLLP listener', () => {
   it('answers every mutated sample frame with exactly one ACK, in order, on one connection', async () => {
