@@ -7,16 +7,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AuditEvent } from 'fhir/r4';
 import { createVigil, type Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { capturingLogger } from './helpers.js';
+import { listenVigil, type ListeningVigil } from '../cds-hooks/helpers.js';
 
 let tmp: string;
 let vigil: Vigil;
-let server: Server;
+let listening: ListeningVigil;
 let origin: string;
 let lines: string[];
 const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -32,15 +32,12 @@ beforeAll(async () => {
   const captured = capturingLogger('info');
   lines = captured.lines;
   vigil = await createVigil(loadConfig({ DATA_DIR: tmp, SANDBOX: 'on', ADMIN_TOKEN, LOG_LEVEL: 'debug' }), { logger: captured.logger });
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenVigil(vigil);
+  origin = listening.origin;
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await vigil.close();
+  await listening.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

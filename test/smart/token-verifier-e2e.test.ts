@@ -4,8 +4,6 @@
  * opaque token introspected with a client secret read from a file — over real HTTP on localhost.
  */
 import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,6 +16,7 @@ import type { ModelRegistry } from '../../src/models/index.js';
 import { CookieBrowser, finishCallback, locationOf } from '../web/helpers.js';
 import { capturingLogger, makeKey, type TestKey } from './helpers.js';
 import { startFakeEhr, type FakeEhr } from './token-verifier-fake-ehr.js';
+import { listenVigil, type ListeningVigil } from '../cds-hooks/helpers.js';
 
 const A = 'aaaaaaaa-1111-4111-8111-111111111111';
 const B = 'bbbbbbbb-2222-4222-8222-222222222222';
@@ -29,7 +28,7 @@ let tmp: string;
 let ehr: FakeEhr;
 let key: TestKey;
 let vigil: Vigil;
-let server: Server;
+let listening: ListeningVigil;
 let origin: string;
 const captured = capturingLogger('debug');
 const tokensSeen: string[] = [];
@@ -63,15 +62,12 @@ beforeAll(async () => {
   const noModels: Promise<ModelRegistry> = Promise.reject(new Error('models not loaded in this test'));
   noModels.catch(() => undefined);
   vigil = await createVigil(config, { logger: captured.logger, modelRegistry: noModels, webDir: path.join(tmp, 'no-web') });
-  server = vigil.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listening = await listenVigil(vigil);
+  origin = listening.origin;
 }, 60_000);
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await vigil.close();
+  await listening.close();
   await ehr.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
