@@ -15,8 +15,11 @@ import type { NewInbound } from './queue.js';
 export interface InboundCommitter {
   /** Inserts the batch in one transaction (synchronous=FULL); seq per item, undefined for a duplicate. */
   commit(items: readonly NewInbound[]): Promise<Array<number | undefined>>;
-  /** Finishes batches already posted, closes the connection and ends the thread. */
-  close(): void;
+  /**
+   * Finishes batches already posted, closes the connection and ends the thread; resolves once the
+   * thread has exited, so the database files are released (a caller may delete them next).
+   */
+  close(): Promise<void>;
 }
 
 // Plain JavaScript evaluated in the thread (no TypeScript loader there, under tsx, jest or node).
@@ -67,6 +70,7 @@ export function startInboundCommitter(file: string): InboundCommitter {
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let exited = false;
+  const exitedPromise = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   // Idle, the thread must not keep the process alive; while a commit is awaited it must.
   worker.unref();
 
@@ -98,8 +102,13 @@ export function startInboundCommitter(file: string): InboundCommitter {
         worker.postMessage({ id, items: items.map((m) => ({ key: m.key, event: m.event, raw: m.raw })) });
       });
     },
-    close() {
-      if (!exited) worker.postMessage({ close: true });
+    async close() {
+      if (!exited) {
+        // The thread must be allowed to keep the process alive until it has closed its connection.
+        worker.ref();
+        worker.postMessage({ close: true });
+      }
+      await exitedPromise;
     },
   };
 }

@@ -171,7 +171,7 @@ export function openSqliteQueue(dataDir: string, options: { file?: string; count
       if (closed) return;
       closed = true;
       flushMarks();
-      committer.close();
+      await committer.close();
       stateDb.close();
       db.close();
     },
