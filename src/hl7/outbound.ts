@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { frame, MllpDecoder } from './mllp.js';
 import { parseHl7 } from './message.js';
 import type { MessageStore, OutboundMessage } from './queue.js';
+import { WakeSignal } from './wake-signal.js';
 
 export interface OutboundOptions {
   host: string;
@@ -111,11 +112,8 @@ export class OutboundSender {
   private running = false;
   private loop: Promise<void> | undefined;
   private client: MllpClient | undefined;
-  private wake: (() => void) | undefined;
+  private readonly signal = new WakeSignal();
   private failures = 0;
-  private idleWaiters: Array<() => void> = [];
-  // As in the worker: "nothing due" seen by a look-up that began before a notify proves nothing.
-  private generation = 0;
 
   constructor(private readonly options: OutboundOptions) {}
 
@@ -126,36 +124,20 @@ export class OutboundSender {
   }
 
   notify(): void {
-    this.generation++;
-    this.wake?.();
+    this.signal.notify();
   }
 
   /** Resolves when nothing is left to send (tests). */
   idle(): Promise<void> {
-    return new Promise((resolve) => {
-      this.idleWaiters.push(resolve);
-      this.notify();
-    });
+    return this.signal.lookAgainUntilIdle();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     // Cutting the connection ends an ACK wait at once; the message stays queued for next time.
     this.client?.destroy();
-    this.wake?.();
+    this.signal.wake();
     await this.loop;
-  }
-
-  private sleep(ms: number | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      this.wake = () => {
-        this.wake = undefined;
-        if (timer) clearTimeout(timer);
-        resolve();
-      };
-      if (ms !== undefined) timer = setTimeout(() => this.wake?.(), Math.max(0, ms));
-    });
   }
 
   private backoff(): number {
@@ -168,26 +150,27 @@ export class OutboundSender {
   private async run(): Promise<void> {
     const { store, logger } = this.options;
     while (this.running) {
-      const generation = this.generation;
+      const generation = this.signal.generation;
       const now = Date.now();
       let next: OutboundMessage | undefined;
       try {
         next = await store.nextOutbound(now);
         if (!next) {
           const due = await store.nextOutboundDue();
-          if (due === undefined && generation === this.generation) for (const r of this.idleWaiters.splice(0)) r();
-          if (generation !== this.generation) continue;
+          // "Nothing due" seen by a look-up that began before a notify proves nothing: look again.
+          if (this.signal.announcedSince(generation)) continue;
+          if (due === undefined) this.signal.reportIdle();
           // A shared store also fills from other replicas: look again at least every poll interval.
           const poll = store.shared ? (this.options.pollMs ?? 1000) : undefined;
           const wait = due === undefined ? poll : Math.min(due - now, poll ?? Infinity);
-          await this.sleep(wait);
+          await this.signal.sleep(wait);
           continue;
         }
       } catch (err) {
         this.failures++;
         const delay = this.backoff();
         logger.warn({ retryInMs: Math.round(delay), errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7 out: message store unavailable, will retry');
-        await this.sleep(delay);
+        await this.signal.sleep(delay);
         continue;
       }
       const outcome = await this.send(next);
@@ -210,7 +193,7 @@ export class OutboundSender {
         this.failures++;
         const delay = this.backoff();
         logger.warn({ seq: next.seq, retryInMs: Math.round(delay), errName: (err as Error)?.name }, 'hl7 out: could not record the send result, will retry');
-        await this.sleep(delay);
+        await this.signal.sleep(delay);
       }
     }
   }

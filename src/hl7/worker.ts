@@ -20,6 +20,7 @@ import type { InboundMessage, MessageStore } from './queue.js';
 import type { ApplyResult } from './apply.js';
 import type { IngestPlan } from './plan.js';
 import type { PlanHandoff } from './plan-handoff.js';
+import { WakeSignal } from './wake-signal.js';
 
 export interface WorkerOptions {
   store: MessageStore;
@@ -51,13 +52,8 @@ export function isTransient(err: unknown): boolean {
 export class Hl7Worker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private idleWaiters: Array<() => void> = [];
+  private readonly signal = new WakeSignal();
   private failuresInARow = 0;
-  // Bumped by every notify: an empty claim that started before it proves nothing (the row may have
-  // been committed while the claim was in flight), so the loop claims again before reporting idle.
-  private generation = 0;
 
   constructor(private readonly options: WorkerOptions) {}
 
@@ -69,8 +65,7 @@ export class Hl7Worker {
 
   /** New messages were stored. */
   notify(): void {
-    this.generation++;
-    this.wake?.();
+    this.signal.notify();
   }
 
   /**
@@ -79,31 +74,15 @@ export class Hl7Worker {
    */
   idle(): Promise<void> {
     if (!this.running) {
-      return this.options.store.counts().then((c) => (c.pending === 0 ? undefined : new Promise<void>((resolve) => this.idleWaiters.push(resolve))));
+      return this.options.store.counts().then((c) => (c.pending === 0 ? undefined : this.signal.nextIdle()));
     }
-    return new Promise((resolve) => {
-      this.idleWaiters.push(resolve);
-      this.notify();
-    });
+    return this.signal.lookAgainUntilIdle();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.wake?.();
+    this.signal.wake();
     await this.loop;
-  }
-
-  private sleep(ms: number | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = () => {
-        this.wake = undefined;
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = undefined;
-        resolve();
-      };
-      if (ms !== undefined) this.timer = setTimeout(() => this.wake?.(), ms);
-    });
   }
 
   private backoff(): number {
@@ -115,14 +94,15 @@ export class Hl7Worker {
     const { store, logger } = this.options;
     const batchSize = this.options.batchSize ?? 100;
     while (this.running) {
-      const generation = this.generation;
+      const generation = this.signal.generation;
       try {
         const batch = await store.claim(batchSize);
         if (batch.length === 0) {
-          if (generation !== this.generation) continue;
-          for (const resolve of this.idleWaiters.splice(0)) resolve();
+          // An empty claim that began before a notify proves nothing: claim again before idling.
+          if (this.signal.announcedSince(generation)) continue;
+          this.signal.reportIdle();
           // A shared store also fills from other replicas (and from claims a crashed one left): poll.
-          await this.sleep(store.shared ? (this.options.pollMs ?? 1000) : undefined);
+          await this.signal.sleep(store.shared ? (this.options.pollMs ?? 1000) : undefined);
           continue;
         }
         await this.applyBatch(batch);
@@ -132,7 +112,7 @@ export class Hl7Worker {
         this.failuresInARow++;
         const delay = this.backoff();
         logger.warn({ retryInMs: delay, errName: (err as Error)?.name, errMessage: (err as Error)?.message }, 'hl7: message store unavailable, will retry');
-        await this.sleep(delay);
+        await this.signal.sleep(delay);
       }
     }
   }
@@ -155,7 +135,7 @@ export class Hl7Worker {
           this.failuresInARow++;
           const delay = this.backoff();
           logger.warn({ seq: message.seq, attempt: message.attempts + 1, retryInMs: delay, errName: (err as Error)?.name }, 'hl7: FHIR store unavailable, will retry');
-          await this.sleep(delay);
+          await this.signal.sleep(delay);
           return;
         }
         await store.markFailed(message.seq, reason);
