@@ -17,6 +17,7 @@
 import { GatewayTimeoutError } from '../errors.js';
 import { explainPredictions, ExplanationCache, type ExplainOptions, type Explainable, type ExplanationRecord as ExplainRecord, type PreparedInput, type Provenance } from '../explain/index.js';
 import type { ExplanationKey } from '../explain/index.js';
+import { MicroBatcher, type Batched } from '../explain/micro-batch.js';
 import { currentMetrics } from '../observability/metrics.js';
 import { IssuedExplanations } from './issued.js';
 
@@ -68,12 +69,6 @@ export interface ExplanationEngineOptions {
   maxIssued?: number;
 }
 
-interface Pending {
-  request: ExplainRequest;
-  resolve(record: ExplainRecord): void;
-  reject(reason: unknown): void;
-}
-
 export class ExplanationEngine {
   readonly cache: ExplanationCache;
   /** Records already stored and linked from a card, reused by identical later calls (./issued.ts). */
@@ -83,8 +78,8 @@ export class ExplanationEngine {
   private readonly maxBatch: number;
   /** Where misses run by default; the ECG analysis (memo) also runs there when it can analyse ECGs (EXPLAIN_THREAD=all). */
   readonly executor: ExplainExecutor;
-  /** One micro-batch queue per (executor, model). */
-  private readonly queues = new Map<ExplainExecutor, Map<Explainable, { items: Pending[]; timer?: NodeJS.Timeout }>>();
+  /** One micro-batcher per executor, its queues per model. */
+  private readonly batchers = new Map<ExplainExecutor, MicroBatcher<Explainable, ExplainRequest, ExplainRecord>>();
   private counters = { computed: 0, batches: 0, served: 0 };
   private readonly memoEntries = new Map<string, unknown>();
   private readonly memoInFlight = new Map<string, Promise<unknown>>();
@@ -168,47 +163,22 @@ export class ExplanationEngine {
 
   private enqueue(request: ExplainRequest): Promise<ExplainRecord> {
     if (request.signal?.aborted) return Promise.reject(new GatewayTimeoutError('explanation abandoned at the hook deadline'));
-    return new Promise<ExplainRecord>((resolve, reject) => {
-      const { model } = request;
-      const executor = request.executor ?? this.executor;
-      let byModel = this.queues.get(executor);
-      if (!byModel) {
-        byModel = new Map();
-        this.queues.set(executor, byModel);
-      }
-      let queue = byModel.get(model);
-      if (!queue) {
-        queue = { items: [] };
-        byModel.set(model, queue);
-      }
-      queue.items.push({ request, resolve, reject });
-      if (queue.items.length >= this.maxBatch || this.maxWaitMs === 0) void this.run(executor, model);
-      else queue.timer ??= setTimeout(() => void this.run(executor, model), this.maxWaitMs);
-    });
+    const executor = request.executor ?? this.executor;
+    let batcher = this.batchers.get(executor);
+    if (!batcher) {
+      batcher = new MicroBatcher({ maxWaitMs: this.maxWaitMs, maxBatch: this.maxBatch, run: (model, live) => this.run(executor, model, live) });
+      this.batchers.set(executor, batcher);
+    }
+    return batcher.add(request.model, request);
   }
 
-  private async run(executor: ExplainExecutor, model: Explainable): Promise<void> {
-    const byModel = this.queues.get(executor);
-    const queue = byModel?.get(model);
-    if (!byModel || !queue) return;
-    byModel.delete(model);
-    clearTimeout(queue.timer);
-    const live = queue.items.filter((p) => {
-      if (!p.request.signal?.aborted) return true;
-      p.reject(new GatewayTimeoutError('explanation abandoned at the hook deadline'));
-      return false;
-    });
-    if (!live.length) return;
+  private async run(executor: ExplainExecutor, model: Explainable, live: Batched<ExplainRequest, ExplainRecord>[]): Promise<void> {
     const started = performance.now();
-    try {
-      const records = await executor.run(model, live.map((p) => p.request), this.options);
-      this.counters.computed += live.length;
-      this.counters.batches++;
-      currentMetrics()?.observeExplanation(model.modelId, this.options.method ?? 'integrated-gradients', live.length, (performance.now() - started) / 1000);
-      // The patient is set per request: one batch may hold several patients.
-      live.forEach((p, k) => p.resolve({ ...records[k]!, patient: p.request.patient }));
-    } catch (err) {
-      live.forEach((p) => p.reject(err));
-    }
+    const records = await executor.run(model, live.map((p) => p.request), this.options);
+    this.counters.computed += live.length;
+    this.counters.batches++;
+    currentMetrics()?.observeExplanation(model.modelId, this.options.method ?? 'integrated-gradients', live.length, (performance.now() - started) / 1000);
+    // The patient is set per request: one batch may hold several patients.
+    live.forEach((p, k) => p.resolve({ ...records[k]!, patient: p.request.patient }));
   }
 }
