@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bundle, BundleEntry, FhirResource } from 'fhir/r4';
+import type { Bundle, BundleEntry, FhirResource, Observation } from 'fhir/r4';
 import { z } from 'zod';
 import { VigilError } from '../errors.js';
 
@@ -211,6 +211,21 @@ function sandboxEcgEntries(dir: string): Map<string, BundleEntry[]> {
  * idempotent) with their times moved so the anchor falls on the last whole hour before `now`,
  * plus a summary per patient for the EHR's patient list.
  */
+/**
+ * What the patient list says about a patient's ECG strips, so a tester knows whom to try vigil-ecg-rhythm on:
+ * "ECG strip on file" plus the data set's reference label when the device text carries one.
+ */
+export function ecgScenarioNote(entries: readonly BundleEntry[]): string | undefined {
+  const labels = entries
+    .map((e) => e.resource)
+    .filter((r): r is Observation => r?.resourceType === 'Observation')
+    .map((o) => /reference label: ([^)]+)\)/.exec(o.device?.display ?? '')?.[1]);
+  if (!labels.length) return undefined;
+  const known = [...new Set(labels.filter((l): l is string => Boolean(l)))];
+  const strips = labels.length === 1 ? 'ECG strip on file' : `${labels.length} ECG strips on file`;
+  return known.length ? `${strips} (reference: ${known.join(', ')})` : strips;
+}
+
 export function loadSandboxData(dir: string = defaultSandboxDataDir(), now: Date = new Date()): { bundles: Bundle[]; patients: SandboxPatientSummary[] } {
   const index = readSandboxIndex(dir);
   const anchor = new Date(index.anchor);
@@ -222,15 +237,17 @@ export function loadSandboxData(dir: string = defaultSandboxDataDir(), now: Date
   for (const entry of index.patients) {
     const bundle = readJson(path.join(dir, entry.file)) as Bundle;
     if (bundle?.resourceType !== 'Bundle') throw new VigilError(`Sandbox file ${entry.file} is not a FHIR Bundle`);
-    bundle.entry = [...(bundle.entry ?? []), ...(ecgEntries.get(entry.id) ?? [])];
+    const ecgs = ecgEntries.get(entry.id) ?? [];
+    bundle.entry = [...(bundle.entry ?? []), ...ecgs];
     bundles.push(shiftBundleTimes(bundle, delta));
+    const ecgNote = ecgScenarioNote(ecgs);
     patients.push({
       id: entry.id,
       name: entry.name,
       gender: entry.gender,
       birthDate: entry.birthDate,
       age: ageAt(entry.birthDate, now),
-      scenario: entry.scenario,
+      scenario: ecgNote ? `${entry.scenario}; ${ecgNote}` : entry.scenario,
     });
   }
   return { bundles, patients };

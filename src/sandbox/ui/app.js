@@ -290,7 +290,7 @@ function renderCards(cards) {
   const box = $('cards');
   box.replaceChildren();
   if (!cards.length) {
-    box.append(el('p', { class: 'muted' }, 'No cards.'));
+    box.append(el('p', { class: 'muted' }, 'No cards: the service found nothing to report for this patient.'));
     return;
   }
   cards.forEach((card, i) => box.append(renderCard(card, i)));
