@@ -49,6 +49,9 @@ function renderInline(escaped) {
   const hold = (html) => `${PLACEHOLDER}${held.push(html) - 1}${PLACEHOLDER}`;
 
   let out = escaped.replace(/`([^`]+)`/g, (_m, code) => hold(`<code>${code}</code>`));
+  // CommonMark backslash escapes: "\>" or "\*" is the character itself, never Markdown (services escape
+  // "> 50 %" so it is not read as a block quote). The input is HTML-escaped already, so "\>" is "\&gt;".
+  out = out.replace(/\\(&(?:amp|lt|gt|quot|#39);|[!-/:-@[-`{-~])/g, (_m, char) => hold(char));
   out = out.replace(/\[([^\]]+)\]\(([^()\s]+)\)/g, (_m, label, target) => {
     const url = safeUrl(unescapeHtml(target));
     if (url === null) return label;

@@ -93,6 +93,14 @@ describe('renderMarkdown: formatting', () => {
     );
   });
 
+  it('renders CommonMark backslash escapes as the character itself, never as Markdown', () => {
+    expect(renderMarkdown('narrowing \\> 50 %; UCI num \\> 0')).toBe('<p>narrowing &gt; 50 %; UCI num &gt; 0</p>');
+    expect(renderMarkdown('\\*not italic\\* and \\_not\\_ and \\[no link\\](x)')).toBe('<p>*not italic* and _not_ and [no link](x)</p>');
+    expect(renderMarkdown('\\> not a quote')).toBe('<p>&gt; not a quote</p>');
+    // Only punctuation is escapable; inside code a backslash is literal.
+    expect(renderMarkdown('C:\\temp `a\\*b`')).toBe('<p>C:\\temp <code>a\\*b</code></p>');
+  });
+
   it('handles empty input', () => {
     expect(renderMarkdown('')).toBe('');
     expect(renderMarkdown(undefined)).toBe('');
