@@ -21,6 +21,18 @@ function fieldOf(name: (typeof MEASUREMENTS)[number]): InputField {
   };
 }
 
+/**
+ * The rule deciding between the GRU and a temporal convolution network (issue 7, cold path), written
+ * down before any TCN was trained, so the choice cannot be fitted to the results.
+ */
+export const ARCHITECTURE_RULE =
+  'Architecture rule (issue 7, cold path), fixed on 2026-11-25 before any temporal convolution network (TCN) was trained: ' +
+  'candidates are compared on the validation split only. A TCN ships as deterioration 2.0.0 if its validation per-hour AUROC is ' +
+  'at least the GRU\'s 0.828 − 0.01 (= 0.818) AND its integrated-gradients p50 (adaptive trapezoid until the completeness delta ' +
+  'is below 1 %, as the service runs it) is at most half the GRU\'s in the same run of bench/deterioration-arch.ts on wasm. ' +
+  'At most 3 TCN configurations are tried, each recorded here with its validation AUROC; only the shipped model is scored on ' +
+  'the test split, once, and its test figures are reported whatever they are. If no TCN meets the rule, the GRU stays.';
+
 export function deteriorationManifest(metrics: DeteriorationMetrics, windowHours: number, version: string, trainedAt: string): ModelManifest {
   return {
     id: DETERIORATION_MODEL_ID,
@@ -109,6 +121,7 @@ export function deteriorationCard(metrics: DeteriorationMetrics, version: string
         'also scored on the test split once (per-hour AUROC 0.766), before the other two were tried. The shipped configuration scores ' +
         'lower on test than that first run; with under 20 septic patients in each of validation and test the difference is within ' +
         'noise, and the choice was not revisited on test results.',
+      ARCHITECTURE_RULE,
     ],
     calibrationSvg: reliabilitySvg(t.gru.overall.reliability, 'deterioration GRU, test split (per hour)'),
     hti1: buildHti1({
