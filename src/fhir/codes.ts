@@ -62,6 +62,9 @@ export const NEWS2_CODES = {
 /** Vigil's override reasons for NEWS2 cards (CDS Hooks §Overridden guidance). */
 export const VIGIL_NEWS2_OVERRIDE_REASON = 'http://vigil.example.org/CodeSystem/news2-override-reason';
 
+/** Vigil's override reasons for sepsis hour-1 bundle cards at order signing. */
+export const VIGIL_SEPSIS_BUNDLE_OVERRIDE_REASON = 'http://vigil.example.org/CodeSystem/sepsis-bundle-override-reason';
+
 /**
  * ACVPU answers → level. SNOMED CT from the UK Core ACVPU value set; LOINC answers from the
  * 67775-7 answer list (LA6560-2 "Confused" is the GCS verbal answer, used for new confusion).

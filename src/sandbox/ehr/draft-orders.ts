@@ -5,7 +5,7 @@
  * is a Bundle of resources with status "draft".
  */
 import type { Bundle, MedicationRequest, Reference, ServiceRequest } from 'fhir/r4';
-import { RXNORM, SANDBOX_ORDERABLES, SNOMED } from '../../fhir/codes.js';
+import { LABS, LOINC, RXNORM, SANDBOX_ORDERABLES, SNOMED } from '../../fhir/codes.js';
 
 export type DraftOrder = ServiceRequest | MedicationRequest;
 
@@ -60,6 +60,33 @@ const CANNED: readonly CannedOrder[] = [
         coding: [{ system: SNOMED, code: SANDBOX_ORDERABLES.electrocardiogram, display: 'Electrocardiographic procedure' }],
         text: '12-lead ECG',
       },
+      ...common(ctx),
+    }),
+  },
+  {
+    key: 'lactate',
+    label: 'Lactate (serum), stat',
+    build: (ctx) => ({
+      resourceType: 'ServiceRequest',
+      id: 'draft-lactate',
+      status: 'draft',
+      intent: 'order',
+      priority: 'stat',
+      code: { coding: [{ system: LOINC, code: LABS.lactate, display: 'Lactate [Moles/volume] in Serum or Plasma' }], text: 'Lactate' },
+      ...common(ctx),
+    }),
+  },
+  {
+    key: 'blood-cultures',
+    label: 'Blood cultures ×2, stat',
+    build: (ctx) => ({
+      resourceType: 'ServiceRequest',
+      id: 'draft-blood-cultures',
+      status: 'draft',
+      intent: 'order',
+      priority: 'stat',
+      code: { coding: [{ system: LOINC, code: '600-7', display: 'Bacteria identified in Blood by Culture' }], text: 'Blood cultures' },
+      note: [{ text: 'Two sets from separate sites' }],
       ...common(ctx),
     }),
   },

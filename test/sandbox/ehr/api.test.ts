@@ -145,7 +145,7 @@ describe('sandbox EHR API', () => {
 
   it('GET /draft-orders lists the canned orders', async () => {
     const res = await request(appWith()).get('/sandbox/api/draft-orders').expect(200);
-    expect(res.body.draftOrders.map((o: { key: string }) => o.key)).toEqual(['stress-test', 'ecg', 'aspirin']);
+    expect(res.body.draftOrders.map((o: { key: string }) => o.key)).toEqual(['stress-test', 'ecg', 'lactate', 'blood-cultures', 'aspirin']);
   });
 
   it('POST /hook-request builds the signed call with prefetch filled from the FHIR store', async () => {

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
 import { UnprocessableEntityError } from '../../../errors.js';
+import { prefetchResources } from '../../../fhir/prefetch-resources.js';
 import { HEART_INPUTS } from '../../../models/data/uci-heart.js';
 import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../models/index.js';
 import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
@@ -26,12 +27,6 @@ import { heartInputs } from './workup.js';
 const SERVICE_LABEL = 'Vigil · coronary artery disease probability';
 const MIN_AGE_YEARS = 18;
 const USABLE = new Set(['final', 'amended', 'corrected', 'preliminary']);
-
-function resourcesOf(value: FhirResource | null | undefined): FhirResource[] {
-  if (!value) return [];
-  if (value.resourceType !== 'Bundle') return [value];
-  return (Array.isArray(value.entry) ? value.entry : []).map((e) => e?.resource).filter((r): r is FhirResource => r !== undefined);
-}
 
 interface Explained {
   factors: ExplanationFactor[];
@@ -83,10 +78,10 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
   const patientValue = invocation.prefetch[PREFETCH_KEYS.patient];
   const patient: Patient | undefined = patientValue?.resourceType === 'Patient' ? patientValue : undefined;
   const patientId = patient?.id ?? String(invocation.request.context.patientId ?? '');
-  const observations = resourcesOf(invocation.prefetch[PREFETCH_KEYS.observations]).filter(
+  const observations = prefetchResources(invocation.prefetch[PREFETCH_KEYS.observations]).filter(
     (r): r is Observation => r.resourceType === 'Observation' && USABLE.has(r.status),
   );
-  const encounters = resourcesOf(invocation.prefetch[PREFETCH_KEYS.encounters]).filter((r): r is Encounter => r.resourceType === 'Encounter');
+  const encounters = prefetchResources(invocation.prefetch[PREFETCH_KEYS.encounters]).filter((r): r is Encounter => r.resourceType === 'Encounter');
   const scored = heartInputs(patient, observations, encounters, manifest, now);
   const source = modelSource(manifest, baseUrl);
   const links = [modelCardLink(baseUrl, manifest)];
