@@ -60,12 +60,17 @@ export interface ValuesAndGradients {
  */
 export function valuesAndGradients(model: Differentiable, flat: Float32Array, rows: number, target: AttributionTarget): ValuesAndGradients {
   const tf = getTf();
-  return tf.tidy(() => {
+  let out: ValuesAndGradients | undefined;
+  // The arrays leave through a closure, not as tidy's return value: tidy walks whatever it returns
+  // looking for tensors, index by index, which for 65 × 48 × 104 gradients cost ~150–200 ms on wasm —
+  // five times the gradient itself (bench/deterioration-arch.ts).
+  tf.tidy(() => {
     const x = tf.tensor(flat, [rows, ...model.shape]);
     const f = tf.valueAndGrad((input: Tensor) => model.score(input, target));
     const { value, grad } = f(x, tf.ones([rows]));
-    return { values: value.dataSync() as Float32Array, gradients: grad.dataSync() as Float32Array };
+    out = { values: value.dataSync() as Float32Array, gradients: grad.dataSync() as Float32Array };
   });
+  return out!;
 }
 
 /** Scores of `rows` encoded inputs laid end to end, in batches of at most maxBatch rows. */
