@@ -3,13 +3,12 @@
  * (src/cds-hooks/services/ecg-rhythm/record.ts) → what the tracing panel draws. The saliency band, the zoom
  * window arithmetic, segment → zoom range, class bars and the sentences. No DOM (test/web/model.test.ts).
  */
+import { fromFixedPoint, isFixedPointSeries, type FixedPointSeries } from '../explanations/fixed-point.js';
 import type { ExplanationRecord } from '../explanations/record.js';
 
 /**
- * The `ecg` section of an ECG rhythm record as the page reads it: the fields of EcgRecordSection
- * (src/cds-hooks/services/ecg-rhythm/record.ts) the view uses, restated here so the page's type check does
- * not pull in the TensorFlow.js types behind the service; test/web/model.test.ts checks that the service's
- * type still fits this one.
+ * The `ecg` section of an ECG rhythm record as the page draws it, every series a plain per-sample array:
+ * format 1 records are stored this way, format 2 ones are decoded into it by `ecgOf`.
  */
 export interface EcgSection {
   rateHz: number;
@@ -29,9 +28,34 @@ export interface EcgSection {
   segmentSeconds?: number;
 }
 
-/** The record's ECG section when it is an ECG rhythm record with a usable tracing. */
+/**
+ * The `ecg` section of a format 2 record (src/cds-hooks/services/ecg-rhythm/record.ts EcgRecordSection) as
+ * far as the page reads it, restated here so the page's type check does not pull in the TensorFlow.js types
+ * behind the service; test/web/model.test.ts checks that the service's type still fits this one. Per-method
+ * saliency (40 ms sums) is not drawn.
+ */
+export interface StoredEcgSection extends Omit<EcgSection, 'signal' | 'consensus' | 'saliency'> {
+  format: 2;
+  /** mV = q × scale. */
+  signal: FixedPointSeries;
+  /** Per sample, like `signal`. */
+  consensus?: FixedPointSeries;
+}
+
+/**
+ * The record's ECG section when it is an ECG rhythm record with a usable tracing, with every series as a
+ * per-sample array: format 1 as stored, format 2 decoded (the tracing exact to its 0.001 mV step, the
+ * consensus to ≈ 3 significant digits of its peak). A format this page does not know is not drawn.
+ */
 export function ecgOf(record: ExplanationRecord): EcgSection | undefined {
-  const ecg = (record as ExplanationRecord & { ecg?: EcgSection }).ecg;
+  const stored = (record as ExplanationRecord & { ecg?: EcgSection | StoredEcgSection }).ecg;
+  if (!stored) return undefined;
+  let ecg: EcgSection | undefined;
+  if (!('format' in stored) || stored.format === undefined) ecg = stored as EcgSection;
+  else if (stored.format === 2 && isFixedPointSeries(stored.signal)) {
+    const { format: _format, signal, consensus, ...rest } = stored;
+    ecg = { ...rest, signal: fromFixedPoint(signal), ...(isFixedPointSeries(consensus) ? { consensus: fromFixedPoint(consensus) } : {}) };
+  }
   return ecg && Array.isArray(ecg.signal) && ecg.signal.length > 0 && ecg.rateHz > 0 ? ecg : undefined;
 }
 

@@ -24,7 +24,9 @@ import {
   zoomKey,
   zoomWindow,
   type EcgSection,
+  type StoredEcgSection,
 } from '../../src/web/ecg-model.js';
+import { onStep, relativeToPeak } from '../../src/explanations/fixed-point.js';
 import {
   attributionCurves,
   bannerOf,
@@ -344,8 +346,8 @@ describe('per-model strip', () => {
 
 describe('ECG view logic', () => {
   // The service's record section must still fit what the page reads (compile-time check).
-  const fits = (section: EcgRecordSection): EcgSection => section;
-  const ecg: EcgSection = fits({
+  const fits = (section: EcgRecordSection): StoredEcgSection => section;
+  const ecg: EcgSection = {
     rateHz: 10,
     start: '2026-01-01T10:00:00.000Z',
     durationSeconds: 30,
@@ -357,16 +359,15 @@ describe('ECG view logic', () => {
       { code: 'O', name: 'other rhythm', probability: 0.07 },
       { code: '~', name: 'too noisy to classify', probability: 0.03 },
     ],
-    windows: [],
     signal: Array.from({ length: 300 }, (_v, i) => Math.sin(i / 3)),
     explainedClass: 'A',
     consensus: Array.from({ length: 300 }, (_v, i) => (i >= 120 && i < 130 ? 0.05 : i >= 200 && i < 210 ? -0.05 : 0)),
     segments: [
-      { from: 20, to: 21, score: -0.5, ranks: {} },
-      { from: 12, to: 13, fromTime: '2026-01-01T10:00:12.000Z', score: 0.5, ranks: {} },
-      { from: 0, to: 1, score: 0.01, ranks: {} },
+      { from: 20, to: 21, score: -0.5 },
+      { from: 12, to: 13, fromTime: '2026-01-01T10:00:12.000Z', score: 0.5 },
+      { from: 0, to: 1, score: 0.01 },
     ],
-  });
+  };
   const full = fullWindow(ecg);
 
   it('reads the ECG section of a record and nothing else', () => {
@@ -374,6 +375,31 @@ describe('ECG view logic', () => {
     expect(ecgOf({ factors: [] } as unknown as ExplanationRecord)).toBeUndefined();
     expect(ecgOf({ ecg: { ...ecg, signal: [] } } as unknown as ExplanationRecord)).toBeUndefined();
     expect(full).toEqual({ from: 0, to: 30 });
+  });
+
+  it('decodes a format 2 section (fixed-point series) into what format 1 stored; an unknown format is not drawn', () => {
+    const signal = ecg.signal.map((v) => Number(v.toFixed(3)));
+    const stored = fits({
+      format: 2,
+      rateHz: ecg.rateHz,
+      start: ecg.start!,
+      durationSeconds: ecg.durationSeconds,
+      lead: ecg.lead,
+      rhythm: 'A',
+      classes: ecg.classes.map((c) => ({ ...c, code: c.code as 'N' | 'A' | 'O' | '~' })),
+      windows: [],
+      explainedClass: 'A',
+      segments: ecg.segments!.map((s) => ({ ...s, ranks: {} })),
+      signal: onStep(signal, 0.001),
+      consensus: relativeToPeak(ecg.consensus!),
+    });
+    const decoded = ecgOf({ ecg: stored } as unknown as ExplanationRecord)!;
+    expect(decoded.signal).toHaveLength(300);
+    decoded.signal.forEach((v, i) => expect(v).toBeCloseTo(signal[i]!, 9));
+    decoded.consensus!.forEach((v, i) => expect(Math.abs(v - ecg.consensus![i]!)).toBeLessThanOrEqual(0.05 / 2000 + 1e-12));
+    expect(topSegments(decoded)).toEqual(topSegments(ecg));
+    expect(Array.from(saliencyLevels(decoded.consensus!, 10, 0))).toEqual(Array.from(saliencyLevels(ecg.consensus!, 10, 0)));
+    expect(ecgOf({ ecg: { ...stored, format: 3 } } as unknown as ExplanationRecord)).toBeUndefined();
   });
 
   it('zoom: in halves around the centre down to the minimum, out doubles up to the whole, pans stop at the ends', () => {

@@ -12,6 +12,7 @@ import type { EcgExplanationRecord } from '../../../src/cds-hooks/services/ecg-r
 import type { CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
 import { encodeSampledData, resample } from '../../../src/fhir/sampled-data.js';
 import { ModelUnavailableError, modelProviderOf, type ModelProvider } from '../../../src/explanations/model-provider.js';
+import { fromFixedPoint } from '../../../src/explanations/fixed-point.js';
 import type { ExplanationRecord } from '../../../src/explanations/record.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import { createLogger } from '../../../src/logger.js';
@@ -107,10 +108,19 @@ describe('vigil-ecg-rhythm', () => {
     const e = record.ecg;
     expect(e.rhythm).toBe('A');
     expect(e.rateHz).toBe(150);
-    expect(e.signal).toHaveLength(Math.floor((af.samples.length / 300) * 150));
+    expect(e.format).toBe(2);
+    const samples = Math.floor((af.samples.length / 300) * 150);
+    expect(e.signal.q).toHaveLength(samples);
+    expect(e.signal.scale).toBe(0.001);
     expect(e.saliency!.map((s) => s.method)).toEqual(['ig-flat', 'ig-smoothed', 'smoothgrad', 'occlusion']);
-    for (const s of e.saliency!) expect(s.values).toHaveLength(e.signal.length);
-    expect(e.consensus).toHaveLength(e.signal.length);
+    // Per method: one sum per 40 ms (6 samples), adding up to the full-resolution total.
+    expect(e.saliencyBucketSeconds).toBeCloseTo(0.04, 9);
+    for (const s of e.saliency!) {
+      expect(s.sums.q).toHaveLength(Math.ceil(samples / 6));
+      const summed = fromFixedPoint(s.sums).reduce((a, b) => a + b, 0);
+      expect(Math.abs(summed - s.total)).toBeLessThanOrEqual(s.sums.q.length * s.sums.scale);
+    }
+    expect(e.consensus!.q).toHaveLength(samples);
     expect(e.segments!.length).toBe(Math.ceil(e.durationSeconds));
     expect(e.segments![0]!.fromTime).toMatch(/^2026-01-01T10:00:/);
     expect(e.classes.reduce((s, c) => s + c.probability, 0)).toBeCloseTo(1, 4);
@@ -120,7 +130,19 @@ describe('vigil-ecg-rhythm', () => {
     expect(factor.features.map((f) => f.name)).toEqual(['heartRate', 'cvRR', 'rmssdRatio', 'pnn50', 'sampleEntropy', 'irregularFraction', 'medianAbsDiffRatio']);
     expect(factor.attribution).toBeCloseTo(factor.features.reduce((a, f) => a + f.attribution, 0), 6);
     const igFlat = e.saliency!.find((s) => s.method === 'ig-flat')!;
-    expect(factor.signalAttribution).toBeCloseTo(igFlat.values.reduce((a, b) => a + b, 0), 2);
+    expect(factor.signalAttribution).toBeCloseTo(igFlat.total, 6);
+    // Completeness, from the record alone (computed before bucketing): Σ signal + Σ rhythm = f(x) − f(baseline).
+    const difference = e.score! - igFlat.baselineScore!;
+    expect(Math.abs(igFlat.total + factor.attribution - difference)).toBeLessThanOrEqual(igFlat.convergenceDelta! * Math.max(Math.abs(difference), 1e-4) + 1e-6);
+    // The stored consensus still ranks the 1 s segments as the full-resolution one did: same top segments, same times.
+    const consensus = fromFixedPoint(e.consensus!);
+    const perSecond = Array.from({ length: Math.ceil(samples / 150) }, (_, k) => consensus.slice(k * 150, (k + 1) * 150).reduce((a, b) => a + b, 0));
+    const top = perSecond.map((score, k) => ({ k, score })).sort((a, b) => b.score - a.score).slice(0, 5);
+    expect(top.map((t) => t.k)).toEqual(e.segments!.slice(0, 5).map((s) => s.from));
+    top.forEach((t, i) => expect(t.score).toBeCloseTo(e.segments![i]!.score, 3));
+    // Format 2 size: ≈ 52 KB of JSON for this 30 s tracing (format 1: ≈ 246 KB).
+    expect(e.durationSeconds).toBe(30);
+    expect(JSON.stringify(record).length).toBeLessThan(64_000);
     expect(card.detail).toMatch(/\*\*Rhythm irregularity\*\* \(R-peak intervals\) (raised|lowered) "atrial fibrillation" by \d+\.\d\d log-odds/);
   });
 

@@ -1,16 +1,36 @@
 /**
  * The explanation record of an ECG rhythm card: the shared ExplanationRecord (src/explanations/record.ts)
- * plus an `ecg` section the explanation view draws — the tracing as classified, the saliency per sample of
- * every method and their consensus (the band under the tracing), and the segments with their times.
- * Pure.
+ * plus an `ecg` section the explanation view draws — the tracing as classified, the consensus saliency per
+ * sample (the band under the tracing), each method's saliency per 40 ms bucket, and the segments with their
+ * times. Pure.
+ *
+ * Format 2 (`ecg.format: 2`) keeps the long series as fixed-point integers (src/explanations/fixed-point.ts):
+ * the tracing on its 0.001 mV step (the resolution it always had), the consensus at ≈ 3 significant digits of
+ * its peak, and each method's saliency summed per SALIENCY_BUCKET_SECONDS (one small square of ECG paper;
+ * sums, so Σ buckets is still Σ samples). Completeness and the segments are computed before any of this, on
+ * the full-resolution saliency, and recorded (`score`, per method `total` and `baselineScore`). A 30 s
+ * tracing's record went from ≈ 246 KB of JSON to ≈ 52 KB (docs/performance.md §ECG explanation record).
+ * Records without `format` are format 1 (every series a plain per-sample array); the view reads both.
  */
+import { onStep, relativeToPeak, type FixedPointSeries } from '../../../explanations/fixed-point.js';
 import { dataHash, type ExplanationRecord } from '../../../explanations/record.js';
 import { ECG_CLASSES, ECG_CLASS_NAMES, type EcgClass } from '../../../models/ecg/classes.js';
 import type { EcgExplanation } from '../../../models/ecg/explain.js';
 import type { ModelManifest } from '../../../models/index.js';
 
+/** The record format this file writes. */
+export const ECG_RECORD_FORMAT = 2;
+
+/** Bucket of the per-method saliency: 40 ms, one small square of ECG paper (6 samples at the model's 150 Hz). */
+export const SALIENCY_BUCKET_SECONDS = 0.04;
+
+/** Step of the stored tracing, mV: the 3 decimals it was always kept to. */
+export const SIGNAL_STEP_MV = 0.001;
+
 export interface EcgRecordSection {
-  /** Sampling rate of `signal` and every saliency array, Hz. */
+  /** 2: this layout. (Format 1, no field: `signal`, `consensus` and every `saliency[].values` plain per-sample arrays.) */
+  format: typeof ECG_RECORD_FORMAT;
+  /** Sampling rate of `signal` and `consensus`, Hz. */
   rateHz: number;
   /** ISO time of the first sample, when the Observation says. */
   start?: string;
@@ -20,14 +40,22 @@ export interface EcgRecordSection {
   rhythm: EcgClass;
   classes: Array<{ code: EcgClass; name: string; probability: number }>;
   windows: Array<{ startSeconds: number; probabilities: number[] }>;
-  /** The tracing at the model rate, mV (3 decimals). */
-  signal: number[];
+  /** The tracing at the model rate, full resolution: mV = q × 0.001. */
+  signal: FixedPointSeries;
   /** What the saliency explains. */
   explainedClass?: EcgClass;
-  /** Per-sample saliency, log-odds of the explained class; > 0 supports it. */
-  saliency?: Array<{ method: string; baseline: string; values: number[]; steps?: number; convergenceDelta?: number; converged?: boolean }>;
-  /** Mean of the methods after scaling each to unit total |saliency|; the band under the tracing. */
-  consensus?: number[];
+  /** Log-odds of the explained class for the whole tracing (what every method attributes). */
+  score?: number;
+  /** Width of a `saliency[].sums` bucket, seconds (SALIENCY_BUCKET_SECONDS rounded to whole samples). */
+  saliencyBucketSeconds?: number;
+  /**
+   * Each method's saliency (log-odds of the explained class; > 0 supports it), summed per bucket. `total` is
+   * Σ over every sample before bucketing and rounding; for integrated gradients Σ total (+ rhythmFactor's
+   * attribution) = score − baselineScore within `convergenceDelta`.
+   */
+  saliency?: Array<{ method: string; baseline: string; sums: FixedPointSeries; total: number; baselineScore?: number; steps?: number; convergenceDelta?: number; converged?: boolean }>;
+  /** Per sample, mean of the methods after scaling each to unit total |saliency|: the band under the tracing. */
+  consensus?: FixedPointSeries;
   /** Every segment, strongest support first, with each method's rank. */
   segments?: Array<{ from: number; to: number; fromTime?: string; toTime?: string; score: number; ranks: Record<string, number> }>;
   segmentSeconds?: number;
@@ -52,6 +80,19 @@ export interface EcgExplanationRecord extends ExplanationRecord {
 
 const round = (values: ArrayLike<number>, digits: number) => Array.from(values, (v) => Number(v.toFixed(digits)));
 
+/** Sums of `values` over consecutive runs of `size` samples (the last run may be shorter). */
+export function bucketSums(values: ArrayLike<number>, size: number): Float64Array {
+  const out = new Float64Array(Math.ceil(values.length / size));
+  for (let i = 0; i < values.length; i++) out[Math.floor(i / size)]! += values[i]!;
+  return out;
+}
+
+function total(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
+  return sum;
+}
+
 export function buildEcgRecord(input: {
   id: string;
   cardUuid: string;
@@ -75,7 +116,9 @@ export function buildEcgRecord(input: {
   const at = (s: number) => (Number.isNaN(t0) ? undefined : new Date(t0 + s * 1000).toISOString());
   const ig = e?.tracks.find((t) => t.method === 'ig-flat');
   const af = input.probabilities.A;
+  const signal = round(input.signal, 3);
   const ecg: EcgRecordSection = {
+    format: ECG_RECORD_FORMAT,
     rateHz: input.rateHz,
     ...(input.start ? { start: input.start } : {}),
     durationSeconds: input.signal.length / input.rateHz,
@@ -84,19 +127,24 @@ export function buildEcgRecord(input: {
     rhythm: input.rhythm,
     classes: ECG_CLASSES.map((c) => ({ code: c, name: ECG_CLASS_NAMES[c], probability: input.probabilities[c] })),
     windows: input.windows,
-    signal: round(input.signal, 3),
+    signal: onStep(signal, SIGNAL_STEP_MV),
   };
   if (e) {
+    const bucket = Math.max(1, Math.round(SALIENCY_BUCKET_SECONDS * input.rateHz));
     ecg.explainedClass = ECG_CLASSES[e.classIndex];
+    if (Number.isFinite(e.score)) ecg.score = e.score;
+    ecg.saliencyBucketSeconds = bucket / input.rateHz;
     ecg.saliency = e.tracks.map((t) => ({
       method: t.method,
       baseline: t.baseline,
-      values: round(t.values, 6),
+      sums: relativeToPeak(bucketSums(t.values, bucket)),
+      total: total(t.values),
+      ...(t.baselineScore !== undefined ? { baselineScore: t.baselineScore } : {}),
       ...(t.steps !== undefined ? { steps: t.steps } : {}),
       ...(t.delta !== undefined ? { convergenceDelta: t.delta } : {}),
       ...(t.converged !== undefined ? { converged: t.converged } : {}),
     }));
-    ecg.consensus = round(e.consensus, 6);
+    ecg.consensus = relativeToPeak(e.consensus);
     ecg.segments = e.segments.map((s) => {
       const fromTime = at(s.from);
       const toTime = at(s.to);
@@ -123,7 +171,8 @@ export function buildEcgRecord(input: {
     model: { id: input.manifest.id, version: input.manifest.version },
     created: new Date().toISOString(),
     asOf: input.start ?? input.now.toISOString(),
-    dataHash: dataHash({ signal: ecg.signal, rateHz: input.rateHz }),
+    // Hashed as plain mV, the same input format 1 hashed.
+    dataHash: dataHash({ signal, rateHz: input.rateHz }),
     prediction: {
       // The shared record is shaped for risk scores: it carries p(AF), and the band says whether AF was the call.
       probability: af,
