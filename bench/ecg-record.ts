@@ -31,7 +31,7 @@ function formatOne(record: EcgExplanationRecord, tracks: ReadonlyArray<{ values:
     ...record,
     ecg: {
       ...rest,
-      signal: view.signal.map((v) => Number(v.toFixed(3))),
+      signal: view.signal.map((v) => (v === null ? null : Number(v.toFixed(3)))),
       ...(saliency ? { saliency: saliency.map(({ sums: _sums, total: _total, baselineScore: _b, ...s }, k) => ({ ...s, values: round6(tracks[k]!.values) })) } : {}),
       ...(view.consensus ? { consensus: round6(view.consensus) } : {}),
     },

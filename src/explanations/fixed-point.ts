@@ -8,8 +8,8 @@
 export interface FixedPointSeries {
   /** What one step of `q` is worth, in the series' unit. 0 for an all-zero series. */
   scale: number;
-  /** The values divided by `scale`, rounded to integers. */
-  q: number[];
+  /** The values divided by `scale`, rounded to integers; null where there was no number (a sample marked as an error). */
+  q: Array<number | null>;
 }
 
 /** Levels the largest |value| gets by default: about 3 significant digits at the peak. */
@@ -17,7 +17,7 @@ export const DEFAULT_PEAK_LEVELS = 1000;
 
 /** `values` on a fixed step: exact to ±step/2 (e.g. 0.001 mV for a tracing already held to µV). */
 export function onStep(values: ArrayLike<number>, step: number): FixedPointSeries {
-  return { scale: step, q: Array.from(values, (v) => (Number.isFinite(v) ? Math.round(v / step) : 0)) };
+  return { scale: step, q: Array.from(values, (v) => (Number.isFinite(v) ? Math.round(v / step) : null)) };
 }
 
 /**
@@ -30,14 +30,14 @@ export function relativeToPeak(values: ArrayLike<number>, peakLevels = DEFAULT_P
     const v = Math.abs(values[i]!);
     if (Number.isFinite(v) && v > peak) peak = v;
   }
-  if (peak === 0) return { scale: 0, q: Array.from(values, () => 0) };
+  if (peak === 0) return { scale: 0, q: Array.from(values, (v) => (Number.isFinite(v) ? 0 : null)) };
   // A short scale keeps the JSON short; the peak then lands within 0.05 % of peakLevels.
   return onStep(values, Number((peak / peakLevels).toPrecision(4)));
 }
 
-/** The values back (each q × scale). */
+/** The values back (each q × scale); NaN where q is null. */
 export function fromFixedPoint(series: FixedPointSeries): number[] {
-  return series.q.map((q) => q * series.scale);
+  return series.q.map((q) => (q === null ? NaN : q * series.scale));
 }
 
 export function isFixedPointSeries(value: unknown): value is FixedPointSeries {

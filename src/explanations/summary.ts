@@ -21,6 +21,8 @@ export interface ExplanationSummary {
   asOf: string;
   /** ECG records: the rhythm called and its probability (the record's probability is p(AF) whatever the call). */
   rhythm?: { code: string; name: string; probability: number };
+  /** ECG records of a tracing refused before classification: no rhythm was computed (`probability` means nothing). */
+  unclassified?: true;
 }
 
 /** The shape of an ECG record's class list, read without depending on the ECG service's types. */
@@ -35,6 +37,7 @@ function rhythmOf(record: ExplanationRecord): ExplanationSummary['rhythm'] {
 export function summarizeExplanation(record: ExplanationRecord): ExplanationSummary {
   const p = record.prediction;
   const rhythm = rhythmOf(record);
+  const unclassified = typeof (record as { ecg?: { unclassified?: unknown } }).ecg?.unclassified === 'object';
   return {
     id: record.id,
     model: { id: record.model.id, version: record.model.version },
@@ -46,5 +49,6 @@ export function summarizeExplanation(record: ExplanationRecord): ExplanationSumm
     created: record.created,
     asOf: record.asOf,
     ...(rhythm ? { rhythm } : {}),
+    ...(unclassified ? { unclassified: true as const } : {}),
   };
 }

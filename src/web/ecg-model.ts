@@ -18,9 +18,11 @@ export interface EcgSection {
   lead: string;
   rhythm: string;
   classes: Array<{ code: string; name: string; probability: number }>;
-  /** mV at rateHz. */
-  signal: number[];
+  /** mV at rateHz; null for a sample the device marked as an error (drawn as a gap). */
+  signal: Array<number | null>;
   explainedClass?: string;
+  /** The tracing was refused before the network saw it: why (then `rhythm` is '' and `classes` empty). */
+  unclassified?: { reasons: string[] };
   saliency?: Array<{ method: string; baseline: string; values: number[] }>;
   /** Per-sample consensus saliency (sums to ±1 in absolute value over the tracing); > 0 supports the explained class. */
   consensus?: number[];
@@ -34,12 +36,17 @@ export interface EcgSection {
  * behind the service; test/web/model.test.ts checks that the service's type still fits this one. Per-method
  * saliency (40 ms sums) is not drawn.
  */
-export interface StoredEcgSection extends Omit<EcgSection, 'signal' | 'consensus' | 'saliency'> {
+export interface StoredEcgSection extends Omit<EcgSection, 'signal' | 'consensus' | 'saliency' | 'unclassified'> {
   format: 2;
   /** mV = q × scale. */
   signal: FixedPointSeries;
   /** Per sample, like `signal`. */
   consensus?: FixedPointSeries;
+}
+
+/** A format 2 section of a tracing refused before classification (record.ts UnclassifiedEcgSection). */
+export interface StoredUnclassifiedEcgSection extends Pick<StoredEcgSection, 'format' | 'rateHz' | 'start' | 'durationSeconds' | 'observation' | 'lead' | 'signal'> {
+  unclassified: { reasons: string[] };
 }
 
 /**
@@ -48,13 +55,19 @@ export interface StoredEcgSection extends Omit<EcgSection, 'signal' | 'consensus
  * consensus to ≈ 3 significant digits of its peak). A format this page does not know is not drawn.
  */
 export function ecgOf(record: ExplanationRecord): EcgSection | undefined {
-  const stored = (record as ExplanationRecord & { ecg?: EcgSection | StoredEcgSection }).ecg;
+  const stored = (record as ExplanationRecord & { ecg?: EcgSection | StoredEcgSection | StoredUnclassifiedEcgSection }).ecg;
   if (!stored) return undefined;
   let ecg: EcgSection | undefined;
   if (!('format' in stored) || stored.format === undefined) ecg = stored as EcgSection;
   else if (stored.format === 2 && isFixedPointSeries(stored.signal)) {
-    const { format: _format, signal, consensus, ...rest } = stored;
-    ecg = { ...rest, signal: fromFixedPoint(signal), ...(isFixedPointSeries(consensus) ? { consensus: fromFixedPoint(consensus) } : {}) };
+    const signal = fromFixedPoint(stored.signal).map((v) => (Number.isNaN(v) ? null : v));
+    if ('unclassified' in stored) {
+      const { format: _format, signal: _signal, unclassified, ...rest } = stored;
+      ecg = { ...rest, rhythm: '', classes: [], signal, unclassified: { reasons: Array.isArray(unclassified?.reasons) ? unclassified.reasons : [] } };
+    } else {
+      const { format: _format, signal: _signal, consensus, ...rest } = stored;
+      ecg = { ...rest, signal, ...(isFixedPointSeries(consensus) ? { consensus: fromFixedPoint(consensus) } : {}) };
+    }
   }
   return ecg && Array.isArray(ecg.signal) && ecg.signal.length > 0 && ecg.rateHz > 0 ? ecg : undefined;
 }
@@ -246,8 +259,12 @@ export function topSegments(ecg: Pick<EcgSection, 'segments'>, limit = 5): Segme
  * What the clinician is told besides the probabilities: a too-noisy call is a "cannot classify" in words,
  * an absent saliency says so; empty when the tracing was classified and explained.
  */
-export function ecgNotes(ecg: Pick<EcgSection, 'rhythm' | 'saliency' | 'consensus' | 'classes'>): string[] {
+export function ecgNotes(ecg: Pick<EcgSection, 'rhythm' | 'saliency' | 'consensus' | 'classes' | 'unclassified'>): string[] {
   const notes: string[] = [];
+  if (ecg.unclassified) {
+    const reasons = ecg.unclassified.reasons.length ? ecg.unclassified.reasons.join('; ') : 'no reason was recorded';
+    return [`Cannot classify this tracing: ${reasons}. The model was not run on it, so no rhythm or probabilities are shown. Consider repeating the recording.`];
+  }
   if (ecg.rhythm === '~') {
     notes.push('Cannot classify this rhythm: the model judged the recording too noisy (artefact or poor electrode contact) to call a rhythm. Consider repeating the recording.');
   }

@@ -320,11 +320,10 @@ function renderRhythm(record: ExplanationRecord, ecg: EcgSection): void {
       'div',
       { class: `risk-tile ${record.prediction.band}` },
       el('span', { class: 'risk-model', 'data-testid': 'risk-model' }, `${MODEL_TITLE[record.model.id] ?? record.model.id} · ${record.model.id} v${record.model.version}`),
-      el('span', { class: 'risk-value rhythm', 'data-testid': 'risk-value' }, called ? `${called.name.charAt(0).toUpperCase()}${called.name.slice(1)} ${formatPercent(called.probability)}` : ecg.rhythm),
+      el('span', { class: 'risk-value rhythm', 'data-testid': 'risk-value' }, ecg.unclassified ? 'Not classified' : called ? `${called.name.charAt(0).toUpperCase()}${called.name.slice(1)} ${formatPercent(called.probability)}` : ecg.rhythm),
       el('span', { class: 'muted' }, `Single-lead ECG${ecg.start ? ` recorded ${formatTime(ecg.start)}` : ''}, ${formatSeconds(ecg.durationSeconds)}, ${ecg.lead}`),
     ),
-    el('h3', {}, 'Probability of each rhythm'),
-    classChart(classBars(ecg)),
+    ecg.classes.length ? [el('h3', {}, 'Probability of each rhythm'), classChart(classBars(ecg))] : [],
     ecgNotes(ecg).map((note) => el('p', { class: 'note', 'data-testid': 'ecg-note' }, note)),
   );
 }
@@ -335,7 +334,7 @@ function renderEcg(ecg: EcgSection): void {
   const full = fullWindow(ecg);
   const name = explainedName(ecg);
   const levels = ecg.consensus?.length === ecg.signal.length ? saliencyLevels(ecg.consensus, ecg.rateHz) : undefined;
-  fill(byId('ecg-legend'), levels ? supportLegend(name) : el('p', { class: 'muted' }, 'No saliency band: where the model looked was not computed for this recording.'));
+  fill(byId('ecg-legend'), levels ? supportLegend(name) : el('p', { class: 'muted' }, ecg.unclassified ? 'No saliency band: the model was not run on this tracing (the reason is above).' : 'No saliency band: where the model looked was not computed for this recording.'));
   const chartBox = byId('ecg-chart');
   const status = byId('ecg-status');
   const segments = topSegments(ecg);

@@ -466,9 +466,9 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       id: s.id,
       modelId: s.model.id,
       title: MODEL_TITLE[s.model.id] ?? s.model.id,
-      value: s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : formatPercent(s.probability),
+      value: s.unclassified ? 'Not classified' : s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : formatPercent(s.probability),
       band: s.band,
-      bandLabel: s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : (BAND_LABEL[s.band] ?? s.band),
+      bandLabel: s.unclassified ? 'Tracing cannot be used' : s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : (BAND_LABEL[s.band] ?? s.band),
       asOf: s.asOf,
       stale,
     };

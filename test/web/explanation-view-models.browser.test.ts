@@ -12,12 +12,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { Observation } from 'fhir/r4';
+import { pickLead } from '../../src/cds-hooks/services/ecg-rhythm/observation.js';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
+import { decodeSampledData, encodeSampledData } from '../../src/fhir/sampled-data.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import { ecgOf, segmentWindow, topSegments, fullWindow } from '../../src/web/ecg-model.js';
 import { formatPercent, formatTime, STALE_AFTER_HOURS } from '../../src/web/model.js';
-import { CHROMIUM, startBrowserRig, type BrowserRig, ehrLaunchUrl, explanationIdFor } from './helpers.js';
+import { CHROMIUM, startBrowserRig, type BrowserRig, ehrLaunchUrl, explanationIdFor, firePatientView } from './helpers.js';
 
 /** Septic, with a cardiology work-up on file: scored by the deterioration and the heart-disease models. */
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
@@ -61,6 +64,17 @@ async function recordVia(page: Page, id: string): Promise<ExplanationRecord> {
     const ctx = /ctx=([A-Za-z0-9_-]+)/.exec(window.location.hash)![1]!;
     return (await fetch(`/app/api/explanations/${explanationId}`, { headers: { 'X-Vigil-Context': ctx } })).json();
   }, id);
+}
+
+/** Columns of the saliency band drawn in a colour other than the "no support" grey. */
+function colouredColumns(band: Locator): Promise<number> {
+  return band.evaluate((c) => {
+    const canvas = c as HTMLCanvasElement;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, 1).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (!(data[i] === 0xec && data[i + 1] === 0xec && data[i + 2] === 0xec)) n++;
+    return n;
+  });
 }
 
 /** The tracing's visible x range (seconds), as the chart publishes it. */
@@ -157,14 +171,7 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     expect(await view.locator('[data-testid="class-bars"] li').count()).toBe(4);
     expect(await view.locator('.factor-bars').count()).toBe(0);
     // The band has colour where the saliency supports the call (not all "none" grey).
-    const coloured = await band.evaluate((c) => {
-      const canvas = c as HTMLCanvasElement;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, 1).data;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) if (!(data[i] === 0xec && data[i + 1] === 0xec && data[i + 2] === 0xec)) n++;
-      return n;
-    });
-    expect(coloured).toBeGreaterThan(0);
+    expect(await colouredColumns(band)).toBeGreaterThan(0);
 
     let [from, to] = await xRange(view);
     expect(from).toBeCloseTo(full.from, 2);
@@ -256,14 +263,7 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await view.locator('#ecg-chart canvas').first().waitFor();
     const band = view.locator('#ecg-chart canvas.saliency-band');
     expect(await band.count()).toBe(1);
-    const coloured = await band.evaluate((c) => {
-      const canvas = c as HTMLCanvasElement;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, 1).data;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) if (!(data[i] === 0xec && data[i + 1] === 0xec && data[i + 2] === 0xec)) n++;
-      return n;
-    });
-    expect(coloured).toBeGreaterThan(0);
+    expect(await colouredColumns(band)).toBeGreaterThan(0);
     expect(await view.locator('[data-testid="segments"] button.segment').count()).toBe(topSegments(decoded).length);
     await context.close();
   }, 60_000);
@@ -277,6 +277,35 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await expect(view.getByTestId('ecg-note').first().textContent()).resolves.toMatch(/^Cannot classify this rhythm: the model judged the recording too noisy/);
     await expect(view.locator(`button.model-tile[data-explanation="${ids.noisy}"] .tile-band`).textContent()).resolves.toBe('Cannot classify: too noisy');
     await view.locator('#ecg-chart canvas').first().waitFor();
+    await context.close();
+  }, 60_000);
+
+  it('shows a tracing refused before classification (too short): the tracing, the reason in words, no rhythm or band', async () => {
+    // A newer, 8-s copy of this patient's filed tracing: the quality checks refuse it before the model sees it.
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const view = await context.newPage();
+    await openView(view, ECG_NOISY, ids.noisy);
+    const filed = ecgOf(await recordVia(view, ids.noisy))!.observation!;
+    const original = rig!.vigil.sandboxStore!.read('Observation', filed.replace('Observation/', '')) as Observation;
+    const decoded = decodeSampledData(pickLead(original)!.sampledData);
+    const short: Observation = { ...structuredClone(original), id: 'ecg-too-short-browser-test', effectiveDateTime: new Date().toISOString(), valueSampledData: encodeSampledData(decoded.values.subarray(0, 8 * decoded.rateHz), decoded.rateHz) };
+    delete short.component;
+    rig!.vigil.sandboxStore!.writeAll([{ resource: short, id: short.id! }], () => undefined);
+    const cards = await firePatientView(origin, 'vigil-ecg-rhythm', ECG_NOISY);
+    expect(cards[0]!.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
+    const id = (JSON.parse(cards[0]!.links!.find((l) => l.type === 'smart')!.appContext!) as { explanationId: string }).explanationId;
+
+    await openView(view, ECG_NOISY, id);
+    await view.locator('#ecg-chart canvas').first().waitFor();
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe('Not classified');
+    await expect(view.getByTestId('ecg-note').first().textContent()).resolves.toMatch(/^Cannot classify this tracing: the tracing is 8\.0 s long; at least 10 s are needed\./);
+    expect(await view.locator('#ecg-chart canvas.saliency-band').count()).toBe(0);
+    expect(await view.locator('[data-testid="class-bars"] li').count()).toBe(0);
+    const [from, to] = await xRange(view);
+    expect(from).toBeCloseTo(0, 2);
+    expect(to).toBeCloseTo(8, 2);
+    await expect(view.locator(`button.model-tile[data-explanation="${id}"] .tile-band`).textContent()).resolves.toBe('Tracing cannot be used');
+    await view.locator('#ecg-section').screenshot({ path: path.join(shots, 'explanation-view-ecg-unclassified.png') });
     await context.close();
   }, 60_000);
 });

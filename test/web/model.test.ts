@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import type { Observation, RiskAssessment } from 'fhir/r4';
-import type { EcgRecordSection } from '../../src/cds-hooks/services/ecg-rhythm/record.js';
+import type { EcgRecordSection, UnclassifiedEcgSection } from '../../src/cds-hooks/services/ecg-rhythm/record.js';
 import {
   bandColumns,
   classBars,
@@ -25,6 +25,7 @@ import {
   zoomWindow,
   type EcgSection,
   type StoredEcgSection,
+  type StoredUnclassifiedEcgSection,
 } from '../../src/web/ecg-model.js';
 import { onStep, relativeToPeak } from '../../src/explanations/fixed-point.js';
 import {
@@ -329,6 +330,8 @@ describe('per-model strip', () => {
     expect(tiles[2]!.hoursOlder).toBeUndefined();
     const noisy = modelTiles([summary('e2', 'ecg-rhythm', '2026-01-03T12:00:00Z', { rhythm: { code: '~', name: 'too noisy to classify', probability: 0.7 } })], launched);
     expect(noisy[0]!.bandLabel).toBe('Cannot classify: too noisy');
+    const refused = modelTiles([summary('e3', 'ecg-rhythm', '2026-01-03T12:00:00Z', { probability: 0, band: 'low', unclassified: true })], launched);
+    expect([refused[0]!.value, refused[0]!.bandLabel]).toEqual(['Not classified', 'Tracing cannot be used']);
   });
 
   it('keeps the launched explanation when the list lacks it (after a newer record of its model, or alone)', () => {
@@ -378,7 +381,7 @@ describe('ECG view logic', () => {
   });
 
   it('decodes a format 2 section (fixed-point series) into what format 1 stored; an unknown format is not drawn', () => {
-    const signal = ecg.signal.map((v) => Number(v.toFixed(3)));
+    const signal = ecg.signal.map((v) => Number(v!.toFixed(3)));
     const stored = fits({
       format: 2,
       rateHz: ecg.rateHz,
@@ -400,6 +403,18 @@ describe('ECG view logic', () => {
     expect(topSegments(decoded)).toEqual(topSegments(ecg));
     expect(Array.from(saliencyLevels(decoded.consensus!, 10, 0))).toEqual(Array.from(saliencyLevels(ecg.consensus!, 10, 0)));
     expect(ecgOf({ ecg: { ...stored, format: 3 } } as unknown as ExplanationRecord)).toBeUndefined();
+  });
+
+  it('a tracing refused before classification: drawn with gaps for error samples, the reasons in words, no rhythm', () => {
+    const fitsUnclassified = (section: UnclassifiedEcgSection): StoredUnclassifiedEcgSection => section;
+    const stored = fitsUnclassified({ format: 2, rateHz: 300, durationSeconds: 8, lead: 'Observation.valueSampledData', signal: { scale: 0.001, q: [0, 12, null, -5] }, unclassified: { reasons: ['the tracing is 8.0 s long; at least 10 s are needed'] } });
+    const record = { id: 'u', patientId: 'p', serviceId: 'vigil-ecg-rhythm', cardUuid: 'c', model: { id: 'ecg-rhythm', version: '2.0.0' }, created: 'c1', asOf: 'a1', dataHash: 'h', prediction: { probability: 0, band: 'low', indicator: 'info', thresholds: { moderate: 0.5, high: 0.5 }, outcome: 'none' }, factors: [], notUsed: [], ecg: stored } as ExplanationRecord;
+    const view = ecgOf(record)!;
+    expect(view.signal).toEqual([0, 0.012, null, -0.005]);
+    expect([view.rhythm, view.classes, view.consensus]).toEqual(['', [], undefined]);
+    expect(ecgNotes(view)).toEqual(['Cannot classify this tracing: the tracing is 8.0 s long; at least 10 s are needed. The model was not run on it, so no rhythm or probabilities are shown. Consider repeating the recording.']);
+    expect(summarizeExplanation(record)).toMatchObject({ id: 'u', unclassified: true });
+    expect(summarizeExplanation(record)).not.toHaveProperty('rhythm');
   });
 
   it('zoom: in halves around the centre down to the minimum, out doubles up to the whole, pans stop at the ends', () => {

@@ -1,14 +1,14 @@
 /**
  * vigil-ecg-rhythm end to end over the shipped model: FHIR ECG Observations (valueSampledData and
- * component form, other sampling rates) → card + explanation record with per-sample saliency; every
- * refusal path ("cannot classify" with its reason), no ECG, model unavailable.
+ * component form, other sampling rates) → card + explanation record with its saliency (format 2); every
+ * refusal path ("cannot classify" with its reason, and a record of the tracing when it decodes), no ECG, model unavailable.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4';
 import { createEcgRhythmService } from '../../../src/cds-hooks/services/ecg-rhythm/index.js';
 import { ecgDefinition } from '../../../src/cds-hooks/services/ecg-rhythm/definition.js';
-import type { EcgExplanationRecord } from '../../../src/cds-hooks/services/ecg-rhythm/record.js';
+import type { EcgExplanationRecord, UnclassifiedEcgRecord } from '../../../src/cds-hooks/services/ecg-rhythm/record.js';
 import type { CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
 import { encodeSampledData, resample } from '../../../src/fhir/sampled-data.js';
 import { ModelUnavailableError, modelProviderOf, type ModelProvider } from '../../../src/explanations/model-provider.js';
@@ -91,7 +91,7 @@ describe('vigil-ecg-rhythm', () => {
     expect(d.prefetch!.ecg).toContain('patient={{context.patientId}}');
   });
 
-  it('AF tracing → warning card with probabilities and timed segments; record carries per-sample saliency', async () => {
+  it('AF tracing → warning card with probabilities and timed segments; record (format 2) carries the per-sample consensus and 40 ms method sums', async () => {
     const obs = ecgObservation(af, PATIENT, '2026-01-01T10:00:00Z', 'value');
     const { cards } = await service.handle(invocation([obs]));
     expect(cards).toHaveLength(1);
@@ -165,23 +165,41 @@ describe('vigil-ecg-rhythm', () => {
     expect(cards[0]!.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
   });
 
-  const refusals: Array<[string, (o: Observation) => void, RegExp]> = [
-    ['too short (8 s)', (o) => (o.valueSampledData = encodeSampledData(normal.samples.subarray(0, 2400), 300)), /8\.0 s long; at least 10 s/],
-    ['flat', (o) => (o.valueSampledData = encodeSampledData(new Float32Array(9000).fill(0.1), 300)), /flat/],
-    ['saturated', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300, { lowerLimit: -2000, upperLimit: 2000 }), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 10 === 0 ? 'U' : v)).join(' ') }), /saturated/],
-    ['not a voltage', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), origin: { value: 0, code: 'mm[Hg]' } }), /not a voltage/],
-    ['mostly errors', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 4 === 0 ? 'E' : v)).join(' ') }), /marked as errors/],
+  // The last column: samples of the stored tracing (a record is stored whenever the SampledData decodes).
+  const refusals: Array<[string, (o: Observation) => void, RegExp, number | undefined]> = [
+    ['too short (8 s)', (o) => (o.valueSampledData = encodeSampledData(normal.samples.subarray(0, 2400), 300)), /8\.0 s long; at least 10 s/, 2400],
+    ['flat', (o) => (o.valueSampledData = encodeSampledData(new Float32Array(9000).fill(0.1), 300)), /flat/, 9000],
+    ['saturated', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300, { lowerLimit: -2000, upperLimit: 2000 }), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 10 === 0 ? 'U' : v)).join(' ') }), /saturated/, 9000],
+    ['not a voltage', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), origin: { value: 0, code: 'mm[Hg]' } }), /not a voltage/, undefined],
+    ['mostly errors', (o) => (o.valueSampledData = { ...encodeSampledData(normal.samples, 300), data: encodeSampledData(normal.samples, 300).data!.split(' ').map((v, i) => (i % 4 === 0 ? 'E' : v)).join(' ') }), /marked as errors/, 9000],
   ];
-  it.each(refusals)('%s → "cannot classify" card saying why', async (_name, mutate, reason) => {
+  it.each(refusals)('%s → "cannot classify" card saying why, and a record of the tracing and the reasons', async (_name, mutate, reason, samples) => {
     const obs = ecgObservation(normal, PATIENT, '2026-01-01T10:00:00Z', 'value');
     mutate(obs);
     const before = store.records.size;
     const { cards } = await service.handle(invocation([obs]));
     expect(cards).toHaveLength(1);
-    expect(cards[0]!.indicator).toBe('info');
-    expect(cards[0]!.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
-    expect(cards[0]!.detail).toMatch(reason);
-    expect(store.records.size).toBe(before);
+    const card = cards[0]!;
+    expect(card.indicator).toBe('info');
+    expect(card.summary).toBe('ECG rhythm not classified: the tracing cannot be used');
+    expect(card.detail).toMatch(reason);
+    if (samples === undefined) {
+      // Nothing decodable to show: no record, no view link.
+      expect(store.records.size).toBe(before);
+      expect(card.links!.map((l) => l.type)).toEqual(['absolute']);
+      return;
+    }
+    expect(card.links!.map((l) => l.type)).toEqual(['smart', 'absolute']);
+    const id = (JSON.parse(card.links![0]!.appContext!) as { explanationId: string }).explanationId;
+    const record = (await store.get(id)) as UnclassifiedEcgRecord;
+    expect(record.cardUuid).toBe(card.uuid);
+    expect(record.ecg.unclassified.reasons.join('\n')).toMatch(reason);
+    expect(record.ecg).toMatchObject({ format: 2, rateHz: 300, durationSeconds: samples / 300, observation: `Observation/${obs.id}`, lead: 'Observation.valueSampledData' });
+    expect(record.ecg.signal.q).toHaveLength(samples);
+    expect(record.ecg).not.toHaveProperty('rhythm');
+    expect(record.ecg).not.toHaveProperty('saliency');
+    // Error samples stay gaps (null), never 0 mV.
+    if (/errors/.test(reason.source)) expect(record.ecg.signal.q[0]).toBeNull();
   });
 
   it('no ECG Observation (or only other codes / entered-in-error) → no card', async () => {

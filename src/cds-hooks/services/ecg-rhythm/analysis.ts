@@ -24,7 +24,7 @@ import type { Card } from '../../types.js';
 import { buildRhythmCard, cannotClassifyCard, SERVICE_LABEL } from './card.js';
 import { ECG_MODEL_ID } from './definition.js';
 import { pickLead, timeOf, type EcgLead } from './observation.js';
-import { buildEcgRecord } from './record.js';
+import { buildEcgRecord, buildUnclassifiedEcgRecord } from './record.js';
 
 /** One tracing to classify: the Observation and the lead read from it. */
 export interface EcgTarget {
@@ -220,12 +220,36 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
   const links = [modelCardLink(input.baseUrl, manifest)];
   const { analysis } = analysed;
   if (!analysis.ok) {
+    // A tracing that decodes gets a record too, so the view can show it and the reasons (no rhythm, no saliency).
+    const decoded = decodeLead(target.lead);
+    let explanation: { baseUrl: string; id: string; cardUuid: string } | undefined;
+    if (decoded.ok) {
+      const cardUuid = randomUUID();
+      const record = buildUnclassifiedEcgRecord({
+        id: randomUUID(),
+        cardUuid,
+        patientId: input.patientId,
+        serviceId: input.serviceId,
+        ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
+        manifest,
+        now: input.now,
+        signal: decoded.samples.samples,
+        rateHz: decoded.samples.rateHz,
+        ...(target.recordedAt ? { start: target.recordedAt } : {}),
+        ...(target.observationRef ? { observation: target.observationRef } : {}),
+        lead: target.lead.path,
+        reasons: analysis.reasons,
+      });
+      const id = await saveExplanationRecord(input.explanations, record, input.logger);
+      if (id) explanation = { baseUrl: input.baseUrl, id, cardUuid };
+    }
     return cannotClassifyCard({
       reasons: analysis.reasons,
       source,
       links,
       ...(target.observationRef ? { observationRef: target.observationRef } : {}),
       ...(target.recordedAt ? { recordedAt: target.recordedAt } : {}),
+      ...(explanation ? { explanation } : {}),
     });
   }
   const c = analysis.classification;

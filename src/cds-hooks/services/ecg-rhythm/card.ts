@@ -111,13 +111,24 @@ export function buildRhythmCard(input: RhythmCardInput): Card {
   });
 }
 
-/** The tracing could not be classified: say why, never guess a rhythm. */
-export function cannotClassifyCard(opts: { reasons: readonly string[]; source: CardSource; links: CardLink[]; observationRef?: string; recordedAt?: string }): Card {
+/**
+ * The tracing could not be classified: say why, never guess a rhythm. With `explanation` (the stored record of
+ * the tracing and the reasons), a link to the explanation view comes first, as on the rhythm card.
+ */
+export function cannotClassifyCard(opts: { reasons: readonly string[]; source: CardSource; links: CardLink[]; observationRef?: string; recordedAt?: string; explanation?: { baseUrl: string; id: string; cardUuid: string } }): Card {
   const lines = [
     `**The ECG${opts.recordedAt ? ` recorded ${formatTime(opts.recordedAt)}` : ''}${opts.observationRef ? ` (\`${opts.observationRef}\`)` : ''} could not be classified:**`,
     ...opts.reasons.map((r) => `- ${escapeMarkdown(r)}`),
     '',
     'No rhythm is shown because one computed from this tracing would not be trustworthy. Consider repeating the recording.',
   ];
-  return createCard({ summary: 'ECG rhythm not classified: the tracing cannot be used', indicator: 'info', source: opts.source, detail: lines.join('\n'), links: opts.links });
+  const links = [...(opts.explanation ? [explanationLink(opts.explanation.baseUrl, opts.explanation.id)] : []), ...opts.links];
+  return createCard({
+    ...(opts.explanation ? { uuid: opts.explanation.cardUuid } : {}),
+    summary: 'ECG rhythm not classified: the tracing cannot be used',
+    indicator: 'info',
+    source: opts.source,
+    detail: lines.join('\n'),
+    links,
+  });
 }

@@ -78,6 +78,19 @@ export interface EcgExplanationRecord extends ExplanationRecord {
   ecg: EcgRecordSection;
 }
 
+/**
+ * A tracing refused before the network saw it (src/models/ecg/quality.ts: too short, flat, saturated, error
+ * samples, implausible amplitude): the tracing as filed, at its own rate (error samples null), and the reasons.
+ * No rhythm, probabilities or saliency exist for it.
+ */
+export interface UnclassifiedEcgSection extends Pick<EcgRecordSection, 'format' | 'rateHz' | 'start' | 'durationSeconds' | 'observation' | 'lead' | 'signal'> {
+  unclassified: { reasons: string[] };
+}
+
+export interface UnclassifiedEcgRecord extends ExplanationRecord {
+  ecg: UnclassifiedEcgSection;
+}
+
 const round = (values: ArrayLike<number>, digits: number) => Array.from(values, (v) => Number(v.toFixed(digits)));
 
 /** Sums of `values` over consecutive runs of `size` samples (the last run may be shorter). */
@@ -194,5 +207,59 @@ export function buildEcgRecord(input: {
     factors: [],
     notUsed: [],
     ecg,
+  };
+}
+
+/**
+ * The record of a "cannot classify" card, so the view can show the tracing and why it was refused. The shared
+ * record's prediction is required: its probability is 0 with band low and an outcome that says no rhythm was
+ * computed; the view and GET /patients/{id}/explanations/latest (`unclassified: true`) never show it as p(AF).
+ */
+export function buildUnclassifiedEcgRecord(input: {
+  id: string;
+  cardUuid: string;
+  patientId: string;
+  serviceId: string;
+  hookInstance?: string;
+  manifest: Pick<ModelManifest, 'id' | 'version'>;
+  now: Date;
+  /** mV at `rateHz` as decoded (NaN for error samples). */
+  signal: Float32Array;
+  rateHz: number;
+  start?: string;
+  observation?: string;
+  lead: string;
+  reasons: readonly string[];
+}): UnclassifiedEcgRecord {
+  const signal = Array.from(input.signal, (v) => (Number.isFinite(v) ? Number(v.toFixed(3)) : null));
+  return {
+    id: input.id,
+    patientId: input.patientId,
+    serviceId: input.serviceId,
+    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
+    cardUuid: input.cardUuid,
+    model: { id: input.manifest.id, version: input.manifest.version },
+    created: new Date().toISOString(),
+    asOf: input.start ?? input.now.toISOString(),
+    dataHash: dataHash({ signal, rateHz: input.rateHz }),
+    prediction: {
+      probability: 0,
+      band: 'low',
+      indicator: 'info',
+      thresholds: { moderate: 0.5, high: 0.5 },
+      outcome: 'none: the tracing could not be used, so no rhythm was computed (ecg.unclassified.reasons says why)',
+    },
+    factors: [],
+    notUsed: [],
+    ecg: {
+      format: ECG_RECORD_FORMAT,
+      rateHz: input.rateHz,
+      ...(input.start ? { start: input.start } : {}),
+      durationSeconds: input.signal.length / input.rateHz,
+      ...(input.observation ? { observation: input.observation } : {}),
+      lead: input.lead,
+      signal: onStep(input.signal, SIGNAL_STEP_MV),
+      unclassified: { reasons: [...input.reasons] },
+    },
   };
 }
