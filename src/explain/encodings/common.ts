@@ -24,6 +24,15 @@ export function shippedTrainingMean(modelId: string, width: number): Float32Arra
   return entry && entry.mean.length === width ? Float32Array.from(entry.mean) : undefined;
 }
 
+/**
+ * The baselines every encoding offers (src/explain/types.ts BaselineKind): all zeros, the shipped training
+ * mean (all zeros when none fits), and `normal` — the encoding's normal patient, all zeros when it has none.
+ */
+export function baselineSet(modelId: string, width: number, normal?: Float32Array): PreparedCells['baselines'] {
+  const zero = new Float32Array(width);
+  return { zero, 'training-mean': shippedTrainingMean(modelId, width) ?? zero, normal: normal ?? zero };
+}
+
 export function sourcesAt(provenance: Provenance | undefined, step: number, feature: number): readonly string[] {
   return provenance?.sources[step]?.[feature] ?? [];
 }

@@ -4,17 +4,16 @@
  */
 import type { RegisteredModel } from '../../models/registry.js';
 import type { InputLayout, Provenance } from '../types.js';
-import { shippedTrainingMean, sourcesAt, type EncodingAdapter, type PreparedCells } from './common.js';
+import { baselineSet, sourcesAt, type EncodingAdapter, type PreparedCells } from './common.js';
 
 export const genericAdapter: EncodingAdapter<unknown> = {
   prepare(model: RegisteredModel<unknown>, layout: InputLayout, input: unknown, provenance?: Provenance): PreparedCells {
     const encoded = model.encode(input);
     const channels = layout.channels.length;
-    const zero = new Float32Array(encoded.length);
     const valueChannel = layout.features.map((f) => layout.channels.indexOf(f.name));
     return {
       encoded,
-      baselines: { zero, 'training-mean': shippedTrainingMean(model.manifest.id, encoded.length) ?? zero, normal: zero },
+      baselines: baselineSet(model.manifest.id, encoded.length),
       cell(step, feature) {
         const c = valueChannel[feature]!;
         return { value: c < 0 ? null : encoded[step * channels + c]!, imputed: false, sources: sourcesAt(provenance, step, feature) };

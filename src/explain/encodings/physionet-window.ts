@@ -9,7 +9,7 @@ import type { RegisteredModel } from '../../models/registry.js';
 import type { DeteriorationInput } from '../../models/types.js';
 import { directionOf, IONIZED_CALCIUM, REFERENCE, typicalValue } from '../reference-ranges.js';
 import type { CellValue, InputLayout, Provenance } from '../types.js';
-import { shippedTrainingMean, sourcesAt, type EncodingAdapter, type PreparedCells } from './common.js';
+import { baselineSet, sourcesAt, type EncodingAdapter, type PreparedCells } from './common.js';
 
 const HOUR_MS = 3_600_000;
 /** Measured hourly in the "normal physiology" reference patient; other measurements once a day. */
@@ -83,14 +83,9 @@ export const physionetWindowAdapter: EncodingAdapter<DeteriorationInput> = {
     };
 
     const normal = normalWindow(W, input.age, input.sex);
-    const zero = new Float32Array(encoded.length);
     return {
       encoded,
-      baselines: {
-        zero,
-        'training-mean': shippedTrainingMean(model.manifest.id, encoded.length) ?? zero,
-        normal: encodeWindow(normal.rows, normal.age, normal.sex, spec),
-      },
+      baselines: baselineSet(model.manifest.id, encoded.length, encodeWindow(normal.rows, normal.age, normal.sex, spec)),
       cell,
       ...(stepTimes ? { stepTimes } : {}),
     };

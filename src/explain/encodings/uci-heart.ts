@@ -8,7 +8,7 @@ import { encodeHeart, HEART_INPUTS, type HeartEncodingSpec, type HeartInput, typ
 import type { RegisteredModel } from '../../models/registry.js';
 import { directionOf, REFERENCE, typicalValue } from '../reference-ranges.js';
 import type { CellValue, InputLayout, Provenance } from '../types.js';
-import { shippedTrainingMean, type EncodingAdapter, type PreparedCells } from './common.js';
+import { baselineSet, type EncodingAdapter, type PreparedCells } from './common.js';
 
 /** The reference patient: normal findings, the patient's own age and sex. */
 export function normalHeartRecord(record: HeartRecord): HeartRecord {
@@ -80,14 +80,9 @@ export const uciHeartAdapter: EncodingAdapter<HeartRecord> = {
         ...(direction ? { direction } : {}),
       };
     };
-    const zero = new Float32Array(encoded.length);
     return {
       encoded,
-      baselines: {
-        zero,
-        'training-mean': shippedTrainingMean(model.manifest.id, encoded.length) ?? zero,
-        normal: encodeHeart(normalHeartRecord(input), spec),
-      },
+      baselines: baselineSet(model.manifest.id, encoded.length, encodeHeart(normalHeartRecord(input), spec)),
       cell,
     };
   },
