@@ -24,7 +24,7 @@ import type { Card } from '../../types.js';
 import { buildRhythmCard, cannotClassifyCard, SERVICE_LABEL } from './card.js';
 import { ECG_MODEL_ID } from './definition.js';
 import { pickLead, timeOf, type EcgLead } from './observation.js';
-import { buildEcgRecord, buildUnclassifiedEcgRecord } from './record.js';
+import { buildEcgRecord, buildUnclassifiedEcgRecord, type EcgRecordBase } from './record.js';
 
 /** One tracing to classify: the Observation and the lead read from it. */
 export interface EcgTarget {
@@ -219,27 +219,28 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
   const source = modelSource(manifest, input.baseUrl);
   const links = [modelCardLink(input.baseUrl, manifest)];
   const { analysis } = analysed;
+  const cardUuid = randomUUID();
+  // Where every record of this card comes from; the tracing itself is added per kind of record.
+  const base = (signal: Float32Array, rateHz: number): EcgRecordBase => ({
+    id: randomUUID(),
+    cardUuid,
+    patientId: input.patientId,
+    serviceId: input.serviceId,
+    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
+    manifest,
+    now: input.now,
+    signal,
+    rateHz,
+    ...(target.recordedAt ? { start: target.recordedAt } : {}),
+    ...(target.observationRef ? { observation: target.observationRef } : {}),
+    lead: target.lead.path,
+  });
   if (!analysis.ok) {
     // A tracing that decodes gets a record too, so the view can show it and the reasons (no rhythm, no saliency).
     const decoded = decodeLead(target.lead);
     let explanation: { baseUrl: string; id: string; cardUuid: string } | undefined;
     if (decoded.ok) {
-      const cardUuid = randomUUID();
-      const record = buildUnclassifiedEcgRecord({
-        id: randomUUID(),
-        cardUuid,
-        patientId: input.patientId,
-        serviceId: input.serviceId,
-        ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
-        manifest,
-        now: input.now,
-        signal: decoded.samples.samples,
-        rateHz: decoded.samples.rateHz,
-        ...(target.recordedAt ? { start: target.recordedAt } : {}),
-        ...(target.observationRef ? { observation: target.observationRef } : {}),
-        lead: target.lead.path,
-        reasons: analysis.reasons,
-      });
+      const record = buildUnclassifiedEcgRecord({ ...base(decoded.samples.samples, decoded.samples.rateHz), reasons: analysis.reasons });
       const id = await saveExplanationRecord(input.explanations, record, input.logger);
       if (id) explanation = { baseUrl: input.baseUrl, id, cardUuid };
     }
@@ -253,23 +254,11 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
     });
   }
   const c = analysis.classification;
-  const cardUuid = randomUUID();
   const record = buildEcgRecord({
-    id: randomUUID(),
-    cardUuid,
-    patientId: input.patientId,
-    serviceId: input.serviceId,
-    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
-    manifest,
-    now: input.now,
+    ...base(c.signal, c.rateHz),
     rhythm: c.rhythm,
     probabilities: c.probabilities,
     windows: c.windows,
-    signal: c.signal,
-    rateHz: c.rateHz,
-    ...(target.recordedAt ? { start: target.recordedAt } : {}),
-    ...(target.observationRef ? { observation: target.observationRef } : {}),
-    lead: target.lead.path,
     ...(analysis.explanation ? { explanation: analysis.explanation } : {}),
   });
   if (record.method) record.method = { ...record.method, explainedAt: analysis.analysedAt, computed: analysed.source === 'cache' ? 'cache' : 'inline' };

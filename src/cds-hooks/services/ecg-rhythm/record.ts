@@ -78,20 +78,21 @@ export interface EcgExplanationRecord extends ExplanationRecord {
   ecg: EcgRecordSection;
 }
 
+/** The part of the `ecg` section every ECG record has: the tracing and where it comes from. */
+export type EcgTracingPart = Pick<EcgRecordSection, 'format' | 'rateHz' | 'start' | 'durationSeconds' | 'observation' | 'lead' | 'signal'>;
+
 /**
  * A tracing refused before the network saw it (src/models/ecg/quality.ts: too short, flat, saturated, error
  * samples, implausible amplitude): the tracing as filed, at its own rate (error samples null), and the reasons.
  * No rhythm, probabilities or saliency exist for it.
  */
-export interface UnclassifiedEcgSection extends Pick<EcgRecordSection, 'format' | 'rateHz' | 'start' | 'durationSeconds' | 'observation' | 'lead' | 'signal'> {
+export interface UnclassifiedEcgSection extends EcgTracingPart {
   unclassified: { reasons: string[] };
 }
 
 export interface UnclassifiedEcgRecord extends ExplanationRecord {
   ecg: UnclassifiedEcgSection;
 }
-
-const round = (values: ArrayLike<number>, digits: number) => Array.from(values, (v) => Number(v.toFixed(digits)));
 
 /** Sums of `values` over consecutive runs of `size` samples (the last run may be shorter). */
 export function bucketSums(values: ArrayLike<number>, size: number): Float64Array {
@@ -106,41 +107,74 @@ function total(values: ArrayLike<number>): number {
   return sum;
 }
 
-export function buildEcgRecord(input: {
+/** What every ECG record says about where it comes from: the card, the patient, the model and the tracing. */
+export interface EcgRecordBase {
   id: string;
   cardUuid: string;
   patientId: string;
   serviceId: string;
   hookInstance?: string;
-  manifest: Pick<ModelManifest, 'id' | 'version' | 'output'>;
+  manifest: Pick<ModelManifest, 'id' | 'version'>;
   now: Date;
-  rhythm: EcgClass;
-  probabilities: Record<EcgClass, number>;
-  windows: EcgRecordSection['windows'];
+  /** mV at `rateHz` (NaN for samples marked as errors). */
   signal: Float32Array;
   rateHz: number;
   start?: string;
   observation?: string;
   lead: string;
-  explanation?: EcgExplanation;
-}): EcgExplanationRecord {
+}
+
+/**
+ * The shared record's fields and the tracing part of the `ecg` section, for both kinds of ECG record. The
+ * data hash is over the tracing as plain mV (3 decimals, null for error samples), the input format 1 hashed.
+ */
+function recordParts(input: EcgRecordBase): { record: Omit<ExplanationRecord, 'prediction'>; section: EcgTracingPart } {
+  const signal = Array.from(input.signal, (v) => (Number.isFinite(v) ? Number(v.toFixed(3)) : null));
+  return {
+    record: {
+      id: input.id,
+      patientId: input.patientId,
+      serviceId: input.serviceId,
+      ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
+      cardUuid: input.cardUuid,
+      model: { id: input.manifest.id, version: input.manifest.version },
+      created: new Date().toISOString(),
+      asOf: input.start ?? input.now.toISOString(),
+      dataHash: dataHash({ signal, rateHz: input.rateHz }),
+      factors: [],
+      notUsed: [],
+    },
+    section: {
+      format: ECG_RECORD_FORMAT,
+      rateHz: input.rateHz,
+      ...(input.start ? { start: input.start } : {}),
+      durationSeconds: input.signal.length / input.rateHz,
+      ...(input.observation ? { observation: input.observation } : {}),
+      lead: input.lead,
+      signal: onStep(input.signal, SIGNAL_STEP_MV),
+    },
+  };
+}
+
+export function buildEcgRecord(
+  input: EcgRecordBase & {
+    rhythm: EcgClass;
+    probabilities: Record<EcgClass, number>;
+    windows: EcgRecordSection['windows'];
+    explanation?: EcgExplanation;
+  },
+): EcgExplanationRecord {
   const e = input.explanation;
   const t0 = input.start ? Date.parse(input.start) : NaN;
   const at = (s: number) => (Number.isNaN(t0) ? undefined : new Date(t0 + s * 1000).toISOString());
   const ig = e?.tracks.find((t) => t.method === 'ig-flat');
   const af = input.probabilities.A;
-  const signal = round(input.signal, 3);
+  const { record, section } = recordParts(input);
   const ecg: EcgRecordSection = {
-    format: ECG_RECORD_FORMAT,
-    rateHz: input.rateHz,
-    ...(input.start ? { start: input.start } : {}),
-    durationSeconds: input.signal.length / input.rateHz,
-    ...(input.observation ? { observation: input.observation } : {}),
-    lead: input.lead,
+    ...section,
     rhythm: input.rhythm,
     classes: ECG_CLASSES.map((c) => ({ code: c, name: ECG_CLASS_NAMES[c], probability: input.probabilities[c] })),
     windows: input.windows,
-    signal: onStep(signal, SIGNAL_STEP_MV),
   };
   if (e) {
     const bucket = Math.max(1, Math.round(SALIENCY_BUCKET_SECONDS * input.rateHz));
@@ -176,16 +210,7 @@ export function buildEcgRecord(input: {
     }
   }
   return {
-    id: input.id,
-    patientId: input.patientId,
-    serviceId: input.serviceId,
-    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
-    cardUuid: input.cardUuid,
-    model: { id: input.manifest.id, version: input.manifest.version },
-    created: new Date().toISOString(),
-    asOf: input.start ?? input.now.toISOString(),
-    // Hashed as plain mV, the same input format 1 hashed.
-    dataHash: dataHash({ signal, rateHz: input.rateHz }),
+    ...record,
     prediction: {
       // The shared record is shaped for risk scores: it carries p(AF), and the band says whether AF was the call.
       probability: af,
@@ -204,8 +229,6 @@ export function buildEcgRecord(input: {
           },
         }
       : {}),
-    factors: [],
-    notUsed: [],
     ecg,
   };
 }
@@ -215,33 +238,10 @@ export function buildEcgRecord(input: {
  * record's prediction is required: its probability is 0 with band low and an outcome that says no rhythm was
  * computed; the view and GET /patients/{id}/explanations/latest (`unclassified: true`) never show it as p(AF).
  */
-export function buildUnclassifiedEcgRecord(input: {
-  id: string;
-  cardUuid: string;
-  patientId: string;
-  serviceId: string;
-  hookInstance?: string;
-  manifest: Pick<ModelManifest, 'id' | 'version'>;
-  now: Date;
-  /** mV at `rateHz` as decoded (NaN for error samples). */
-  signal: Float32Array;
-  rateHz: number;
-  start?: string;
-  observation?: string;
-  lead: string;
-  reasons: readonly string[];
-}): UnclassifiedEcgRecord {
-  const signal = Array.from(input.signal, (v) => (Number.isFinite(v) ? Number(v.toFixed(3)) : null));
+export function buildUnclassifiedEcgRecord(input: EcgRecordBase & { reasons: readonly string[] }): UnclassifiedEcgRecord {
+  const { record, section } = recordParts(input);
   return {
-    id: input.id,
-    patientId: input.patientId,
-    serviceId: input.serviceId,
-    ...(input.hookInstance ? { hookInstance: input.hookInstance } : {}),
-    cardUuid: input.cardUuid,
-    model: { id: input.manifest.id, version: input.manifest.version },
-    created: new Date().toISOString(),
-    asOf: input.start ?? input.now.toISOString(),
-    dataHash: dataHash({ signal, rateHz: input.rateHz }),
+    ...record,
     prediction: {
       probability: 0,
       band: 'low',
@@ -249,17 +249,6 @@ export function buildUnclassifiedEcgRecord(input: {
       thresholds: { moderate: 0.5, high: 0.5 },
       outcome: 'none: the tracing could not be used, so no rhythm was computed (ecg.unclassified.reasons says why)',
     },
-    factors: [],
-    notUsed: [],
-    ecg: {
-      format: ECG_RECORD_FORMAT,
-      rateHz: input.rateHz,
-      ...(input.start ? { start: input.start } : {}),
-      durationSeconds: input.signal.length / input.rateHz,
-      ...(input.observation ? { observation: input.observation } : {}),
-      lead: input.lead,
-      signal: onStep(input.signal, SIGNAL_STEP_MV),
-      unclassified: { reasons: [...input.reasons] },
-    },
+    ecg: { ...section, unclassified: { reasons: [...input.reasons] } },
   };
 }
