@@ -256,8 +256,9 @@ export function topSegments(ecg: Pick<EcgSection, 'segments'>, limit = 5): Segme
 }
 
 /**
- * What the clinician is told besides the probabilities: a too-noisy call is a "cannot classify" in words,
- * an absent saliency says so; empty when the tracing was classified and explained.
+ * What the clinician is told besides the probabilities: a tracing refused before classification says why, a
+ * too-noisy call is a "cannot classify" in words, an absent saliency says so; empty when the tracing was
+ * classified and explained.
  */
 export function ecgNotes(ecg: Pick<EcgSection, 'rhythm' | 'saliency' | 'consensus' | 'classes' | 'unclassified'>): string[] {
   const notes: string[] = [];
