@@ -76,7 +76,7 @@ describe('untransposed wasm BatchMatMul', () => {
     const w = values(3, 4 * 3);
     const grad = tf.tidy(() => {
       const kernel = tf.tensor2d(w, [4, 3]);
-      const g = tf.grad((x: ReturnType<typeof tf.tensor2d>) => tf.matMul(x, kernel).sum());
+      const g = tf.grad((x) => tf.matMul(x as typeof kernel, kernel).sum());
       return Array.from(g(tf.tensor2d(values(4, 2 * 4), [2, 4])).dataSync());
     });
     const rowSums = [0, 1, 2, 3].map((i) => w[i * 3]! + w[i * 3 + 1]! + w[i * 3 + 2]!);
