@@ -1,11 +1,15 @@
 /**
  * `npm run train -- --model heart-disease|deterioration|ecg-rhythm [--seed N] [--epochs N] [--out DIR] [--docs DIR]`
+ * Deterioration only: `--arch gru|tcn` (default gru) with, for tcn, `--filters N --kernel K --blocks B [--residual] [--activation relu|tanh]`;
+ * `--trial --out DIR` fits on the training and validation patients only (the test split is not scored) and
+ * writes a loadable model (model.json, weights.bin, preprocess.json, manifest.json, trial.json) to DIR/deterioration,
+ * for comparing architectures on validation (the rule in docs/models/deterioration.md).
  *
  * Trains one model on the committed data with a fixed seed, prints a progress bar (epoch, loss,
  * validation AUROC), and writes models/<id>/ and docs/models/<id>.md. Re-running with the same seed on
  * the same back end reproduces the weights.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
@@ -14,8 +18,9 @@ import { parseUciHeart } from '../src/models/data/uci-heart.js';
 import { readPhysionet } from '../src/models/data/physionet.js';
 import { trainHeartDisease } from '../src/models/heart-disease/pipeline.js';
 import { heartCard, heartManifest } from '../src/models/heart-disease/card.js';
-import { trainDeterioration } from '../src/models/deterioration/pipeline.js';
-import { deteriorationCard, deteriorationManifest } from '../src/models/deterioration/card.js';
+import { DEFAULT_TCN, fitDeterioration, trainDeterioration, type DeteriorationArchitecture, type DeteriorationTrainOptions } from '../src/models/deterioration/pipeline.js';
+import { fileHandler } from '../src/models/io.js';
+import { deteriorationCard, deteriorationManifest, networkName } from '../src/models/deterioration/card.js';
 import { nextVersion, writeModelBundle } from '../src/models/artifacts.js';
 import { progressLine, type ProgressEvent } from '../src/models/training.js';
 import { formatReport } from '../src/models/report.js';
@@ -59,6 +64,13 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       docs: { type: 'string', default: 'docs/models' },
       version: { type: 'string' },
+      arch: { type: 'string', default: 'gru' },
+      filters: { type: 'string' },
+      kernel: { type: 'string' },
+      blocks: { type: 'string' },
+      residual: { type: 'boolean', default: false },
+      activation: { type: 'string' },
+      trial: { type: 'boolean', default: false },
     },
   });
   const config = loadConfig();
@@ -87,7 +99,37 @@ async function main(): Promise<void> {
     console.log(formatReport('Logistic regression, test split', trained.metrics.test.baseline));
   } else if (id === 'deterioration') {
     const stays = readPhysionet(PHYSIONET_DATA);
-    const trained = await trainDeterioration(stays, { seed, epochs, onProgress: progressPrinter() });
+    if (values.arch !== 'gru' && values.arch !== 'tcn') throw new Error('--arch must be gru or tcn');
+    const architecture: DeteriorationArchitecture = values.arch;
+    const options: DeteriorationTrainOptions = {
+      seed,
+      epochs,
+      architecture,
+      onProgress: progressPrinter(),
+      tcn: {
+        filters: values.filters ? Number(values.filters) : DEFAULT_TCN.filters,
+        kernel: values.kernel ? Number(values.kernel) : DEFAULT_TCN.kernel,
+        blocks: values.blocks ? Number(values.blocks) : DEFAULT_TCN.blocks,
+        residual: values.residual ?? false,
+        activation: values.activation === 'tanh' ? 'tanh' : DEFAULT_TCN.activation,
+      },
+    };
+    if (values.trial) {
+      if (!values.out) throw new Error('--trial needs --out DIR (trials never overwrite models/)');
+      const fit = await fitDeterioration(stays, options);
+      const trialDir = path.join(dir, 'deterioration');
+      mkdirSync(trialDir, { recursive: true });
+      await fit.model.save(fileHandler(trialDir));
+      const manifest = { ...deteriorationManifest(fit.metrics, fit.preprocess.windowHours, `${version}-trial`, now), files: { model: 'model.json', preprocess: 'preprocess.json', card: 'card.json', metrics: 'trial.json' } };
+      writeFileSync(path.join(trialDir, 'preprocess.json'), JSON.stringify(fit.preprocess, null, 2) + '\n');
+      writeFileSync(path.join(trialDir, 'trial.json'), JSON.stringify(fit.metrics, null, 2) + '\n');
+      writeFileSync(path.join(trialDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+      const v = fit.metrics.validation;
+      console.log(`trial ${architecture} ${JSON.stringify(fit.metrics.hyperparameters.tcn ?? { units: fit.metrics.hyperparameters.units })}: validation per-hour AUROC ${v.networkAuroc.toFixed(4)} (best epoch ${fit.metrics.training.bestEpoch}), logistic ${v.baselineAuroc.toFixed(4)}, NEWS2 ${v.news2Auroc.toFixed(4)}; ${fit.metrics.hyperparameters.parameters} parameters; ${(fit.metrics.trainingSeconds / 60).toFixed(1)} min; test split not scored`);
+      console.log(`wrote ${trialDir}`);
+      return;
+    }
+    const trained = await trainDeterioration(stays, options);
     await writeModelBundle(dir, {
       manifest: deteriorationManifest(trained.metrics, trained.preprocess.windowHours, version, now),
       model: trained.model,
@@ -97,7 +139,7 @@ async function main(): Promise<void> {
       metrics: trained.metrics,
       card: deteriorationCard(trained.metrics, version, now),
     }, path.resolve(values.docs!));
-    console.log(formatReport('GRU, test split (per hour)', trained.metrics.test.gru));
+    console.log(formatReport(`${networkName(trained.metrics)}, test split (per hour)`, trained.metrics.test.network));
     console.log(formatReport('Logistic regression, test split', trained.metrics.test.baseline));
     console.log(formatReport('NEWS2, test split', trained.metrics.test.news2));
   } else if (id === 'ecg-rhythm') {

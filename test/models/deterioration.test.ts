@@ -51,13 +51,13 @@ describe('deterioration pipeline on a tiny slice', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('splits by patient and reports GRU, logistic regression and NEWS2 on the same test hours', () => {
+  it('splits by patient and reports the network, logistic regression and NEWS2 on the same test hours', () => {
     const m = trained.metrics;
     const test = new Set(trained.split.test);
     expect(trained.split.train.some((id) => test.has(id))).toBe(false);
     expect(m.split.sepsisPatients.test).toBeGreaterThan(0);
-    for (const r of [m.test.gru, m.test.baseline, m.test.news2]) expect(r.overall.n).toBe(m.split.testHours);
-    expect(m.target.met).toBe(m.test.gru.overall.auroc.estimate >= 0.8);
+    for (const r of [m.test.network, m.test.baseline, m.test.news2]) expect(r.overall.n).toBe(m.split.testHours);
+    expect(m.target.met).toBe(m.test.network.overall.auroc.estimate >= 0.8);
     expect(m.quantized.weightBytes * 4).toBe(m.quantized.float32WeightBytes);
   });
 

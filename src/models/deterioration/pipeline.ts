@@ -4,10 +4,15 @@
  * 6 h ahead of Sepsis-3 onset). Compared on the same test patients with a logistic regression on the
  * last hour's encoding and with NEWS2.
  *
- * Architecture: hourly inputs (value, mask, hours-since per measurement + age, sex) are grouped into
- * 4-hour patches (48 h → 12 steps) by a dense projection, then a GRU(32). Grouping quarters the number
- * of recurrent steps, which is what makes the forward pass and the input gradients that explanations
- * need cheap on the wasm back end (measured in metrics.latency and bench/inference).
+ * Architectures (`architecture`, `npm run train -- --model deterioration --arch gru|tcn`): hourly inputs
+ * (value, mask, hours-since per measurement + age, sex) are grouped into 4-hour patches (48 h → 12 steps)
+ * by a dense projection, then either
+ * - gru: a GRU(32) over the 12 steps (12 recurrent steps of small ops, forward and backward), or
+ * - tcn: a temporal convolution network — stacked width-k convolutions over the 12 steps ('same'
+ *   padding: the window already ends at the scored hour, so no input lies in its future) and a readout
+ *   of every step — a handful of wide ops, so the batched input gradients of integrated gradients need
+ *   far fewer kernel launches (issue 7, cold path; bench/deterioration-arch.ts measures both).
+ * Everything else (encoding, sampling, class weights, recalibration, thresholds, seeds) is shared.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { backendName, getTf } from '../backend/index.js';
@@ -22,13 +27,35 @@ import type { Thresholds } from '../types.js';
 import { quantizedCopy } from '../io.js';
 import { chooseThresholds, type QuantizedResult } from '../heart-disease/pipeline.js';
 import { news2FromWindow } from './news2-baseline.js';
+import { installFastConvGradients } from '../ecg/wasm-conv-grad.js';
 
 export const DETERIORATION_MODEL_ID = 'deterioration';
 /** Hours grouped into one recurrent step. */
 export const PATCH_HOURS = 4;
 
+export type DeteriorationArchitecture = 'gru' | 'tcn';
+export const DETERIORATION_ARCHITECTURES: readonly DeteriorationArchitecture[] = ['gru', 'tcn'];
+
+/** The temporal convolution network's shape (after the shared 4-hour patch projection). */
+export interface TcnConfig {
+  /** Channels of the patch projection and of every convolution. */
+  filters: number;
+  /** Convolution width in 4-hour steps (odd). */
+  kernel: number;
+  /** Stacked convolutions (each with a residual connection when `residual`). */
+  blocks: number;
+  residual: boolean;
+  /** Of the patch projection and the convolutions: ReLU kinks make integrated gradients need more steps than a smooth tanh. */
+  activation: 'relu' | 'tanh';
+}
+
+export const DEFAULT_TCN: TcnConfig = { filters: 32, kernel: 3, blocks: 2, residual: false, activation: 'relu' };
+
 export interface DeteriorationTrainOptions {
   seed: number;
+  /** Default gru (what ships until the architecture rule in the model card decides otherwise). */
+  architecture?: DeteriorationArchitecture;
+  tcn?: Partial<TcnConfig>;
   epochs?: number;
   patience?: number;
   /** Negative hours sampled per training patient per epoch (all positive hours are always used). */
@@ -45,7 +72,20 @@ export interface DeteriorationMetrics {
   backend: string;
   trainingSeconds: number;
   sampling: string;
-  hyperparameters: { learningRate: number; batchSize: number; units: number; patchHours: number; inputDropout: number; dropout: number; l2: number; patience: number };
+  hyperparameters: {
+    architecture: DeteriorationArchitecture;
+    learningRate: number;
+    batchSize: number;
+    /** GRU units, or the TCN's filters. */
+    units: number;
+    patchHours: number;
+    inputDropout: number;
+    dropout: number;
+    l2: number;
+    patience: number;
+    tcn?: TcnConfig;
+    parameters: number;
+  };
   split: {
     patients: { train: number; validation: number; test: number };
     sepsisPatients: { train: number; validation: number; test: number };
@@ -54,9 +94,10 @@ export interface DeteriorationMetrics {
   };
   training: TrainResult;
   recalibration: { a: number; b: number };
-  validation: { gruAuroc: number; baselineAuroc: number; news2Auroc: number };
+  /** networkAuroc: the shipped network (GRU or TCN, hyperparameters.architecture). */
+  validation: { networkAuroc: number; baselineAuroc: number; news2Auroc: number };
   /** Per-hour metrics on every hour of every test patient; bootstrap resamples patients. */
-  test: { gru: EvaluationReport; baseline: EvaluationReport; news2: EvaluationReport };
+  test: { network: EvaluationReport; baseline: EvaluationReport; news2: EvaluationReport };
   target: { perHourAuroc: number; met: boolean; shortfall: number };
   thresholds: Thresholds;
   quantized: QuantizedResult;
@@ -100,6 +141,46 @@ export function buildDeteriorationGru(spec: PhysionetEncodingSpec, seed: number,
   return model;
 }
 
+/**
+ * Temporal convolution network over the same input: the GRU's 4-hour patch projection (itself a width-4,
+ * stride-4 convolution over hours), `blocks` width-`kernel` convolutions over the 12 patches, and a
+ * sigmoid readout of every patch (flatten → dense), so recent hours can weigh more than old ones.
+ * Layers are tfjs built-ins only, so the registry loads it like the GRU (no custom classes).
+ */
+export function buildDeteriorationTcn(spec: PhysionetEncodingSpec, seed: number, config: TcnConfig = DEFAULT_TCN, inputDropout = INPUT_DROPOUT): tfTypes.LayersModel {
+  const tf = getTf();
+  if (config.kernel % 2 !== 1) throw new Error('TCN kernel must be odd');
+  // tfjs-backend-wasm has no filter gradient for convolutions; this supplies one (and a fast input gradient).
+  installFastConvGradients();
+  const W = spec.windowHours;
+  const l2 = () => tf.regularizers.l2({ l2: L2 });
+  const input = tf.input({ shape: [W, CHANNELS] });
+  let x = tf.layers.dropout({ rate: inputDropout, seed: seed + 6 }).apply(input) as tfTypes.SymbolicTensor;
+  x = tf.layers.reshape({ targetShape: [W / PATCH_HOURS, PATCH_HOURS * CHANNELS] }).apply(x) as tfTypes.SymbolicTensor;
+  x = tf.layers
+    .dense({ units: config.filters, activation: config.activation, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), kernelRegularizer: l2() })
+    .apply(x) as tfTypes.SymbolicTensor;
+  x = tf.layers.dropout({ rate: DROPOUT, seed: seed + 5 }).apply(x) as tfTypes.SymbolicTensor;
+  for (let b = 0; b < config.blocks; b++) {
+    const y = tf.layers
+      .conv1d({
+        filters: config.filters,
+        kernelSize: config.kernel,
+        padding: 'same',
+        activation: config.activation,
+        kernelInitializer: config.activation === 'relu' ? tf.initializers.heNormal({ seed: seed + 10 + b }) : tf.initializers.glorotUniform({ seed: seed + 10 + b }),
+        kernelRegularizer: l2(),
+      })
+      .apply(x) as tfTypes.SymbolicTensor;
+    x = config.residual ? (tf.layers.add().apply([x, y]) as tfTypes.SymbolicTensor) : y;
+  }
+  x = tf.layers.flatten().apply(x) as tfTypes.SymbolicTensor;
+  const output = tf.layers
+    .dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 4 }) })
+    .apply(x) as tfTypes.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output });
+}
+
 /** (stay, hour) pairs. */
 interface HourRef {
   stay: Stay;
@@ -133,9 +214,26 @@ function lastHourFeatures(r: HourRef, spec: PhysionetEncodingSpec): Float32Array
   return enc.slice((spec.windowHours - 1) * CHANNELS);
 }
 
-export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, options: DeteriorationTrainOptions): Promise<DeteriorationTrained> {
+/**
+ * What training decides from the training and validation patients alone (no test patient is scored):
+ * the recalibrated network, the baseline, the thresholds and the validation AUROCs. `--trial` runs stop
+ * here, so architectures can be compared on validation without looking at the test split.
+ */
+export interface DeteriorationFit {
+  model: tfTypes.LayersModel;
+  preprocess: PhysionetEncodingSpec;
+  baseline: LogisticModel;
+  split: PatientSplit;
+  test: Stay[];
+  metrics: Omit<DeteriorationMetrics, 'test' | 'target' | 'quantized' | 'fingerprint' | 'split'> & {
+    split: Omit<DeteriorationMetrics['split'], 'testHours' | 'testPositiveHours'>;
+  };
+  started: number;
+}
+
+export async function fitDeterioration(stays: ReadonlyMap<string, Stay>, options: DeteriorationTrainOptions): Promise<DeteriorationFit> {
   const started = Date.now();
-  const { seed, epochs = 30, patience = 5, negativesPerPatient = 16, units = 32, learningRate = 0.0003, bootstrapReplicates = 500 } = options;
+  const { seed, epochs = 30, patience = 5, negativesPerPatient = 16, units = 32, learningRate = 0.0003, architecture = 'gru' } = options;
   const split = stratifiedSplit([...stays.values()].map((s) => ({ id: s.id, positive: isSepsisPatient(s) })), seed);
   const part = (ids: string[]) => ids.map((id) => stays.get(id)!);
   const train = part(split.train);
@@ -154,7 +252,8 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
     return refs;
   };
 
-  const model = buildDeteriorationGru(spec, seed, units);
+  const tcn: TcnConfig | undefined = architecture === 'tcn' ? { ...DEFAULT_TCN, ...options.tcn } : undefined;
+  const model = tcn ? buildDeteriorationTcn(spec, seed, tcn) : buildDeteriorationGru(spec, seed, units);
   const valRefs = allHours(validation);
   const valLabels = valRefs.map((r) => r.stay.labels[r.t]!);
   const batchSize = 128;
@@ -211,6 +310,52 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
 
   const thresholds = chooseThresholds(valLabels, valScores, 0.8, 0.95);
 
+  return {
+    model,
+    preprocess: spec,
+    baseline,
+    split,
+    test,
+    started,
+    metrics: {
+      modelId: DETERIORATION_MODEL_ID,
+      seed,
+      backend: backendName() ?? 'unknown',
+      trainingSeconds: (Date.now() - started) / 1000,
+      hyperparameters: {
+        architecture,
+        learningRate,
+        batchSize,
+        units: tcn ? tcn.filters : units,
+        patchHours: PATCH_HOURS,
+        inputDropout: INPUT_DROPOUT,
+        dropout: DROPOUT,
+        l2: L2,
+        patience,
+        ...(tcn ? { tcn } : {}),
+        parameters: model.countParams(),
+      },
+      sampling: `Each epoch: every SepsisLabel=1 hour of every training patient plus ${negativesPerPatient} randomly drawn label-0 hours per training patient (seeded per epoch); balanced class weights in the loss. Validation and test: every hour of every patient.`,
+      split: {
+        patients: { train: train.length, validation: validation.length, test: test.length },
+        sepsisPatients: { train: train.filter(isSepsisPatient).length, validation: validation.filter(isSepsisPatient).length, test: test.filter(isSepsisPatient).length },
+      },
+      training,
+      recalibration,
+      validation: { networkAuroc: auroc(valLabels, valScores), baselineAuroc: auroc(valLabels, baselineScores(valRefs)), news2Auroc: auroc(valLabels, news2Scores(valRefs)) },
+      thresholds,
+    },
+  };
+}
+
+/** Fits on training + validation patients, then scores the test patients once (network, baseline, NEWS2). */
+export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, options: DeteriorationTrainOptions): Promise<DeteriorationTrained> {
+  const fit = await fitDeterioration(stays, options);
+  const { model, preprocess: spec, baseline, split, test } = fit;
+  const { seed, bootstrapReplicates = 500 } = options;
+  const baselineScores = (refs: HourRef[]) => refs.map((r) => predictLogistic(baseline, lastHourFeatures(r, spec)));
+  const news2Scores = (refs: HourRef[]) => refs.map((r) => news2FromWindow(windowRows(r.stay, r.t, spec.windowHours)));
+
   const testRefs = allHours(test);
   const testLabels = testRefs.map((r) => r.stay.labels[r.t]!);
   const testScores = predictHours(model, spec, testRefs);
@@ -221,7 +366,7 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
     replicates: bootstrapReplicates,
     seed,
   };
-  const gruTest = evaluateProbabilities(testLabels, testScores, groups);
+  const networkTest = evaluateProbabilities(testLabels, testScores, groups);
   // NEWS2 is a points score, not a probability: its AUROC/AUPRC are meaningful, Brier and calibration are
   // reported on score/20 only for completeness.
   const news2Test = evaluateProbabilities(testLabels, news2Scores(testRefs).map((s) => s / 20), groups);
@@ -230,27 +375,15 @@ export async function trainDeterioration(stays: ReadonlyMap<string, Stay>, optio
   const qAuroc = auroc(testLabels, predictHours(q.model, spec, testRefs));
   q.model.dispose();
   const target = 0.8;
-  const estimate = gruTest.overall.auroc.estimate;
+  const estimate = networkTest.overall.auroc.estimate;
 
   const metrics: DeteriorationMetrics = {
-    modelId: DETERIORATION_MODEL_ID,
-    seed,
-    backend: backendName() ?? 'unknown',
-    trainingSeconds: (Date.now() - started) / 1000,
-    hyperparameters: { learningRate, batchSize, units, patchHours: PATCH_HOURS, inputDropout: INPUT_DROPOUT, dropout: DROPOUT, l2: L2, patience },
-    sampling: `Each epoch: every SepsisLabel=1 hour of every training patient plus ${negativesPerPatient} randomly drawn label-0 hours per training patient (seeded per epoch); balanced class weights in the loss. Validation and test: every hour of every patient.`,
-    split: {
-      patients: { train: train.length, validation: validation.length, test: test.length },
-      sepsisPatients: { train: train.filter(isSepsisPatient).length, validation: validation.filter(isSepsisPatient).length, test: test.filter(isSepsisPatient).length },
-      testHours: testRefs.length,
-      testPositiveHours: testLabels.filter((l) => l === 1).length,
-    },
-    training,
-    recalibration,
-    validation: { gruAuroc: auroc(valLabels, valScores), baselineAuroc: auroc(valLabels, baselineScores(valRefs)), news2Auroc: auroc(valLabels, news2Scores(valRefs)) },
-    test: { gru: gruTest, baseline: evaluateProbabilities(testLabels, baselineScores(testRefs), groups), news2: news2Test },
+    ...fit.metrics,
+    // Total time, test scoring and quantisation included.
+    trainingSeconds: (Date.now() - fit.started) / 1000,
+    split: { ...fit.metrics.split, testHours: testRefs.length, testPositiveHours: testLabels.filter((l) => l === 1).length },
+    test: { network: networkTest, baseline: evaluateProbabilities(testLabels, baselineScores(testRefs), groups), news2: news2Test },
     target: { perHourAuroc: target, met: estimate >= target, shortfall: Math.max(0, target - estimate) },
-    thresholds,
     quantized: { quantization: 'uint8', weightBytes: q.weightBytes, float32WeightBytes: model.countParams() * 4, testAuroc: qAuroc, aurocDelta: qAuroc - estimate },
     fingerprint: testRefs.slice(0, 200).map((r, i) => ({ patient: r.stay.id, hour: r.t, probability: testScores[i]! })),
   };

@@ -55,7 +55,7 @@ export function deteriorationDefinition(): CdsServiceDefinition {
     title: 'Sepsis risk in the next 6 hours (deterioration model)',
     description:
       'Probability of sepsis onset within 6 hours from the last 48 hours of vital signs and laboratory values ' +
-      '(recurrent network trained on the PhysioNet/CinC Challenge 2019 ICU data), with its risk band, the ' +
+      '(temporal convolution network trained on the PhysioNet/CinC Challenge 2019 ICU data), with its risk band, the ' +
       'factors that moved it most and a link to the full explanation.',
     usageRequirements:
       'Adult ICU patients. Reads the Patient and the Observations the model uses (LOINC codes in the prefetch); ' +
