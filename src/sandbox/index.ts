@@ -157,7 +157,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   const router = express.Router();
   router.get('/fhir/.well-known/smart-configuration', security.smartConfiguration);
-  router.use('/fhir', createFhirRouter({ store, logger, ...(security.authorizeFhir ? { authorize: security.authorizeFhir } : {}) }));
+  router.use('/fhir', createFhirRouter({ store, logger, smartOAuthUris: security.oauthUris, ...(security.authorizeFhir ? { authorize: security.authorizeFhir } : {}) }));
   router.use('/auth', security.auth.router);
   // SMART App Launch §Styling: the document the sandbox's token responses name as smart_style_url, so a
   // launched app can blend into this EHR (the app applies only values that keep WCAG AA contrast).

@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT, decodeJwt, jwtVerify, createRemoteJWKSet } from 'jose';
+import type { CapabilityStatement } from 'fhir/r4';
 import type { Vigil } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { newPkcePair } from '../../src/smart/pkce.js';
@@ -117,6 +118,39 @@ describe('SMART discovery', () => {
     expect(config.code_challenge_methods_supported).toEqual(['S256']);
     expect(config.capabilities).toEqual(expect.arrayContaining(['launch-ehr', 'launch-standalone', 'permission-v2', 'sso-openid-connect', 'client-confidential-asymmetric']));
     expect(config.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']));
+  });
+
+  it('declares SMART in the CapabilityStatement with the smart-configuration endpoints', async () => {
+    const config = (await (await fetch(`${fhirBase}/.well-known/smart-configuration`)).json()) as Record<string, unknown>;
+    const res = await fetch(`${fhirBase}/metadata`);
+    expect(res.status).toBe(200);
+    const security = ((await res.json()) as CapabilityStatement).rest![0]!.security!;
+    expect(security.service).toEqual([
+      expect.objectContaining({ coding: [expect.objectContaining({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' })] }),
+    ]);
+    const oauth = security.extension!.filter((e) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    expect(oauth).toHaveLength(1);
+    const uris = Object.fromEntries(oauth[0]!.extension!.map((e) => [e.url, e.valueUri]));
+    // Exactly the endpoints discovery publishes: this server has no revoke/introspect/manage/register endpoint.
+    const expected: Record<string, unknown> = { authorize: config.authorization_endpoint, token: config.token_endpoint };
+    for (const [key, field] of [['register', 'registration_endpoint'], ['manage', 'management_endpoint'], ['introspect', 'introspection_endpoint'], ['revoke', 'revocation_endpoint']] as const) {
+      if (config[field] !== undefined) expected[key] = config[field];
+    }
+    expect(uris).toEqual(expected);
+    expect(uris.authorize).toBe(`${origin}/sandbox/auth/authorize`);
+    expect(uris.token).toBe(`${origin}/sandbox/auth/token`);
+    // Both are live endpoints of the running authorization server, not just strings.
+    const tokenRes = await fetch(uris.token!, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+    expect(tokenRes.status).toBe(401);
+    expect(((await tokenRes.json()) as { error?: string }).error).toBe('invalid_client');
+    const { challenge } = newPkcePair();
+    const authorize = new URL(uris.authorize!);
+    for (const [k, v] of Object.entries({ response_type: 'code', client_id: 'vigil-explain', redirect_uri: REDIRECT(), scope: 'launch/patient patient/*.rs', state: 's', aud: fhirBase, code_challenge: challenge, code_challenge_method: 'S256' })) {
+      authorize.searchParams.set(k, v);
+    }
+    const page = await fetch(authorize, { redirect: 'manual' });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('name="tx"');
   });
 
   it('the FHIR server refuses requests without a token, but serves metadata', async () => {

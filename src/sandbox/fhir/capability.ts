@@ -3,7 +3,7 @@
  * https://hl7.org/fhir/R4/capabilitystatement.html), generated from the search-parameter table so
  * that it states exactly the interactions and parameters the server implements.
  */
-import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestSecurity, Extension } from 'fhir/r4';
 import { SEARCH_DEFS } from './search-params.js';
 
 /** Result parameters every type accepts (R4 §3.1.1.5), listed with the type's own parameters. */
@@ -24,7 +24,49 @@ const BULK_EXPORT_OPERATIONS: Record<string, string> = {
   Group: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
 };
 
-export function capabilityStatement(opts: { baseUrl: string; softwareVersion: string; date: string; bulkExport?: boolean }): CapabilityStatement {
+/**
+ * The OAuth 2.0 endpoints of the SMART authorization server guarding this FHIR server, named as the
+ * sub-extensions of oauth-uris (SMART App Launch §Conformance, "FHIR CapabilityStatement" for servers
+ * that still declare them there). Absent optional endpoints are left out of the statement.
+ */
+export interface SmartOAuthUris {
+  authorize: string;
+  token: string;
+  register?: string;
+  manage?: string;
+  introspect?: string;
+  revoke?: string;
+}
+
+const OAUTH_URIS_EXTENSION = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
+const OAUTH_URI_KEYS = ['authorize', 'token', 'register', 'manage', 'introspect', 'revoke'] as const;
+
+/**
+ * `rest.security` for a SMART-protected server: the SMART-on-FHIR restful-security-service coding and
+ * the oauth-uris extension (http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris).
+ */
+export function smartRestSecurity(uris: SmartOAuthUris): CapabilityStatementRestSecurity {
+  const extension: Extension[] = OAUTH_URI_KEYS.flatMap((key) => (uris[key] ? [{ url: key, valueUri: uris[key] }] : []));
+  return {
+    extension: [{ url: OAUTH_URIS_EXTENSION, extension }],
+    service: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }],
+        text: 'SMART App Launch (OAuth 2.0)',
+      },
+    ],
+    description: 'SMART App Launch; the same endpoints are published at .well-known/smart-configuration.',
+  };
+}
+
+export function capabilityStatement(opts: {
+  baseUrl: string;
+  softwareVersion: string;
+  date: string;
+  bulkExport?: boolean;
+  /** The SMART authorization server's endpoints; declared in rest.security when given. */
+  smart?: SmartOAuthUris;
+}): CapabilityStatement {
   const defs = [...SEARCH_DEFS.values()];
   const referenceParams = defs.flatMap((d) => [...d.params.values()].flatMap((p) => (p.type === 'reference' ? [{ source: d.type, name: p.name, targets: p.targets }] : [])));
   const resources: CapabilityStatementRestResource[] = defs.map((def) => ({
@@ -55,6 +97,7 @@ export function capabilityStatement(opts: { baseUrl: string; softwareVersion: st
     rest: [
       {
         mode: 'server',
+        ...(opts.smart ? { security: smartRestSecurity(opts.smart) } : {}),
         documentation:
           'Unknown search parameters are ignored unless the request has "Prefer: handling=strict". Dates without a time zone are read as UTC.',
         resource: resources,

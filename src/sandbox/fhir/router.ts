@@ -21,7 +21,7 @@ import { baseUrlOf } from '../../http/base-url.js';
 import { operationOutcomeErrorHandler } from '../../http/error-handler.js';
 import type { Logger } from '../../logger.js';
 import { createBulkExportRouter, type BulkExportOptions } from './bulk-export.js';
-import { capabilityStatement } from './capability.js';
+import { capabilityStatement, type SmartOAuthUris } from './capability.js';
 import { parseReference } from './search-values.js';
 import type { FhirStore } from './store.js';
 import { processBatch } from './transaction.js';
@@ -54,6 +54,8 @@ export interface FhirRouterOptions {
   bodyLimit?: string;
   /** Bulk Data `$export` (bulk-export.ts) settings; false leaves it out. Default on. */
   bulkExport?: BulkExportOptions | false;
+  /** The SMART authorization server's endpoints as reached by this request, declared in /metadata. */
+  smartOAuthUris?: (req: Request) => SmartOAuthUris;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -203,7 +205,17 @@ export function createFhirRouter(opts: FhirRouterOptions): Router {
   };
 
   router.get('/metadata', (req, res) => {
-    send(res, 200, capabilityStatement({ baseUrl: baseOf(req), softwareVersion: SOFTWARE_VERSION, date: new Date().toISOString(), bulkExport: opts.bulkExport !== false }));
+    send(
+      res,
+      200,
+      capabilityStatement({
+        baseUrl: baseOf(req),
+        softwareVersion: SOFTWARE_VERSION,
+        date: new Date().toISOString(),
+        bulkExport: opts.bulkExport !== false,
+        ...(opts.smartOAuthUris ? { smart: opts.smartOAuthUris(req) } : {}),
+      }),
+    );
   });
   router.all('/metadata', notAllowed);
   // Before the /:type routes, which would read "$export" as an id.

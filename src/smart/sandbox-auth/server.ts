@@ -72,6 +72,11 @@ export interface SmartConfiguration {
   capabilities: string[];
   /** REQUIRED */
   code_challenge_methods_supported: string[];
+  /** OPTIONAL endpoints; this server has none of them yet (CapabilityStatement oauth-uris follows these). */
+  registration_endpoint?: string;
+  management_endpoint?: string;
+  introspection_endpoint?: string;
+  revocation_endpoint?: string;
 }
 
 export interface SandboxAuthServer {

@@ -72,6 +72,22 @@ describe('FHIR router: reads and searches', () => {
     expect(patient.searchRevInclude).toEqual(expect.arrayContaining(['Observation:patient', 'Encounter:subject']));
   });
 
+  it('GET /metadata declares SMART security only when the router is given the OAuth endpoints', async () => {
+    const plain = (await request(app).get('/sandbox/fhir/metadata').expect(200)).body as CapabilityStatement;
+    expect(plain.rest![0]!.security).toBeUndefined();
+    const a = express();
+    a.use('/sandbox/fhir', createFhirRouter({ store, logger, smartOAuthUris: () => ({ authorize: 'https://as.example/a', token: 'https://as.example/t', revoke: 'https://as.example/r' }) }));
+    const cs = (await request(a).get('/sandbox/fhir/metadata').expect(200)).body as CapabilityStatement;
+    const oauth = cs.rest![0]!.security!.extension![0]!;
+    expect(oauth.url).toBe('http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    expect(oauth.extension).toEqual([
+      { url: 'authorize', valueUri: 'https://as.example/a' },
+      { url: 'token', valueUri: 'https://as.example/t' },
+      { url: 'revoke', valueUri: 'https://as.example/r' },
+    ]);
+    expect(cs.rest![0]!.security!.service![0]!.coding![0]!.code).toBe('SMART-on-FHIR');
+  });
+
   it('GET /{type}/{id} reads with ETag and Last-Modified', async () => {
     const res = await request(app).get('/sandbox/fhir/Observation/o1').expect(200).expect('Content-Type', /application\/fhir\+json/);
     expect(res.body).toMatchObject({ resourceType: 'Observation', id: 'o1' });
