@@ -7,14 +7,35 @@
  * have met (the shipped HL7 samples, NEWS2 vitals, common lab units); anything else is accepted only if
  * ucum-lhc says it is already valid UCUM.
  */
-import * as ucumModule from '@lhncbc/ucum-lhc';
+import { createRequire } from 'node:module';
+import type * as UcumModule from '@lhncbc/ucum-lhc';
 
 export const UCUM_SYSTEM = 'http://unitsofmeasure.org';
 
-// A CommonJS package flagged __esModule: Node's ESM loader exposes named exports, some transpilers only `default`.
+/**
+ * Runs a call into ucum-lhc with console output dropped. The library prints with console.log when it
+ * rejects a unit string (e.g. "Unit requested for unit string mg/g crea. …"), which would put unstructured,
+ * unredacted lines among our JSON logs; its return value already carries the same message. The calls
+ * are synchronous, so nothing else can log while console.log is swapped.
+ */
+function quietly<T>(fn: () => T): T {
+  const { log, info, warn, error, debug } = console;
+  const drop = (): void => undefined;
+  Object.assign(console, { log: drop, info: drop, warn: drop, error: drop, debug: drop });
+  try {
+    return fn();
+  } finally {
+    Object.assign(console, { log, info, warn, error, debug });
+  }
+}
+
+// Loaded with require (inside quietly) rather than a static import so its module code, unit tables
+// included, runs with console silenced too. A CommonJS package flagged __esModule: named exports or
+// `default`, depending on the loader.
+const ucumModule = quietly(() => createRequire(import.meta.url)('@lhncbc/ucum-lhc') as typeof UcumModule);
 const UcumLhcUtils = ucumModule.UcumLhcUtils ?? ucumModule.default?.UcumLhcUtils;
 if (!UcumLhcUtils) throw new Error('@lhncbc/ucum-lhc did not load');
-const utils = UcumLhcUtils.getInstance();
+const utils = quietly(() => UcumLhcUtils.getInstance());
 
 /** Lower-cased printed unit → UCUM code. */
 export const UNIT_ALIASES: Readonly<Record<string, string>> = {
@@ -79,7 +100,7 @@ export function toUcumCode(unit: string | undefined): string | undefined {
   if (cache.has(trimmed)) return cache.get(trimmed);
   let code: string | undefined = UNIT_ALIASES[trimmed.toLowerCase()];
   if (code === undefined) {
-    const check = utils.validateUnitString(trimmed, false);
+    const check = quietly(() => utils.validateUnitString(trimmed, false));
     code = check.status === 'valid' && check.ucumCode ? check.ucumCode : undefined;
   }
   if (cache.size < 10_000) cache.set(trimmed, code);
@@ -92,7 +113,7 @@ export function toUcumCode(unit: string | undefined): string | undefined {
  */
 export function convertUcum(value: number, from: string, to: string, options: { molecularWeight?: number } = {}): number | undefined {
   if (from === to) return value;
-  const result = utils.convertUnitTo(from, value, to, options.molecularWeight ? { molecularWeight: options.molecularWeight } : {});
+  const result = quietly(() => utils.convertUnitTo(from, value, to, options.molecularWeight ? { molecularWeight: options.molecularWeight } : {}));
   if (result.status !== 'succeeded' || result.toVal === null || !Number.isFinite(result.toVal)) return undefined;
   return result.toVal;
 }

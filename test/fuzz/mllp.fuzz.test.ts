@@ -5,7 +5,7 @@
  * every complete frame is answered with exactly one ACK (AA, AE or AR — never silence), the listener keeps
  * serving valid messages afterwards, and the heap stays bounded.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,8 +24,6 @@ const MAX_BYTES = 64 * 1024;
 const samples = fixtureNames().map((n) => fixture(n));
 
 beforeAll(async () => {
-  // @lhncbc/ucum-lhc writes rejected unit strings with console.log; keep fuzz output readable.
-  jest.spyOn(console, 'log').mockImplementation(() => undefined);
   dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-mllp-fuzz-'));
   // In-memory queue: this test is about parsing and framing, not durability (and fsyncs would slow it).
   hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: dir, durable: false, maxMessageBytes: MAX_BYTES, writer: storeWriter(new FhirStore()), logger: quietLogger, applyPaused: true });
