@@ -10,7 +10,7 @@ import { buildFactor, type CellValue, type ExplanationRecord as ExplainRecord, t
 import type { FactorTextOptions } from '../explain/factors.js';
 import { isVigilError } from '../errors.js';
 import { BAND_INDICATOR, bandOf, type ModelManifest, type Prediction, type RegisteredModel } from '../models/index.js';
-import type { ExplanationFactor, ExplanationMethod, ExplanationRecord } from './record.js';
+import type { ExplanationFactor, ExplanationMethod, ExplanationRecord, RecordedPrediction } from './record.js';
 
 /** Factors whose contribution is below this (0.1 percentage point) are not shown on cards. */
 export const MIN_CARD_FACTOR = 0.001;
@@ -142,7 +142,7 @@ export async function predictionOf<I>(model: RegisteredModel<I>, explainedProbab
 }
 
 /** The record's prediction for a banded risk model: the score, the manifest's band thresholds and what it is a probability of. */
-export function recordedPrediction(prediction: Prediction, manifest: ModelManifest): ExplanationRecord['prediction'] {
+export function recordedPrediction(prediction: Prediction, manifest: ModelManifest): RecordedPrediction {
   return {
     probability: prediction.probability,
     band: prediction.band,

@@ -92,6 +92,17 @@ export interface ExplanationMethod {
   computed?: 'inline' | 'cache';
 }
 
+/** The score a record explains, with the band cut-offs it was judged against. */
+export interface RecordedPrediction {
+  probability: number;
+  band: RiskBand;
+  indicator: Indicator;
+  thresholds: { moderate: number; high: number };
+  /** What the probability is of. */
+  outcome: string;
+  horizonHours?: number;
+}
+
 export interface ExplanationRecord {
   /** UUID; the card's explanation link carries it. */
   id: string;
@@ -115,15 +126,8 @@ export interface ExplanationRecord {
    * key the explanation cache matched on.
    */
   dataHash: string;
-  prediction: {
-    probability: number;
-    band: RiskBand;
-    indicator: Indicator;
-    thresholds: { moderate: number; high: number };
-    /** What the probability is of. */
-    outcome: string;
-    horizonHours?: number;
-  };
+  /** Absent when no score was computed (an ECG tracing refused before classification: ecg.unclassified). */
+  prediction?: RecordedPrediction;
   /** Absent when no explainer ran (factors are then empty). */
   method?: ExplanationMethod;
   factors: ExplanationFactor[];

@@ -11,17 +11,18 @@ export interface ExplanationSummary {
   id: string;
   model: { id: string; version: string };
   serviceId: string;
-  probability: number;
-  band: RiskBand;
+  /** Absent when no score was computed (`unclassified`). */
+  probability?: number;
+  band?: RiskBand;
   /** What the probability is of (the record's prediction.outcome). */
-  outcome: string;
+  outcome?: string;
   horizonHours?: number;
   /** When the record was made, and the instant its data end at (ISO 8601). */
   created: string;
   asOf: string;
   /** ECG records: the rhythm called and its probability (the record's probability is p(AF) whatever the call). */
   rhythm?: { code: string; name: string; probability: number };
-  /** ECG records of a tracing refused before classification: no rhythm was computed (`probability` means nothing). */
+  /** ECG records of a tracing refused before classification: no rhythm and no probability were computed. */
   unclassified?: true;
 }
 
@@ -42,10 +43,8 @@ export function summarizeExplanation(record: ExplanationRecord): ExplanationSumm
     id: record.id,
     model: { id: record.model.id, version: record.model.version },
     serviceId: record.serviceId,
-    probability: p.probability,
-    band: p.band,
-    outcome: p.outcome,
-    ...(p.horizonHours !== undefined ? { horizonHours: p.horizonHours } : {}),
+    ...(p ? { probability: p.probability, band: p.band, outcome: p.outcome } : {}),
+    ...(p?.horizonHours !== undefined ? { horizonHours: p.horizonHours } : {}),
     created: record.created,
     asOf: record.asOf,
     ...(rhythm ? { rhythm } : {}),

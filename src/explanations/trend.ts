@@ -84,8 +84,9 @@ export function scoreableHours(rows: readonly ArrayLike<number>[], minVitalHours
   return out;
 }
 
-function explainedPoint(record: ExplanationRecord): TrendPoint {
-  return { time: record.asOf, probability: record.prediction.probability, source: 'explained' };
+/** The record's own score as a point; none for a record without a score (a refused ECG tracing). */
+function explainedPoints(record: ExplanationRecord): TrendPoint[] {
+  return record.prediction ? [{ time: record.asOf, probability: record.prediction.probability, source: 'explained' }] : [];
 }
 
 /**
@@ -96,7 +97,7 @@ function explainedPoint(record: ExplanationRecord): TrendPoint {
 export function scoreTrendOf(record: ExplanationRecord, model?: Pick<RegisteredModel<DeteriorationInput>, 'encode' | 'forward' | 'inputShape'>): ScoreTrend {
   const base = { explanationId: record.id, model: record.model, asOf: record.asOf };
   const window = record.window;
-  if (!window || !model || window.rows.length === 0) return { ...base, points: [explainedPoint(record)] };
+  if (!window || !model || window.rows.length === 0 || !record.prediction) return { ...base, points: explainedPoints(record) };
 
   const input = inputFromWindow(window);
   const last = input.rows.length - 1;

@@ -53,6 +53,10 @@ import {
 
 const HOUR_MS = 3_600_000;
 
+/** A record with a score: every record but a refused ECG tracing's. */
+type ScoredRecord = ExplanationRecord & { prediction: NonNullable<ExplanationRecord['prediction']> };
+const isScored = (record: ExplanationRecord): record is ScoredRecord => record.prediction !== undefined;
+
 function showProblem(err: unknown, where: HTMLElement = byId('problem')): void {
   const message = err instanceof ViewError ? err.message : 'Something went wrong while loading this page. Try again.';
   fill(where, el('p', {}, message));
@@ -99,7 +103,7 @@ async function renderBanner(api: Api, ctx: LaunchContext): Promise<void> {
 let shown = 0;
 const stillShown = (generation: number) => generation === shown;
 
-function renderRisk(record: ExplanationRecord): void {
+function renderRisk(record: ScoredRecord): void {
   const box = byId('risk-now');
   const p = record.prediction;
   byId('risk-heading').textContent = 'Risk now';
@@ -116,7 +120,7 @@ function renderRisk(record: ExplanationRecord): void {
   );
 }
 
-async function renderTrend(api: Api, ctx: LaunchContext, record: ExplanationRecord, generation: number): Promise<void> {
+async function renderTrend(api: Api, ctx: LaunchContext, record: ScoredRecord, generation: number): Promise<void> {
   const box = byId('trend');
   byId('trend-block').hidden = false;
   fill(box, el('p', { class: 'muted' }, 'Loading earlier scores…'));
@@ -318,7 +322,7 @@ function renderRhythm(record: ExplanationRecord, ecg: EcgSection): void {
     byId('risk-now'),
     el(
       'div',
-      { class: `risk-tile ${record.prediction.band}` },
+      { class: `risk-tile ${record.prediction?.band ?? 'none'}` },
       el('span', { class: 'risk-model', 'data-testid': 'risk-model' }, `${MODEL_TITLE[record.model.id] ?? record.model.id} · ${record.model.id} v${record.model.version}`),
       el('span', { class: 'risk-value rhythm', 'data-testid': 'risk-value' }, ecg.unclassified ? 'Not classified' : called ? `${called.name.charAt(0).toUpperCase()}${called.name.slice(1)} ${formatPercent(called.probability)}` : ecg.rhythm),
       el('span', { class: 'muted' }, `Single-lead ECG${ecg.start ? ` recorded ${formatTime(ecg.start)}` : ''}, ${formatSeconds(ecg.durationSeconds)}, ${ecg.lead}`),
@@ -417,6 +421,11 @@ async function showRecord(api: Api, ctx: LaunchContext, record: ExplanationRecor
     byId('curves-section').hidden = true;
     fill(byId('curves'));
     await renderModelCard(api, record, generation);
+    return;
+  }
+  if (!isScored(record)) {
+    // Only a refused ECG tracing is stored without a score, and it is drawn above; anything else is a defect.
+    showProblem(new ViewError('This explanation has no score to show. Open the card again from the EHR.', 422));
     return;
   }
   renderRisk(record);

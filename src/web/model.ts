@@ -4,7 +4,7 @@
  * percentages with one decimal, contributions in percentage points.
  */
 import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
-import type { ExplanationFactor, ExplanationRecord, TimeSeriesAttributions } from '../explanations/record.js';
+import type { ExplanationFactor, ExplanationRecord, RecordedPrediction, TimeSeriesAttributions } from '../explanations/record.js';
 import type { ExplanationSummary } from '../explanations/summary.js';
 import type { ScoreTrend } from '../explanations/trend.js';
 import { formatPercent, formatPoints } from '../explanations/percent.js';
@@ -109,7 +109,7 @@ export function riskAssessmentModel(ra: RiskAssessment): string | undefined {
  * share an instant, the RiskAssessment wins: it is what was actually recorded then.
  */
 export function scoreTrend(
-  record: Pick<ExplanationRecord, 'asOf' | 'prediction' | 'model'>,
+  record: Pick<ExplanationRecord, 'asOf' | 'model'> & { prediction: RecordedPrediction },
   assessments: readonly RiskAssessment[],
   windowHours = 48,
   rescored?: Pick<ScoreTrend, 'points'>,
@@ -466,9 +466,9 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       id: s.id,
       modelId: s.model.id,
       title: MODEL_TITLE[s.model.id] ?? s.model.id,
-      value: s.unclassified ? 'Not classified' : s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : formatPercent(s.probability),
-      band: s.band,
-      bandLabel: s.unclassified ? 'Tracing cannot be used' : s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : (BAND_LABEL[s.band] ?? s.band),
+      value: s.unclassified ? 'Not classified' : s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : s.probability !== undefined ? formatPercent(s.probability) : 'No score',
+      band: s.band ?? 'none',
+      bandLabel: s.unclassified ? 'Tracing cannot be used' : s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : s.band ? (BAND_LABEL[s.band] ?? s.band) : 'Not scored',
       asOf: s.asOf,
       stale,
     };

@@ -114,7 +114,7 @@ describe('GET /explanations/{id}/trend', () => {
     expect(trend.points.slice(0, -1).every((p) => p.source === 'retrospective')).toBe(true);
     const last = trend.points.at(-1)!;
     expect(last).toMatchObject({ time: septicRecord.asOf, source: 'explained' });
-    expect(last.probability).toBeCloseTo(septicRecord.prediction.probability, 6);
+    expect(last.probability).toBeCloseTo(septicRecord.prediction!.probability, 6);
     // Earlier hours really are different inputs: the septic patient's risk is not flat over two days.
     expect(new Set(trend.points.map((p) => p.probability.toFixed(6))).size).toBeGreaterThan(1);
     expect(await trendAudits()).toEqual({ ...before, '0': (before['0'] ?? 0) + 1 });
@@ -130,7 +130,7 @@ describe('GET /explanations/{id}/trend', () => {
       id: '44444444-4444-4444-8444-444444444444',
       serviceId: 'vigil-heart-disease',
       model: { id: 'heart-disease', version: '1.0.0' },
-      prediction: { ...septicRecord.prediction, probability: 0.31 },
+      prediction: { ...septicRecord.prediction!, probability: 0.31 },
       attributions: undefined,
       window: undefined,
     };

@@ -127,7 +127,7 @@ describe('explanation thread', () => {
     expect(thread.stats.inputs - before).toBe(1);
     expect(remote.record.method).toMatchObject({ computed: 'inline' });
     expect(remote.record.dataHash).toBe(local.record.dataHash);
-    expect(remote.record.prediction.probability).toBeCloseTo(local.record.prediction.probability, 6);
+    expect(remote.record.prediction!.probability).toBeCloseTo(local.record.prediction!.probability, 6);
     expect(remote.record.factors.map((f) => f.text)).toEqual(local.record.factors.map((f) => f.text));
     expect(remote.card.summary).toBe(local.card.summary);
     expect(loadConfig({ EXPLAIN_THREAD: 'all' }).explainThread).toBe('all');

@@ -89,7 +89,7 @@ describe('precompute → hook', () => {
     expect(cards[0]!.detail).toContain('computed ahead of time');
     // The cached record is exactly the one for the hook's data version.
     const cached = engine.cache.get({ patient: `Patient/${id}`, modelId: 'deterioration', modelVersion: record.model.version, dataVersion: record.dataHash })!;
-    expect(cached.prediction.probability).toBe(record.prediction.probability);
+    expect(cached.prediction!.probability).toBe(record.prediction!.probability);
     expect(record.factors.length).toBeGreaterThan(0);
     await worker.close();
   });

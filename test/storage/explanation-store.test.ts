@@ -16,10 +16,10 @@ describe.each(await storageBackends())('$name explanation store', (backend) => {
 
   it('returns a saved record whole, and undefined for an unknown id', async () => {
     const store = target.openExplanations();
-    const r = { ...record('a', 'p1', 'deterioration', '2026-11-25T10:00:00.000Z'), prediction: { ...record('a', 'p1', 'x', 'y').prediction, probability: 0.1 + 0.2 } };
+    const r = { ...record('a', 'p1', 'deterioration', '2026-11-25T10:00:00.000Z'), prediction: { ...record('a', 'p1', 'x', 'y').prediction!, probability: 0.1 + 0.2 } };
     await store.save(r);
     expect(await store.get('a')).toEqual(r);
-    expect((await store.get('a'))!.prediction.probability).toBe(0.1 + 0.2);
+    expect((await store.get('a'))!.prediction!.probability).toBe(0.1 + 0.2);
     expect(await store.get('nope')).toBeUndefined();
   });
 

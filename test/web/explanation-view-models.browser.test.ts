@@ -110,8 +110,8 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
 
     const deterioration = await recordVia(view, ids.deterioration);
     const heart = await recordVia(view, ids.heart);
-    await expect(heartTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(heart.prediction.probability));
-    await expect(deteriorationTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction.probability));
+    await expect(heartTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(heart.prediction!.probability));
+    await expect(deteriorationTile.locator('.tile-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction!.probability));
 
     await view.locator('#models-section').screenshot({ path: path.join(shots, 'explanation-view-models.png') });
 
@@ -119,7 +119,7 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await heartTile.click();
     await view.waitForFunction((id) => document.body.dataset.shown === id, ids.heart);
     await view.getByTestId('risk-model').filter({ hasText: 'heart-disease' }).waitFor();
-    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(heart.prediction.probability));
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(heart.prediction!.probability));
     await expect(heartTile.getAttribute('aria-pressed')).resolves.toBe('true');
     await expect(deteriorationTile.getAttribute('aria-pressed')).resolves.toBe('false');
     await expect(view.locator('#curves-section').isHidden()).resolves.toBe(true);
@@ -131,7 +131,7 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await deteriorationTile.focus();
     await view.keyboard.press('Enter');
     await view.getByTestId('risk-model').filter({ hasText: 'deterioration' }).waitFor();
-    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction.probability));
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(deterioration.prediction!.probability));
     await view.locator('figure.curve-figure').first().waitFor();
     await expect(view.locator('#curves-section').isVisible()).resolves.toBe(true);
     // The trend legend says which points were scored at the time and which rescored.

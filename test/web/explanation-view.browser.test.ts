@@ -86,7 +86,7 @@ describeIfChromium('explanation view in chromium', () => {
     // Banner: the launched patient.
     await expect(view.getByTestId('patient-name').textContent()).resolves.toContain(patients.find((p) => p.id === SEPTIC)!.name);
     // Risk: the record's probability, worded as on the card.
-    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(record.prediction.probability));
+    await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(record.prediction!.probability));
     // Trend: more than the single current score — the earlier hours rescored from the data available then,
     // said so under the chart; the table's last row is the current score.
     const trendRows = view.locator('#trend table tbody tr');
@@ -100,7 +100,7 @@ describeIfChromium('explanation view in chromium', () => {
     await expect(trendRows.last().getAttribute('class')).resolves.toBe('stored');
     await expect(trendRows.last().locator('td').nth(2).textContent()).resolves.toBe('scored at the time');
     await expect(view.getByTestId('trend-legend').textContent()).resolves.toContain('○ rescored now from data available at that hour (not shown to anyone then)');
-    await expect(trendRows.last().locator('td').nth(1).textContent()).resolves.toBe(formatPercent(record.prediction.probability));
+    await expect(trendRows.last().locator('td').nth(1).textContent()).resolves.toBe(formatPercent(record.prediction!.probability));
     // Factors: the record's top factors, strongest first, with their contribution in points.
     const expected = factorBars(record.factors);
     const shown = view.locator('.factor-bars button.factor');

@@ -109,7 +109,7 @@ describe('one explanation record per exact data', () => {
     const older = (await store.get(explanationIdOf(before)!))!;
     const newer = (await store.get(explanationIdOf(after)!))!;
     expect(newer.dataHash).not.toBe(older.dataHash);
-    expect(newer.prediction.probability).not.toBe(older.prediction.probability);
+    expect(newer.prediction!.probability).not.toBe(older.prediction!.probability);
     expect(newer.attributions!.sources.flat(2)).toContain('reuse-hr-155');
     expect(older.attributions!.sources.flat(2)).not.toContain('reuse-hr-155');
     // Back to the earlier data: its record again, never the newer one.

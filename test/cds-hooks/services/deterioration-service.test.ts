@@ -75,7 +75,7 @@ describe('vigil-deterioration on the sandbox patients', () => {
       expect(card.summary.length).toBeLessThan(140);
       const record = (await store.get(explanationIdOf(card)!))!;
       expect(record).toMatchObject({ patientId: patient.id, serviceId: 'vigil-deterioration', model: { id: 'deterioration', version }, cardUuid: card.uuid });
-      const { probability, band, indicator } = record.prediction;
+      const { probability, band, indicator } = record.prediction!;
       expect(probability).toBeGreaterThan(0);
       expect(probability).toBeLessThan(1);
       expect(band).toBe(bandOf(probability, thresholds));
@@ -92,7 +92,7 @@ describe('vigil-deterioration on the sandbox patients', () => {
   it('puts the septic patients above the non-septic ones on average, and most septic ones in the high band', async () => {
     const probabilityOf = async (id: string) => {
       const { cards } = await callService(service, fixture.store, id);
-      return (await store.get(explanationIdOf(cards[0]!)!))!.prediction;
+      return (await store.get(explanationIdOf(cards[0]!)!))!.prediction!;
     };
     const s = await Promise.all(septic().map((p) => probabilityOf(p.id)));
     const n = await Promise.all(nonSeptic().map((p) => probabilityOf(p.id)));
@@ -127,7 +127,7 @@ describe('vigil-deterioration on the sandbox patients', () => {
     total += cells.unmeasured!.reduce((a, v) => a + v, 0);
     // Completeness: grid + not-yet-measured hours add up to the score's distance from the baseline, within
     // the convergence delta the record reports.
-    const gap = record.prediction.probability - record.method!.baselineProbability!;
+    const gap = record.prediction!.probability - record.method!.baselineProbability!;
     expect(record.method).toMatchObject({ name: 'integrated-gradients', baselineKind: 'normal', rule: 'adaptive-trapezoid' });
     expect(record.method!.convergenceDelta).toBeLessThanOrEqual(record.method!.converged ? record.method!.tolerance! : 1);
     expect(Math.abs(total - gap)).toBeLessThanOrEqual(record.method!.convergenceDelta! * Math.abs(gap) + 1e-4);

@@ -15,6 +15,8 @@ import { ModelUnavailableError, modelProviderOf, type ModelProvider } from '../.
 import { fromFixedPoint } from '../../../src/explanations/fixed-point.js';
 import type { ExplanationRecord } from '../../../src/explanations/record.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
+import { summarizeExplanation } from '../../../src/explanations/summary.js';
+import { scoreTrendOf } from '../../../src/explanations/trend.js';
 import { createLogger } from '../../../src/logger.js';
 import { initBackend } from '../../../src/models/backend/index.js';
 import { readEcgRecords, type EcgRecord } from '../../../src/models/ecg/data.js';
@@ -198,6 +200,13 @@ describe('vigil-ecg-rhythm', () => {
     expect(record.ecg.signal.q).toHaveLength(samples);
     expect(record.ecg).not.toHaveProperty('rhythm');
     expect(record.ecg).not.toHaveProperty('saliency');
+    // No score was computed, and none is implied (not even a low one) to an API client reading the record.
+    expect(record).not.toHaveProperty('prediction');
+    const summary = summarizeExplanation(record);
+    expect(summary).toMatchObject({ id, unclassified: true });
+    expect(summary).not.toHaveProperty('probability');
+    expect(summary).not.toHaveProperty('band');
+    expect(scoreTrendOf(record).points).toEqual([]);
     // Error samples stay gaps (null), never 0 mV.
     if (/errors/.test(reason.source)) expect(record.ecg.signal.q[0]).toBeNull();
   });

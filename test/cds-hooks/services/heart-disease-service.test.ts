@@ -65,7 +65,7 @@ describe('vigil-heart-disease (patient-view)', () => {
       const card = cards[0]!;
       expect(card.summary).toContain(`heart-disease v${version}`);
       const record = (await store.get(explanationIdOf(card)))!;
-      const { probability, band, indicator } = record.prediction;
+      const { probability, band, indicator } = record.prediction!;
       expect(probability).toBeGreaterThan(0);
       expect(probability).toBeLessThan(1);
       expect(band).toBe(bandOf(probability, thresholds));

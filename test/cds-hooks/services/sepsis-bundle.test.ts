@@ -139,7 +139,7 @@ describe('vigil-sepsis-bundle on the sandbox patients', () => {
     for (const p of fixture.index) {
       const { cards } = await callService(deterioration, fixture.store, p.id);
       const id = explanationIdOf(cards[0]!);
-      if (id) bands.set(p.id, (await store.get(id))!.prediction.band as RiskBand);
+      if (id) bands.set(p.id, (await store.get(id))!.prediction!.band as RiskBand);
     }
   }, 120_000);
   afterAll(async () => {

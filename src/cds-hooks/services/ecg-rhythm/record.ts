@@ -234,21 +234,10 @@ export function buildEcgRecord(
 }
 
 /**
- * The record of a "cannot classify" card, so the view can show the tracing and why it was refused. The shared
- * record's prediction is required: its probability is 0 with band low and an outcome that says no rhythm was
- * computed; the view and GET /patients/{id}/explanations/latest (`unclassified: true`) never show it as p(AF).
+ * The record of a "cannot classify" card, so the view can show the tracing and why it was refused. It has no
+ * `prediction`: no rhythm and no probability were computed, and none is implied (not even a low one).
  */
 export function buildUnclassifiedEcgRecord(input: EcgRecordBase & { reasons: readonly string[] }): UnclassifiedEcgRecord {
   const { record, section } = recordParts(input);
-  return {
-    ...record,
-    prediction: {
-      probability: 0,
-      band: 'low',
-      indicator: 'info',
-      thresholds: { moderate: 0.5, high: 0.5 },
-      outcome: 'none: the tracing could not be used, so no rhythm was computed (ecg.unclassified.reasons says why)',
-    },
-    ecg: { ...section, unclassified: { reasons: [...input.reasons] } },
-  };
+  return { ...record, ecg: { ...section, unclassified: { reasons: [...input.reasons] } } };
 }
