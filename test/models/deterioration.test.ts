@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { initBackend } from '../../src/models/backend/index.js';
 import { MEASUREMENTS, isSepsisPatient, parsePhysionetCsv, type Stay } from '../../src/models/data/physionet.js';
-import { trainDeterioration, type DeteriorationTrained } from '../../src/models/deterioration/pipeline.js';
+import { fitDeterioration, trainDeterioration, type DeteriorationTrained } from '../../src/models/deterioration/pipeline.js';
+import { explainableFromRegistered, explainPrediction } from '../../src/explain/index.js';
 import { deteriorationCard, deteriorationManifest } from '../../src/models/deterioration/card.js';
 import { news2FromWindow } from '../../src/models/deterioration/news2-baseline.js';
 import { writeModelBundle } from '../../src/models/artifacts.js';
@@ -102,4 +103,67 @@ describe('deterioration pipeline on a tiny slice', () => {
     expect(news2FromWindow([row(135, 26, 0.5), row(NaN, NaN, NaN)])).toBe(8);
     expect(news2FromWindow([row(70, 16, NaN)])).toBe(0);
   });
+});
+
+describe('deterioration TCN architecture on a tiny slice', () => {
+  let dir: string;
+  let stays: Map<string, Stay>;
+  let registry: ModelRegistry;
+  let trained: DeteriorationTrained;
+
+  beforeAll(async () => {
+    await initBackend();
+    dir = mkdtempSync(path.join(tmpdir(), 'vigil-det-tcn-'));
+    stays = slice();
+    trained = await trainDeterioration(stays, { seed: 5, epochs: 1, patience: 1, negativesPerPatient: 3, bootstrapReplicates: 10, architecture: 'tcn', tcn: { activation: 'tanh' } });
+    const now = new Date().toISOString();
+    await writeModelBundle(path.join(dir, 'deterioration'), {
+      manifest: deteriorationManifest(trained.metrics, trained.preprocess.windowHours, '0.0.1', now),
+      model: trained.model,
+      preprocess: trained.preprocess,
+      baseline: trained.baseline,
+      split: trained.split,
+      metrics: trained.metrics,
+      card: deteriorationCard(trained.metrics, '0.0.1', now),
+    });
+    registry = await ModelRegistry.open({ dir, maxBatch: 16, maxWaitMs: 1 });
+  }, 120_000);
+  afterAll(async () => {
+    await registry.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records the architecture and describes it on the card and manifest', () => {
+    const h = trained.metrics.hyperparameters;
+    expect(h).toMatchObject({ architecture: 'tcn', units: 32, tcn: { filters: 32, kernel: 3, blocks: 2, residual: false, activation: 'tanh' } });
+    expect(h.parameters).toBe(trained.model.countParams());
+    expect(trained.model.layers.filter((l) => l.getClassName() === 'Conv1D')).toHaveLength(2);
+    expect(trained.model.layers.some((l) => l.getClassName() === 'GRU')).toBe(false);
+    const card = deteriorationCard(trained.metrics, '0.0.1', new Date().toISOString());
+    expect(card.summary).toMatch(/^A temporal convolution network .*2 × convolution width 3/);
+    expect(card.metricsTable[0]!.model).toBe('TCN (shipped)');
+    expect(registry.get('deterioration').manifest.title).toContain('TCN');
+  });
+
+  it('loads through the registry like the GRU: scores, and its logit is differentiable for explanations', async () => {
+    const model = registry.get<DeteriorationInput>('deterioration');
+    const stay = stays.values().next().value!;
+    const p = await model.predict({ rows: stay.hours.slice(0, 6), age: stay.age, sex: stay.sex });
+    expect(p.probability).toBeGreaterThan(0);
+    expect(p.probability).toBeLessThan(1);
+    const explainable = explainableFromRegistered(model);
+    const prepared = explainable.prepare({ rows: stay.hours.slice(0, 6), age: stay.age, sex: stay.sex });
+    const record = explainPrediction(explainable, prepared);
+    expect(record.integration!.converged).toBe(true);
+    expect(record.prediction.probability).toBeCloseTo(p.probability, 5);
+  });
+
+  it('fitDeterioration scores no test patient (what `--trial` runs)', async () => {
+    const fit = await fitDeterioration(stays, { seed: 5, epochs: 1, patience: 1, negativesPerPatient: 3, architecture: 'tcn' });
+    expect(fit.metrics).not.toHaveProperty('test');
+    expect(fit.metrics).not.toHaveProperty('fingerprint');
+    expect(fit.metrics.validation.networkAuroc).toBeGreaterThan(0);
+    expect(fit.test.map((s) => s.id).sort()).toEqual([...fit.split.test].sort());
+    fit.model.dispose();
+  }, 60_000);
 });
