@@ -3,6 +3,7 @@ import type { Observation, Quantity } from 'fhir/r4';
 import {
   extractFromObservation,
   findScale2Condition,
+  findUnconfirmedScale2Condition,
   inputsFrom,
   selectReadings,
 } from '../../../src/cds-hooks/services/news2/observations.js';
@@ -256,6 +257,26 @@ describe('findScale2Condition', () => {
 
   it('counts a Condition without clinicalStatus as current', () => {
     expect(findScale2Condition([condition(ICD10CM, 'J96.22', { clinicalStatus: undefined })], eligible)).toBeDefined();
+  });
+
+  it.each(['unconfirmed', 'provisional', 'differential'])('a %s diagnosis does not select scale 2 (RCP: confirmed only), but is reported', (code) => {
+    const c = condition(ICD10CM, 'J96.02', { verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code }] } });
+    expect(findScale2Condition([c], eligible)).toBeUndefined();
+    expect(findUnconfirmedScale2Condition([c], eligible)).toBe(c);
+    const confirmed = condition(ICD10CM, 'J96.12');
+    expect(findScale2Condition([c, confirmed], eligible)).toBe(confirmed);
+  });
+
+  it('counts a Condition without verificationStatus as confirmed', () => {
+    const c = condition(ICD10CM, 'J96.92', { verificationStatus: undefined });
+    expect(findScale2Condition([c], eligible)).toBe(c);
+    expect(findUnconfirmedScale2Condition([c], eligible)).toBeUndefined();
+  });
+
+  it('does not report a resolved or refuted diagnosis as unconfirmed', () => {
+    const resolved = condition(ICD10CM, 'J96.02', { clinicalStatus: { coding: [{ code: 'resolved' }] }, verificationStatus: { coding: [{ code: 'provisional' }] } });
+    const refuted = condition(ICD10CM, 'J96.02', { verificationStatus: { coding: [{ code: 'refuted' }] } });
+    expect(findUnconfirmedScale2Condition([resolved, refuted], eligible)).toBeUndefined();
   });
 
   it('uses the list it is given', () => {

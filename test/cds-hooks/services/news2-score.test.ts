@@ -42,6 +42,23 @@ describe('NEWS2 chart 1 band edges', () => {
     expect(spo2Points(value, 2, true)).toBe(points);
   });
 
+  // Readings between chart rows are charted half up first (roundToChart), so x.4 stays in the lower row
+  // and x.5 moves up: every band edge of both scales, from both sides.
+  it.each([
+    [91.4, 3], [91.5, 2], [93.4, 2], [93.5, 1], [95.4, 1], [95.5, 0],
+  ])('SpO2 scale 1 between rows %p → %p', (value, points) => {
+    expect(spo2Points(value, 1, true)).toBe(points);
+    expect(spo2Points(value, 1, false)).toBe(points);
+  });
+
+  it.each([
+    [83.4, 3, 3], [83.5, 2, 2], [85.4, 2, 2], [85.5, 1, 1], [87.4, 1, 1], [87.5, 0, 0],
+    [92.4, 0, 0], [92.5, 0, 1], [94.4, 0, 1], [94.5, 0, 2], [96.4, 0, 2], [96.5, 0, 3],
+  ])('SpO2 scale 2 between rows %p → %p on air, %p on oxygen', (value, air, oxygen) => {
+    expect(spo2Points(value, 2, false)).toBe(air);
+    expect(spo2Points(value, 2, true)).toBe(oxygen);
+  });
+
   it('SpO2 scale 2 with unknown oxygen status uses the air bands (the lower score)', () => {
     expect(spo2Points(97, 2, undefined)).toBe(0);
     expect(spo2Points(84, 2, undefined)).toBe(2);
@@ -186,6 +203,16 @@ describe('scoreNews2 worked examples', () => {
     expect(scoreNews2(inputs, 2).total).toBe(4); // oxygen 2 + SpO2 95–96 on O2 2
     expect(scoreNews2({ ...normal, spo2: 89 }, 2).total).toBe(0); // in the 88–92 target on air
     expect(scoreNews2({ ...normal, spo2: 89 }, 1).total).toBe(3);
+  });
+
+  it('scale 2 totals at the ≥ 93 % edge: 0 on air, 1/2/3 plus the oxygen 2 on oxygen', () => {
+    for (const spo2 of [93, 95, 97, 100]) expect(scoreNews2({ ...normal, spo2, onOxygen: false }, 2)).toMatchObject({ total: 0, scale: 2 });
+    expect(scoreNews2({ ...normal, spo2: 92, onOxygen: true }, 2).total).toBe(2);
+    expect(scoreNews2({ ...normal, spo2: 93, onOxygen: true }, 2).total).toBe(3);
+    expect(scoreNews2({ ...normal, spo2: 95, onOxygen: true }, 2).total).toBe(4);
+    // 97 % on oxygen is a red score (a single 3) on scale 2 and nothing but the oxygen on scale 1.
+    expect(scoreNews2({ ...normal, spo2: 97, onOxygen: true }, 2)).toMatchObject({ total: 5, redScore: true, risk: 'medium' });
+    expect(scoreNews2({ ...normal, spo2: 97, onOxygen: true }, 1)).toMatchObject({ total: 2, redScore: false, risk: 'low' });
   });
 
   it('missing parameters score 0, are listed in chart order, and mark the score incomplete', () => {

@@ -205,6 +205,17 @@ describe('vigil-news2 handler', () => {
     expect(scale2.detail).toContain(`SpO2 scale 2 (hypercapnic respiratory failure: Condition/${cond.id})`);
   });
 
+  it('stays on scale 1 for a provisional hypercapnic respiratory failure, and says why', async () => {
+    // SpO2 88 % on air: 3 on scale 1, 0 on scale 2 — the case where a wrong scale 2 would hide a red score.
+    const observations = vitalsSet({ spo2: 88 });
+    const provisional = condition(ICD10CM, 'J96.02', { verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'provisional' }] } });
+    const card = await cardFor(observations, { spo2Scale2Conditions: searchset([provisional]) });
+    expect(card.summary).toMatch(/^NEWS2 3 /);
+    expect(card.detail).toContain(`SpO2 scale 1 (hypercapnic respiratory failure is recorded as provisional: Condition/${provisional.id}; scale 2 needs a confirmed diagnosis)`);
+    const confirmed = await cardFor(observations, { spo2Scale2Conditions: searchset([provisional, condition(ICD10CM, 'J96.02')]) });
+    expect(confirmed.summary).toMatch(/^NEWS2 0 /);
+  });
+
   it('reads a systolic BP out of a panel even when it came under another key', async () => {
     const observations = vitalsSet({ sbp: undefined });
     const panel = vitalsSet({ sbp: 85 }).find((o) => o.code.coding?.[0]?.code === '85354-9')!;

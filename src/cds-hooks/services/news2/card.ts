@@ -7,7 +7,7 @@ import type { Condition, ServiceRequest } from 'fhir/r4';
 import { NEWS2_CODES, SNOMED, VIGIL_NEWS2_OVERRIDE_REASON } from '../../../fhir/codes.js';
 import { absoluteLink, createCard, createSuggestion } from '../../cards.js';
 import type { Card, CardSource, Coding, Indicator } from '../../types.js';
-import type { Reading, Rejection, Selection } from './observations.js';
+import { list, type Reading, type Rejection, type Selection } from './observations.js';
 import { NEWS2_PARAMETERS, PARAMETER_LABELS, type ClinicalResponse, type ClinicalRisk, type News2Result } from './score.js';
 
 export const RCP_NEWS2_URL = 'https://www.rcp.ac.uk/improving-care/resources/national-early-warning-score-news-2/';
@@ -69,6 +69,8 @@ export interface News2CardInput {
   staleAfterMs: number;
   /** The Condition that put the patient on SpO2 scale 2, when it applies. */
   scale2Condition?: Condition;
+  /** A scale 2 diagnosis not yet confirmed (so scale 1 was used), named on the card. */
+  unconfirmedScale2Condition?: Condition;
 }
 
 /** "NEWS2 7 — high clinical risk: emergency assessment", with "(incomplete)" / "(stale data)" when so. */
@@ -123,7 +125,9 @@ export function news2Detail(input: News2CardInput): string {
   const scaleNote =
     result.scale === 2
       ? `SpO2 scale 2 (hypercapnic respiratory failure${input.scale2Condition?.id ? `: Condition/${cell(input.scale2Condition.id)}` : ''})`
-      : 'SpO2 scale 1';
+      : input.unconfirmedScale2Condition
+        ? `SpO2 scale 1 (hypercapnic respiratory failure is recorded as ${cell(list(input.unconfirmedScale2Condition.verificationStatus?.coding)[0]?.code ?? 'unconfirmed')}${input.unconfirmedScale2Condition.id ? `: Condition/${cell(input.unconfirmedScale2Condition.id)}` : ''}; scale 2 needs a confirmed diagnosis)`
+        : 'SpO2 scale 1';
   lines.push(`**NEWS2 ${result.total}** · ${RISK_TEXT[result.risk]} clinical risk · ${scaleNote}`);
   lines.push('', RESPONSE_DETAIL[result.response], '');
 

@@ -9,7 +9,7 @@ import { HYPERCAPNIC_RESPIRATORY_FAILURE } from '../../../fhir/codes.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
 import { buildNews2Card, news2NotAvailableCard, rejectionLine } from './card.js';
 import { news2Definition, PREFETCH_KEYS } from './definition.js';
-import { findScale2Condition, inputsFrom, list, selectReadings, type ConditionCode } from './observations.js';
+import { findScale2Condition, findUnconfirmedScale2Condition, inputsFrom, list, selectReadings, type ConditionCode } from './observations.js';
 import { scoreNews2 } from './score.js';
 
 export interface News2Options {
@@ -108,8 +108,21 @@ export function createNews2Service(options: News2Options = {}): CdsService {
       }
 
       const scale2Condition = findScale2Condition(conditions, eligible);
+      const unconfirmedScale2 = scale2Condition ? undefined : findUnconfirmedScale2Condition(conditions, eligible);
       const result = scoreNews2(inputsFrom(selection), scale2Condition ? 2 : 1);
-      return { cards: [buildNews2Card({ result, selection, patientId, now, staleAfterMs, scale2Condition })] };
+      return {
+        cards: [
+          buildNews2Card({
+            result,
+            selection,
+            patientId,
+            now,
+            staleAfterMs,
+            ...(scale2Condition ? { scale2Condition } : {}),
+            ...(unconfirmedScale2 ? { unconfirmedScale2Condition: unconfirmedScale2 } : {}),
+          }),
+        ],
+      };
     },
   };
 }

@@ -268,21 +268,39 @@ export interface ConditionCode {
 }
 
 const INACTIVE_CLINICAL = new Set(['inactive', 'remission', 'resolved']);
-const NOT_CONFIRMED = new Set(['refuted', 'entered-in-error']);
+const NOT_A_DIAGNOSIS = new Set(['refuted', 'entered-in-error']);
+/** condition-ver-status codes short of a diagnosis: RCP 2017 reserves scale 2 for *confirmed* hypercapnic failure. */
+const NOT_CONFIRMED = new Set(['unconfirmed', 'provisional', 'differential']);
 
-/**
- * The first current Condition that puts the patient on SpO2 scale 2 (hypercapnic respiratory
- * failure), or undefined. Conditions without a clinicalStatus count as current (the element is
- * optional in R4); resolved, refuted or entered-in-error ones do not.
- */
-export function findScale2Condition(conditions: readonly Condition[], eligible: readonly ConditionCode[]): Condition | undefined {
+function matchingCurrent(conditions: readonly Condition[], eligible: readonly ConditionCode[]): Condition[] {
   const wanted = new Set(eligible.map((c) => `${c.system}|${c.code}`));
-  return conditions.find((c) => {
+  return conditions.filter((c) => {
     if (c?.resourceType !== 'Condition') return false;
     const clinical = list(c.clinicalStatus?.coding)[0]?.code;
     const verification = list(c.verificationStatus?.coding)[0]?.code;
     if (clinical && INACTIVE_CLINICAL.has(clinical)) return false;
-    if (verification && NOT_CONFIRMED.has(verification)) return false;
+    if (verification && NOT_A_DIAGNOSIS.has(verification)) return false;
     return list(c.code?.coding).some((coding) => wanted.has(`${coding?.system}|${coding?.code}`));
   });
+}
+
+function unconfirmed(c: Condition): boolean {
+  return NOT_CONFIRMED.has(list(c.verificationStatus?.coding)[0]?.code ?? '');
+}
+
+/**
+ * The first current, confirmed Condition that puts the patient on SpO2 scale 2 (hypercapnic
+ * respiratory failure; RCP NEWS2 2017 §"SpO2 scale 2"), or undefined. Scale 2 lowers the score of
+ * low saturations, so a wrong scale 2 hides deterioration: unconfirmed, provisional and differential
+ * diagnoses do not qualify, nor do resolved, refuted or entered-in-error ones. A Condition without
+ * clinicalStatus counts as current and one without verificationStatus as confirmed (both elements
+ * are optional in R4, and a coded problem-list entry is the clinician's recorded diagnosis).
+ */
+export function findScale2Condition(conditions: readonly Condition[], eligible: readonly ConditionCode[]): Condition | undefined {
+  return matchingCurrent(conditions, eligible).find((c) => !unconfirmed(c));
+}
+
+/** A current but not yet confirmed scale 2 diagnosis, so the card can say why scale 1 was used. */
+export function findUnconfirmedScale2Condition(conditions: readonly Condition[], eligible: readonly ConditionCode[]): Condition | undefined {
+  return matchingCurrent(conditions, eligible).find(unconfirmed);
 }
