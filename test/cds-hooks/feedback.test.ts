@@ -19,8 +19,9 @@ const service: CdsService = {
 
 const dirs: string[] = [];
 const stores: FeedbackStore[] = [];
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close();
+// Awaited before the directories go: close() is asynchronous in the FeedbackStore interface.
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -132,7 +132,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await fhir.close();
-  feedbackStore.close();
+  await feedbackStore.close();
 });
 
 const auth = { access_token: TOKEN, token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'vigil' };

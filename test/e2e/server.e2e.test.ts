@@ -70,8 +70,12 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    // Wait for the process to be gone before deleting its DATA_DIR: until then it (and its explanation and
+    // HL7 queue threads) may still create files there, and the recursive delete fails with ENOTEMPTY.
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
+    await exited;
   }
   rmSync(dataDir, { recursive: true, force: true });
 });

@@ -46,7 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  feedback.close();
+  await feedback.close();
   await fhir.close();
 });
 

@@ -165,7 +165,8 @@ describe.each(QUEUE_BACKENDS)('HL7 listener on the $name queue', (backend) => {
       const good = await MllpTestClient.connect(hl7.port);
       const started = Date.now();
       expect(ackParts(await good.send(oruMessage('OK1'))).code).toBe('AA');
-      expect(Date.now() - started).toBeLessThan(1000);
+      // Blocked behind the stalled connection it would never be answered; the bound is only for busy CI cores.
+      expect(Date.now() - started).toBeLessThan(5000);
       good.close();
       stalled.close();
       noisy.destroy();

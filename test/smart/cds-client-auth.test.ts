@@ -72,7 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  feedbackStore.close();
+  await feedbackStore.close();
   await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
 });
 

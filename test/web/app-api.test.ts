@@ -105,7 +105,7 @@ describe('/app/api', () => {
       const record = (await (await call(await launchFor(SEPTIC_B, explanationB), `explanations/${explanationB}`)).json()) as ExplanationRecord;
       expect(await store.list({ card: record.cardUuid })).toHaveLength(0);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -140,7 +140,7 @@ describe('/app/api', () => {
         userComment: 'on antibiotics since 02:00',
       });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

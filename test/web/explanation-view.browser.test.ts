@@ -144,7 +144,7 @@ describeIfChromium('explanation view in chromium', () => {
       expect(stored).toHaveLength(1);
       expect(stored[0]).toMatchObject({ outcome: 'overridden', overrideReason: { reason: { code: 'data-error' }, userComment: 'SpO2 probe was off' } });
     } finally {
-      store.close();
+      await store.close();
     }
 
     // Tablet width: one column, nothing cut off.

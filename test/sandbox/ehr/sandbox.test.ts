@@ -105,7 +105,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await sandbox.close();
-  feedbackStore.close();
+  await feedbackStore.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
