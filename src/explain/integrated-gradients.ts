@@ -28,8 +28,8 @@ export interface IntegratedGradientsOptions {
   /**
    * Most encoded cells (rows × input width, summed over levels) one input may have differentiated; a level
    * that would exceed it is not started and the result is reported unconverged. Default 2^21: the 31-channel
-   * heart MLP can refine to 1,024 steps (ReLU kinks converge only as 1/steps), the 48 × 104 deterioration GRU
-   * stops after 128 (≈ 200 ms on wasm).
+   * heart MLP can refine to 1,024 steps (ReLU kinks converge only as 1/steps), the 48 × 104 deterioration model
+   * stops after 128.
    */
   maxCells?: number;
   /** Relative completeness error accepted. Default 0.01 (1 %). */

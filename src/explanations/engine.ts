@@ -11,7 +11,7 @@
  *
  * Where a batch runs is an ExplainExecutor: on this thread by default, or — per request, for work nobody
  * is waiting on (the precompute worker) — on a worker thread with its own tfjs back end
- * (src/precompute/explain-thread.ts), so a ~0.1–0.2 s GRU explanation does not hold the event loop that
+ * (src/precompute/explain-thread.ts), so a deterioration or ECG explanation does not hold the event loop that
  * answers hook calls. Either way the result goes through the same cache check (exact key) before use.
  */
 import { GatewayTimeoutError } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * An ExplainExecutor on a worker thread (issue 7 §Speed): the precompute worker's explanations and ECG
- * analyses run there (and with EXPLAIN_THREAD=all the hooks' cache misses too), so an HL7-triggered ~0.1–0.2 s GRU explanation
+ * analyses run there (and with EXPLAIN_THREAD=all the hooks' cache misses too), so an HL7-triggered deterioration explanation
  * never holds the event loop that answers hook calls. The
  * thread (./explain-thread.ts) is started on first use with the main thread's tfjs back end and models
  * folder, restarted after a crash, and ended by close(). Each returned record must carry the model version

@@ -6,7 +6,7 @@
  * reach the FHIR store by other ways than HL7.
  *
  * One patient at a time, with a macrotask yield between patients. With `executor` (the explanation thread,
- * ./thread-executor.ts; EXPLAIN_THREAD) the ~0.1–0.2 s GRU explanation and the ~2–5 s ECG analysis run
+ * ./thread-executor.ts; EXPLAIN_THREAD) the deterioration explanation (tens of ms; 0.1–0.2 s with the 1.x GRU) and the ~2–5 s ECG analysis run
  * off the event loop, so hook calls are not stalled meanwhile; without it, it holds the event loop. A change notified while the
  * patient is being computed queues it again, so the newest data are always computed last.
  */
