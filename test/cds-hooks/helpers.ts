@@ -44,6 +44,9 @@ export interface FakeFhirServer {
 export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Promise<FakeFhirServer> {
   const app = express();
   const fake = { requests: [] as RecordedRequest[], routes: new Map(Object.entries(routes)), inFlight: 0, maxInFlight: 0 };
+  // Delayed answers still due when the server closes: cleared by close(), or a 5 s "slow" route keeps the
+  // jest worker alive after its last test ("A worker process has failed to exit gracefully").
+  const delayed = new Set<NodeJS.Timeout>();
   app.use('/fhir', (req, res) => {
     const rel = req.url.replace(/^\//, '');
     fake.requests.push({ url: rel, authorization: req.get('authorization'), accept: req.get('accept') });
@@ -62,8 +65,13 @@ export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Pro
       if (typeof route.body === 'string') res.type(route.contentType ?? 'text/plain').send(route.body);
       else res.type('application/fhir+json').send(JSON.stringify(route.body ?? {}));
     };
-    if (route?.delayMs) setTimeout(send, route.delayMs);
-    else send();
+    if (route?.delayMs) {
+      const timer = setTimeout(() => {
+        delayed.delete(timer);
+        send();
+      }, route.delayMs);
+      delayed.add(timer);
+    } else send();
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -79,6 +87,8 @@ export async function startFakeFhir(routes: Record<string, FakeRoute> = {}): Pro
     baseUrl: `http://127.0.0.1:${port}/fhir`,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of delayed) clearTimeout(timer);
+        delayed.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
