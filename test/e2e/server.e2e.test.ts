@@ -23,6 +23,7 @@ interface PatientSummary {
 let child: ChildProcess;
 let origin = '';
 let output = '';
+let stdout = '';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-e2e-'));
 
 function waitForListening(proc: ChildProcess, timeoutMs: number): Promise<number> {
@@ -30,6 +31,7 @@ function waitForListening(proc: ChildProcess, timeoutMs: number): Promise<number
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), timeoutMs);
     proc.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
+      stdout += chunk.toString();
       for (const line of output.split('\n')) {
         const port = line.includes('"msg":"Vigil listening') ? (JSON.parse(line) as { port: number }).port : undefined;
         if (port) {
@@ -177,6 +179,18 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output).toContain('"msg":"request"');
+    // Structured logs only: every line on stdout is one pino JSON object (no library's console output).
+    const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(5);
+    const notJson = lines.filter((line) => {
+      try {
+        const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+        return typeof entry.level !== 'number' || typeof entry.msg !== 'string';
+      } catch {
+        return true;
+      }
+    });
+    expect(notJson).toEqual([]);
     for (const patient of patients) {
       expect(output).not.toContain(patient.id);
       for (const part of patient.name.split(/\s+/).filter((p) => p.length > 2)) expect(output).not.toContain(part);
