@@ -42,6 +42,13 @@ export function normalWindow(windowHours: number, age: number, sex: number): Det
   return { rows, age, sex };
 }
 
+/** The cell of a patient-level input (age, sex): the same at every step. */
+function patientCell(name: 'Age' | 'Sex', input: DeteriorationInput): CellValue {
+  if (name === 'Age') return { value: Number.isNaN(input.age) ? null : input.age, imputed: Number.isNaN(input.age), sources: [] };
+  const known = input.sex === 0 || input.sex === 1;
+  return { value: known ? input.sex : null, imputed: !known, sources: [], ...(known ? { valueText: REFERENCE.Sex!.values![input.sex]! } : {}) };
+}
+
 export const physionetWindowAdapter: EncodingAdapter<DeteriorationInput> = {
   prepare(model: RegisteredModel<DeteriorationInput>, layout: InputLayout, input: DeteriorationInput, provenance?: Provenance): PreparedCells {
     const spec = model.preprocess as PhysionetEncodingSpec;
@@ -60,28 +67,49 @@ export const physionetWindowAdapter: EncodingAdapter<DeteriorationInput> = {
     }
 
     const measurementOf = layout.features.map((f) => MEASUREMENTS.indexOf(f.name as (typeof MEASUREMENTS)[number]));
+    const features = layout.features.length;
+    // The explainers ask for every cell, some twice (time-series values and imputed flags). Walking back to
+    // the measurement a carried-forward cell repeats, for each cell, is quadratic in the window; one pass per
+    // feature finds the step every cell's value comes from instead. A carried-forward cell only differs from
+    // its measurement by `imputed`, so both are decoded once per measurement and shared (callers only read
+    // cells); properties are assigned in one order so every cell has one shape.
+    const lastMeasured: Array<Int16Array | undefined> = [];
+    const lastMeasuredStep = (f: number, m: number): Int16Array => {
+      let steps = lastMeasured[f];
+      if (steps) return steps;
+      steps = new Int16Array(W).fill(-1);
+      for (let t = pad, last = -1; t < W; t++) {
+        if (!Number.isNaN(rowAt(t)![m]!)) last = t;
+        steps[t] = last;
+      }
+      lastMeasured[f] = steps;
+      return steps;
+    };
+    const decoded: Array<{ measured: CellValue; carried?: CellValue } | undefined> = [];
+    const decodeAt = (s: number, f: number, m: number, imputed: boolean): CellValue => {
+      const { value, unitText, direction } = printed(layout.features[f]!.name, rowAt(s)![m]!);
+      const out = { value } as CellValue;
+      if (unitText !== undefined) out.unitText = unitText;
+      if (direction !== undefined) out.direction = direction;
+      out.imputed = imputed;
+      if (stepTimes) out.measuredAt = stepTimes[s]!;
+      out.sources = sourcesAt(provenance, provenanceRow(s), m);
+      return out;
+    };
+    const nothing = (): CellValue => ({ value: null, imputed: true, sources: [] });
+    const patientCells: Array<CellValue | undefined> = [];
     const cell = (t: number, f: number): CellValue => {
       const feature = layout.features[f]!;
-      if (feature.name === 'Age') return { value: Number.isNaN(input.age) ? null : input.age, imputed: Number.isNaN(input.age), sources: [] };
-      if (feature.name === 'Sex') {
-        const known = input.sex === 0 || input.sex === 1;
-        return { value: known ? input.sex : null, imputed: !known, sources: [], ...(known ? { valueText: REFERENCE.Sex!.values![input.sex]! } : {}) };
-      }
+      if (feature.name === 'Age' || feature.name === 'Sex') return (patientCells[f] ??= patientCell(feature.name, input));
       const m = measurementOf[f]!;
-      if (m < 0) return { value: null, imputed: true, sources: [] };
-      for (let s = t; s >= pad; s--) {
-        const v = rowAt(s)![m]!;
-        if (Number.isNaN(v)) continue;
-        return {
-          ...printed(feature.name, v),
-          imputed: s !== t,
-          ...(stepTimes ? { measuredAt: stepTimes[s]! } : {}),
-          sources: sourcesAt(provenance, provenanceRow(s), m),
-        };
-      }
-      return { value: null, imputed: true, sources: [] };
+      if (m < 0) return nothing();
+      // Steps outside the window (none are asked for) have no value.
+      const s = lastMeasuredStep(f, m)[t] ?? -1;
+      if (s < 0) return nothing();
+      const k = s * features + f;
+      const entry = (decoded[k] ??= { measured: decodeAt(s, f, m, false) });
+      return s === t ? entry.measured : (entry.carried ??= { ...entry.measured, imputed: true });
     };
-
     const normal = normalWindow(W, input.age, input.sex);
     return {
       encoded,
