@@ -125,7 +125,7 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   const models = modelProviderFrom(modelRegistry);
   // EXPLAIN_THREAD: a worker thread with its own tfjs engine (started on first use) for the precompute
   // worker's explanations, and with "all" for the hooks' cache misses too.
-  const explainThread = config.explainThread === 'off' ? undefined : new ExplainThread({ backend: () => backendName() ?? config.backend, modelsDir: config.modelsDir, maxBatch: config.modelMaxBatch });
+  const explainThread = config.explainThread === 'off' ? undefined : new ExplainThread({ backend: () => backendName() ?? config.backend, modelsDir: config.modelsDir, maxBatch: config.modelMaxBatch, wasmFastKernels: config.wasmFastKernels });
   if (explainThread) closers.push(() => explainThread.close());
   const explanationEngine = new ExplanationEngine({
     cache: new ExplanationCache({ maxEntries: config.explanationCacheSize }),

@@ -66,6 +66,13 @@ export interface Config {
    * that cannot load stops start-up instead of falling back.
    */
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  /**
+   * WASM_FAST_KERNELS — on the wasm back end, run transposed matrix products and 1-D convolution input
+   * gradients on XNNPACK (src/models/backend/wasm-matmul.ts, src/models/ecg/wasm-conv-grad.ts) in the serving
+   * process and its explanation thread; training never installs them. Explanations were identical with and
+   * without on the sandbox patients and cost less (docs/performance.md, cold path). Default on.
+   */
+  wasmFastKernels: boolean;
   /** MODELS_DIR — folder with one sub-folder of weights and metadata per model. Default ./models. */
   modelsDir: string;
   /** MODEL_MAX_BATCH — most concurrent predictions merged into one forward pass. Default 32. */
@@ -283,6 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxyFrom(env),
     httpKeepAliveMs: intFrom(env, 'HTTP_KEEP_ALIVE_MS', 65000),
     backend: backendFrom(env),
+    wasmFastKernels: flagFrom(env, 'WASM_FAST_KERNELS', true),
     modelsDir: path.resolve(env.MODELS_DIR || 'models'),
     modelMaxBatch: Math.max(1, intFrom(env, 'MODEL_MAX_BATCH', 32)),
     modelMaxWaitMs: intFrom(env, 'MODEL_MAX_WAIT_MS', 2),

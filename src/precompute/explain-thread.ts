@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('explain-thread.ts runs only as a worker thread');
   const settings = workerData as ThreadSettings;
-  const registry = await openModelRegistry({ backend: settings.backend, modelsDir: settings.modelsDir, modelMaxBatch: settings.maxBatch, modelMaxWaitMs: 0 });
+  const registry = await openModelRegistry({ backend: settings.backend, modelsDir: settings.modelsDir, modelMaxBatch: settings.maxBatch, modelMaxWaitMs: 0, wasmFastKernels: settings.wasmFastKernels === true });
   // Requests are handled one at a time, in arrival order (explainPredictions is synchronous).
   let chain = Promise.resolve();
   port.on('message', (request: ThreadRequest | EcgThreadRequest) => {

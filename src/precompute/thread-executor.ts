@@ -141,7 +141,12 @@ export class ExplainThread implements ExplainExecutor, EcgExecutor {
     this.starting ??= new Promise<Worker>((resolve, reject) => {
       const { source, eval: isEval } = workerSource();
       const { backend } = this.options;
-      const settings: ThreadSettings = { backend: typeof backend === 'function' ? backend() : backend, modelsDir: this.options.modelsDir, maxBatch: this.options.maxBatch };
+      const settings: ThreadSettings = {
+        backend: typeof backend === 'function' ? backend() : backend,
+        modelsDir: this.options.modelsDir,
+        maxBatch: this.options.maxBatch,
+        ...(this.options.wasmFastKernels ? { wasmFastKernels: true } : {}),
+      };
       const worker = new Worker(source, { eval: isEval, workerData: settings });
       this.counters.starts++;
       const timer = setTimeout(() => fail(new Error('explanation thread did not start in time')), this.options.startTimeoutMs ?? 60_000);

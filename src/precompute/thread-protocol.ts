@@ -9,6 +9,8 @@ export interface ThreadSettings {
   backend: Config['backend'];
   modelsDir: string;
   maxBatch: number;
+  /** WASM_FAST_KERNELS, as the main thread runs them. */
+  wasmFastKernels?: boolean;
 }
 
 /** One batch of one model's inputs, raw (the thread prepares them again). */
