@@ -1,6 +1,6 @@
 /**
  * Hook + explanation benchmark (issue 7 §Speed, issue 9 §Load):
- * `npx tsx bench/hook-explain.ts [--levels 4,16] [--modes cold,warm,churn] [--threads precompute] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
+ * `npx tsx bench/hook-explain.ts [--levels 4,16] [--modes cold,warm,churn] [--threads precompute] [--kernels on] [--rounds 1] [--cold 48] [--warm 1500] [--patients 8] [--json out.json]`
  *
  * Starts the real app (createVigil with the sandbox's patients) in a child process on an ephemeral
  * localhost port, then sends full patient-view calls for vigil-deterioration — prefetch built by the
@@ -17,7 +17,9 @@
  *   hook's p99 while explanations are computed in the background.
  *
  * `--threads off,precompute,all` runs the modes once per server with that EXPLAIN_THREAD (off = before the
- * explanation thread; precompute = the default; all = hooks' cache misses on the thread too). Reports p50/p99 and throughput per level, the server's counters for each run
+ * explanation thread; precompute = the default; all = hooks' cache misses on the thread too). `--kernels on,off`
+ * does the same for WASM_FAST_KERNELS (the untransposed wasm gradient kernels), and `--rounds N` repeats the
+ * whole list N times, so settings alternate and outside load falls on each alike. Reports p50/p99 and throughput per level, the server's counters for each run
  * (explanations computed inline, served from the cache, records reused, explanations precomputed
  * meanwhile — proof of which path was measured), the tfjs back end and the load average (1 min) at the
  * end of each run. Client and server share the 2 cores. Localhost only; bounded by request counts.
@@ -43,6 +45,8 @@ const { values: args } = parseArgs({
     patients: { type: 'string', default: '8' },
     modes: { type: 'string', default: 'cold,warm,churn' },
     threads: { type: 'string', default: 'precompute' },
+    kernels: { type: 'string', default: 'on' },
+    rounds: { type: 'string', default: '1' },
     json: { type: 'string' },
   },
 });
@@ -114,6 +118,9 @@ interface Row {
   mode: 'cold' | 'warm' | 'churn';
   /** EXPLAIN_THREAD of the server. */
   thread: string;
+  /** WASM_FAST_KERNELS of the server. */
+  kernels: string;
+  round: number;
   connections: number;
   requests: number;
   non2xx: number;
@@ -163,13 +170,17 @@ async function main(): Promise<void> {
   const levels = args.levels!.split(',').map(Number);
   const rows: Row[] = [];
   let backend = 'unknown';
-  for (const thread of args.threads!.split(',')) {
+  const servers = Array.from({ length: Number(args.rounds) }, (_, round) =>
+    args.threads!.split(',').flatMap((thread) => args.kernels!.split(',').map((kernels) => ({ round, thread, kernels }))),
+  ).flat();
+  for (const { round, thread, kernels } of servers) {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-hook-explain-'));
     const { child, origin } = await startServer({
       ...benchServerEnv(dataDir, client.writeClientsFile(dataDir)),
       PRECOMPUTE: 'on',
       PRECOMPUTE_POLL_S: '0',
       EXPLAIN_THREAD: thread,
+      WASM_FAST_KERNELS: kernels,
     });
     try {
       for (let i = 0; i < 600; i++) {
@@ -218,6 +229,8 @@ async function main(): Promise<void> {
         return {
           mode,
           thread,
+          kernels,
+          round,
           connections,
           ...runFigures(result, wall),
           // The engine counts every explanation it computed; the precompute worker's are not the hook's.
@@ -230,7 +243,7 @@ async function main(): Promise<void> {
       };
       const report = (row: Row) => {
         rows.push(row);
-        console.error(`${row.mode} thread=${row.thread} c=${row.connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms computed ${row.computed} served ${row.served} reused ${row.reused} precomputed ${row.precomputed} load ${row.loadAverage}`);
+        console.error(`${row.mode} thread=${row.thread} kernels=${row.kernels} round=${row.round} c=${row.connections}: ${row.throughput}/s p50 ${row.p50} ms p99 ${row.p99} ms computed ${row.computed} served ${row.served} reused ${row.reused} precomputed ${row.precomputed} load ${row.loadAverage}`);
       };
 
       // Warm-up: load the model path and JIT once (not measured).
@@ -258,10 +271,10 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n${SERVICE} patient-view with explanation · backend ${backend} · ${os.cpus().length} cores · Node ${process.version}`);
-  console.log('| mode | EXPLAIN_THREAD | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | computed inline | served from cache | records reused | precomputed meanwhile | load avg |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| mode | EXPLAIN_THREAD | WASM_FAST_KERNELS | round | connections | requests | non-2xx | throughput (req/s) | p50 (ms) | p99 (ms) | computed inline | served from cache | records reused | precomputed meanwhile | load avg |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.mode} | ${r.thread} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.served} | ${r.reused} | ${r.precomputed} | ${r.loadAverage} |`);
+    console.log(`| ${r.mode} | ${r.thread} | ${r.kernels} | ${r.round + 1} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.served} | ${r.reused} | ${r.precomputed} | ${r.loadAverage} |`);
   }
   if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
 }
