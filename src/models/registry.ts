@@ -169,6 +169,9 @@ export async function loadModelFolder(folder: string, options: Required<Pick<Reg
 export class ModelRegistry {
   private readonly models = new Map<string, LoadedModel>();
   private readonly watchers: FSWatcher[] = [];
+  /** Debounced watch() reloads not yet started; close() cancels them. */
+  private readonly pendingReloads = new Set<NodeJS.Timeout>();
+  private closed = false;
   private readonly reloading = new Map<string, Promise<RegisteredModel>>();
   private readonly settings: Required<Pick<RegistryOptions, 'maxBatch' | 'maxWaitMs'>> & { quantized: boolean };
 
@@ -220,20 +223,34 @@ export class ModelRegistry {
     for (const id of this.ids()) {
       let timer: NodeJS.Timeout | undefined;
       const watcher = watch(path.join(this.options.dir, id), (_event, file) => {
-        if (file !== 'manifest.json') return;
-        clearTimeout(timer);
-        timer = setTimeout(() => {
+        if (file !== 'manifest.json' || this.closed) return;
+        if (timer) {
+          clearTimeout(timer);
+          this.pendingReloads.delete(timer);
+        }
+        const scheduled = setTimeout(() => {
+          this.pendingReloads.delete(scheduled);
           this.reload(id).catch((err: unknown) =>
             this.options.logger?.error({ model: id, err: err instanceof Error ? err.message : String(err) }, 'model reload failed; keeping the loaded version'),
           );
         }, debounceMs);
+        timer = scheduled;
+        this.pendingReloads.add(scheduled);
       });
       this.watchers.push(watcher);
     }
   }
 
+  /**
+   * Stops watching, cancels debounced reloads and waits for reloads in flight, so nothing loads (or keeps
+   * the process alive) after close; then retires every model.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     this.watchers.splice(0).forEach((w) => w.close());
+    for (const timer of this.pendingReloads) clearTimeout(timer);
+    this.pendingReloads.clear();
+    await Promise.allSettled([...this.reloading.values()]);
     await Promise.all([...this.models.values()].map((m) => m.retire()));
     this.models.clear();
   }

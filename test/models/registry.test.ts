@@ -11,6 +11,7 @@ import { ModelRegistry } from '../../src/models/registry.js';
 import { HTI1_ATTRIBUTES } from '../../src/models/model-card.js';
 import { evaluateUciFile } from '../../src/models/evaluate.js';
 import { NotFoundError, UnprocessableEntityError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
 
 const examples = parseUciHeart(readFileSync('data/raw/uci-heart-disease/processed.cleveland.data', 'utf8'));
 
@@ -126,6 +127,23 @@ describe('heart-disease pipeline → files → registry', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(registry.get('heart-disease').manifest.version).toBe('1.0.2');
+  });
+
+  it('close() cancels a debounced watch() reload: nothing loads after it', async () => {
+    const loaded: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void loaded.push((JSON.parse(line) as { version?: string }).version ?? '') });
+    const other = await ModelRegistry.open({ dir, maxBatch: 8, maxWaitMs: 1, logger });
+    loaded.length = 0;
+    other.watch(300);
+    const file = path.join(dir, 'heart-disease', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+    writeFileSync(file, JSON.stringify({ ...manifest, version: '1.0.3' }));
+    // Let the watcher see the write (the debounce is running), then close before it fires.
+    await new Promise((r) => setTimeout(r, 100));
+    await other.close();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(loaded).toEqual([]);
+    expect(() => other.get('heart-disease')).toThrow(NotFoundError);
   });
 
   it('evaluates a UCI processed.*.data file, counting rows it cannot score', () => {
