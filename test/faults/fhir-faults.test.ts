@@ -21,7 +21,12 @@ const SLACK_MS = 2000;
 let app: RunningVigil;
 let hung: net.Server;
 let hungUrl: string;
-let closedUrl: string;
+let resetting: net.Server;
+let resetUrl: string;
+let resetConnections = 0;
+// Connection refused without a race: nothing can listen on TCP port 0, so a connect to it is refused by the
+// kernel every time (a port freed a moment ago could be taken by any other process before the test uses it).
+const refusedUrl = 'http://127.0.0.1:0/fhir';
 
 /** A TCP server that accepts connections and never answers: the worst kind of "slow". */
 const hungSockets = new Set<net.Socket>();
@@ -34,20 +39,29 @@ async function startHungServer(): Promise<net.Server> {
   return server;
 }
 
+/** A TCP server that answers every connection with a reset (RST): a FHIR server crashing mid-connect. */
+async function startResettingServer(): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    resetConnections += 1;
+    socket.resetAndDestroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return server;
+}
+
 beforeAll(async () => {
   app = await startVigil({ HOOK_DEADLINE_MS: String(DEADLINE_MS), PREFETCH_TIMEOUT_MS: '400', RATE_LIMIT_RPS: '0' });
   hung = await startHungServer();
   hungUrl = `http://127.0.0.1:${(hung.address() as AddressInfo).port}/fhir`;
-  // A port that was just free: connection refused.
-  const probe = await startHungServer();
-  closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/fhir`;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  resetting = await startResettingServer();
+  resetUrl = `http://127.0.0.1:${(resetting.address() as AddressInfo).port}/fhir`;
 });
 
 afterAll(async () => {
   await app.stop();
   for (const socket of hungSockets) socket.destroy();
   await new Promise<void>((resolve) => hung.close(() => resolve()));
+  await new Promise<void>((resolve) => resetting.close(() => resolve()));
 });
 
 function hookBody(fhirServer: string, withPatient: boolean): Record<string, unknown> {
@@ -85,7 +99,8 @@ async function withFake(route: FakeRoute, run: (fake: FakeFhirServer) => Promise
 
 describe('FHIR server faults on vigil-news2', () => {
   it.each([
-    ['down (connection refused)', () => closedUrl],
+    ['down (connection refused)', () => refusedUrl],
+    ['down (connection reset)', () => resetUrl],
     ['hung (accepts, never answers)', () => hungUrl],
   ])('%s: 412 without the required patient, 200 with it — within the deadline', async (_label, url) => {
     const missing = await call('vigil-news2', hookBody(url(), false));
@@ -97,6 +112,10 @@ describe('FHIR server faults on vigil-news2', () => {
     expectBounded(partial);
     expect(partial.status).toBe(200);
     expect(Array.isArray(partial.body.cards)).toBe(true);
+  });
+
+  it('the reset case really reached the resetting listener', () => {
+    expect(resetConnections).toBeGreaterThan(0);
   });
 
   it.each<[string, FakeRoute]>([
