@@ -18,6 +18,7 @@ import { gradientTimesInput } from './saliency.js';
 import { DEFAULT_SCHEDULE, integratedGradientsBatch, type IntegratedGradientsResult } from './integrated-gradients.js';
 import { noiseTunnel } from './noise-tunnel.js';
 import { occlusion } from './occlusion.js';
+import { currentMetrics } from '../observability/metrics.js';
 import type {
   AttributionTarget,
   BaselineKind,
@@ -142,7 +143,12 @@ export function explainPredictions(model: Explainable, inputs: readonly Prepared
     flat.set(p.encoded, 2 * k * width);
     flat.set(p.baselines[baselineKind], (2 * k + 1) * width);
   });
+  const started = performance.now();
   const probabilities = scores(model, flat, inputs.length * 2, 'probability');
+  // This pass is the score the card shows (services score through the explanation, not registry.predict),
+  // so it is what vigil_model_inference_duration_seconds must see; inside an explanation thread there is
+  // no metrics instance and nothing is recorded.
+  currentMetrics()?.observeInference(model.modelId, inputs.length, (performance.now() - started) / 1000);
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
 
