@@ -30,6 +30,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { backendName } from '../src/models/backend/index.js';
 import { ecgRiskAssessmentId } from '../src/precompute/ecg.js';
+import { percentile } from './percentile.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, 'hook-load': { type: 'string' }, every: { type: 'string', default: '0' } } });
 const reps = Math.max(1, Number(values.reps));
@@ -41,8 +42,8 @@ interface Call {
   body: { context: Record<string, unknown> } & Record<string, unknown>;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const quantile = (xs: number[], q: number) => percentile([...xs].sort((a, b) => a - b), q);
+const median = (xs: number[]) => quantile(xs, 0.5);
 async function post(url: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Record<string, unknown>> {
   const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);

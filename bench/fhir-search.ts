@@ -15,6 +15,7 @@ import type { Bundle, BundleEntry, Observation, Patient } from 'fhir/r4';
 import { createLogger } from '../src/logger.js';
 import { FhirStore } from '../src/sandbox/fhir/store.js';
 import { createFhirRouter } from '../src/sandbox/fhir/router.js';
+import { percentile } from './percentile.js';
 
 const PATIENTS = 25;
 const PER_PATIENT = 1600;
@@ -55,13 +56,9 @@ function generate(): Bundle {
   return { resourceType: 'Bundle', type: 'transaction', entry };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 function report(label: string, samples: number[], wallMs: number): { p50: number; p95: number; p99: number } {
   const s = [...samples].sort((a, b) => a - b);
-  const r = { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
+  const r = { p50: percentile(s, 0.5), p95: percentile(s, 0.95), p99: percentile(s, 0.99) };
   const rps = (samples.length / wallMs) * 1000;
   console.log(
     `${label.padEnd(34)} p50 ${r.p50.toFixed(3).padStart(8)} ms  p95 ${r.p95.toFixed(3).padStart(8)} ms  p99 ${r.p99.toFixed(3).padStart(8)} ms  ${rps.toFixed(0).padStart(7)} req/s  (n=${samples.length})`,

@@ -24,6 +24,7 @@ import { HL7_DB_FILE, openSqliteQueue } from '../src/hl7/sqlite-queue.js';
 import { openPgQueue } from '../src/hl7/pg-queue.js';
 import type { MessageStore } from '../src/hl7/queue.js';
 import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
+import { percentile } from './percentile.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -129,8 +130,7 @@ async function pgTarget(url: string): Promise<Target> {
 
 function stats(ms: number[]): string {
   const s = [...ms].sort((a, b) => a - b);
-  const pct = (p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-  return `p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, mean ${(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2)} ms`;
+  return `p50 ${percentile(s, 0.5).toFixed(2)} ms, p99 ${percentile(s, 0.99).toFixed(2)} ms, mean ${(s.reduce((a, b) => a + b, 0) / s.length).toFixed(2)} ms`;
 }
 
 async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<number[]> {

@@ -23,6 +23,7 @@ import { openPgQueue } from '../src/hl7/pg-queue.js';
 import type { MessageStore } from '../src/hl7/queue.js';
 import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
 import pg from 'pg';
+import { percentile } from './percentile.js';
 
 type Mode = 'sqlite' | 'postgres' | 'off';
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -71,10 +72,6 @@ function runConnection(port: number, prefix: string, count: number): Promise<num
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /** A PostgreSQL queue in a schema of its own (dropped by the returned function). */
 async function pgQueue(url: string): Promise<{ store: MessageStore; drop: () => Promise<void> }> {
   const schema = `bench_hl7_${process.pid}_${Date.now()}`;
@@ -115,9 +112,9 @@ async function run(mode: Mode): Promise<{ rate: number; p50: number; p95: number
     if (process.env.BENCH_APPLY !== 'off') await hl7.worker.idle();
     return {
       rate: latencies.length / seconds,
-      p50: percentile(latencies, 50),
-      p95: percentile(latencies, 95),
-      p99: percentile(latencies, 99),
+      p50: percentile(latencies, 0.5),
+      p95: percentile(latencies, 0.95),
+      p99: percentile(latencies, 0.99),
       applied: (await hl7.store.counts()).applied,
       load: `${loadBefore} → ${os.loadavg()[0]!.toFixed(1)}`,
     };
