@@ -5,9 +5,11 @@
  * keys that src/config.ts really reads.
  */
 import { describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/config.js';
 
 const DEPLOY = path.resolve('deploy');
 const K8S = path.join(DEPLOY, 'k8s');
@@ -142,5 +144,80 @@ describe('deploy/Dockerfile', () => {
       const sources = line.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1);
       for (const source of sources) expect(fs.existsSync(path.resolve(source))).toBe(true);
     }
+  });
+});
+
+/** Every variable loadConfig reads, observed by handing it an environment that records each lookup. */
+function variablesRead(): Set<string> {
+  const seen = new Set<string>();
+  const env = new Proxy({} as Record<string, string | undefined>, {
+    get(_target, key) {
+      if (typeof key === 'string') seen.add(key);
+      return undefined;
+    },
+  });
+  loadConfig(env);
+  return seen;
+}
+
+/** The variable names in the first column of the README's configuration table. */
+function readmeVariables(): Set<string> {
+  const rows = fs.readFileSync(path.resolve('README.md'), 'utf8').split('\n').filter((l) => l.startsWith('| `'));
+  return new Set(rows.flatMap((row) => [...row.split('|')[1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!)));
+}
+
+/** NAME=value pairs of the Dockerfile's ENV instructions (continuation lines included). */
+function dockerfileEnv(): Record<string, string> {
+  const text = fs.readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n').filter((l) => l.startsWith('ENV '))) {
+    for (const m of line.matchAll(/([A-Z][A-Z0-9_]*)=(\S+)/g)) env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
+describe('configuration surface: src/config.ts, the README table and deploy/ agree', () => {
+  const read = variablesRead();
+  // Read by Node and npm themselves, not by Vigil.
+  const runtimeConventions = new Set(['NODE_ENV']);
+
+  it('every variable loadConfig reads is documented in src/config.ts and in the README table, and nothing else is', () => {
+    expect(read.size).toBeGreaterThan(40);
+    expect([...read].sort()).toEqual([...configVariables()].sort());
+    expect([...read].sort()).toEqual([...readmeVariables()].sort());
+  });
+
+  it('the Dockerfile, ConfigMap, Secret and Deployment set only variables loadConfig reads', () => {
+    const configMap = byKind<{ data: Record<string, string> }>('ConfigMap');
+    const secret = byKind<{ stringData: Record<string, string> }>('Secret');
+    const container = byKind<Deployment>('Deployment').spec.template.spec.containers[0]!;
+    const set = [
+      ...Object.keys(dockerfileEnv()),
+      ...Object.keys(configMap.data).filter((k) => /^[A-Z0-9_]+$/.test(k)),
+      ...Object.keys(secret.stringData),
+      ...container.env.map((e) => e.name),
+    ];
+    expect(set.filter((name) => !read.has(name) && !runtimeConventions.has(name))).toEqual([]);
+  });
+
+  it('the environment the manifests assemble loads: sandbox off, PostgreSQL on, every value well-formed', () => {
+    const configMap = byKind<{ data: Record<string, string> }>('ConfigMap');
+    const secret = byKind<{ stringData: Record<string, string> }>('Secret');
+    const container = byKind<Deployment>('Deployment').spec.template.spec.containers[0]!;
+    const env: Record<string, string> = { ...dockerfileEnv() };
+    for (const [k, v] of Object.entries(configMap.data)) if (/^[A-Z0-9_]+$/.test(k)) env[k] = v;
+    for (const e of container.env as Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }>) {
+      const ref = e.valueFrom?.secretKeyRef;
+      env[e.name] = ref ? secret.stringData[ref.key]! : e.value!;
+    }
+    // The example Secret holds placeholders; SESSION_KEYS must be a real key for loadConfig to accept it.
+    expect(() => loadConfig(env)).toThrow(/SESSION_KEYS/);
+    env.SESSION_KEYS = randomBytes(32).toString('base64');
+    const config = loadConfig(env);
+    expect(config).toMatchObject({ sandbox: false, port: 8080, backend: 'wasm', dataDir: '/var/lib/vigil' });
+    expect(config.databaseUrl).toMatch(/^postgres:\/\//);
+    expect(config.hl7Port).toBeUndefined();
+    expect(config.publicBaseUrl).toMatch(/^https:\/\//);
+    expect(config.cdsClientsFile).toBe('/etc/vigil/clients/cds-clients.json');
   });
 });
