@@ -17,22 +17,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import type { ExplanationRecord } from '../src/explanations/record.js';
 import { openPgExplanationStore } from '../src/explanations/pg-store.js';
 import { openSqliteExplanationStore } from '../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../src/explanations/store.js';
 import { MemorySessionStore, type AppSession, type SessionStore } from '../src/smart/app-launch/session-store.js';
 import { SessionSealer } from '../src/smart/app-launch/session-seal.js';
-import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
+import { openPgPool } from '../src/storage/postgres.js';
 import { PgSessionStore } from '../src/storage/session-store-pg.js';
 import { percentile } from './percentile.js';
+import { BENCH_DATABASE_URL, openScratchSchema, type ScratchSchema } from './pg-scratch.js';
 
 const { values: args } = parseArgs({
   options: {
     n: { type: 'string', default: '2000' },
     purge: { type: 'string', default: '20000' },
-    'database-url': { type: 'string', default: process.env.VIGIL_TEST_DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:5432/vigil_test' },
+    'database-url': { type: 'string', default: BENCH_DATABASE_URL },
   },
 });
 const N = Number(args.n);
@@ -114,16 +114,13 @@ async function main(): Promise<void> {
   await measure('seal (AES-256-GCM)', () => sealer.seal(sample.id, json));
   await measure('open', () => sealer.open(sample.id, sealed));
 
-  const admin = new pg.Client({ connectionString: args['database-url'] });
-  let schema: string | undefined;
+  let scratch: ScratchSchema | undefined;
   try {
-    await admin.connect();
-    schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    scratch = await openScratchSchema(args['database-url']!);
   } catch (err) {
     console.log(`PostgreSQL: skipped (${(err as Error).message})`);
   }
-  const pool = schema ? openPgPool(args['database-url']!, { schema, max: 4 }) : undefined;
+  const pool = scratch ? openPgPool(args['database-url']!, { schema: scratch.schema, max: 4 }) : undefined;
   const stores: Array<[string, SessionStore]> = [['memory', new MemorySessionStore()]];
   if (pool) stores.push(['postgresql', new PgSessionStore(pool, { keys: [randomBytes(32)], sweepIntervalMs: 0 })]);
   for (const [name, store] of stores) {
@@ -146,8 +143,7 @@ async function main(): Promise<void> {
 
   for (const [, store] of stores) if (store instanceof PgSessionStore) store.close();
   await pool?.end();
-  if (schema) await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-  await admin.end().catch(() => undefined);
+  await scratch?.drop();
   console.log(`load average after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 }
 

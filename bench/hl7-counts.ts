@@ -19,18 +19,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { HL7_DB_FILE, openSqliteQueue } from '../src/hl7/sqlite-queue.js';
 import { openPgQueue } from '../src/hl7/pg-queue.js';
 import type { MessageStore } from '../src/hl7/queue.js';
-import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
+import { openPgPool } from '../src/storage/postgres.js';
 import { percentile } from './percentile.js';
+import { BENCH_DATABASE_URL, openScratchSchema } from './pg-scratch.js';
 
 const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '100000' },
     reps: { type: 'string', default: '50' },
-    'database-url': { type: 'string', default: process.env.VIGIL_TEST_DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:5432/vigil_test' },
+    'database-url': { type: 'string', default: BENCH_DATABASE_URL },
   },
 });
 const ROWS = Number(args.rows);
@@ -98,11 +98,8 @@ async function sqliteTarget(): Promise<Target> {
 }
 
 async function pgTarget(url: string): Promise<Target> {
-  const schema = `bench_hl7c_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-  const pool = openPgPool(url, { schema, max: 5 });
+  const scratch = await openScratchSchema(url, 'bench_hl7c');
+  const pool = openPgPool(url, { schema: scratch.schema, max: 5 });
   const store = await openPgQueue(pool);
   return {
     name: 'PostgreSQL',
@@ -122,8 +119,7 @@ async function pgTarget(url: string): Promise<Target> {
     async close() {
       await store.close();
       await pool.end();
-      await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-      await admin.end();
+      await scratch.drop();
     },
   };
 }

@@ -21,9 +21,9 @@ import { frame, MllpDecoder } from '../src/hl7/mllp.js';
 import { createLogger } from '../src/logger.js';
 import { openPgQueue } from '../src/hl7/pg-queue.js';
 import type { MessageStore } from '../src/hl7/queue.js';
-import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
-import pg from 'pg';
+import { openPgPool } from '../src/storage/postgres.js';
 import { percentile } from './percentile.js';
+import { openScratchSchema } from './pg-scratch.js';
 
 type Mode = 'sqlite' | 'postgres' | 'off';
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -74,18 +74,9 @@ function runConnection(port: number, prefix: string, count: number): Promise<num
 
 /** A PostgreSQL queue in a schema of its own (dropped by the returned function). */
 async function pgQueue(url: string): Promise<{ store: MessageStore; drop: () => Promise<void> }> {
-  const schema = `bench_hl7_${process.pid}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-  const store = await openPgQueue(openPgPool(url, { schema, max: 5 }), { ownsPool: true });
-  return {
-    store,
-    drop: async () => {
-      await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-      await admin.end();
-    },
-  };
+  const scratch = await openScratchSchema(url, 'bench_hl7');
+  const store = await openPgQueue(openPgPool(url, { schema: scratch.schema, max: 5 }), { ownsPool: true });
+  return { store, drop: () => scratch.drop() };
 }
 
 async function run(mode: Mode): Promise<{ rate: number; p50: number; p95: number; p99: number; applied: number; load: string }> {

@@ -18,19 +18,19 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createVigil, type Vigil } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { openPgPool, quoteIdent, type PgPool } from '../src/storage/postgres.js';
+import { openPgPool, type PgPool } from '../src/storage/postgres.js';
 import { percentile } from './percentile.js';
+import { BENCH_DATABASE_URL, openScratchSchema } from './pg-scratch.js';
 
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '6' },
     requests: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '1,16' },
-    'database-url': { type: 'string', default: process.env.VIGIL_TEST_DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:5432/vigil_test' },
+    'database-url': { type: 'string', default: BENCH_DATABASE_URL },
     json: { type: 'string' },
   },
 });
@@ -68,11 +68,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
 
   const url = args['database-url']!;
-  const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-  const pool = openPgPool(url, { schema, max: 10 });
+  const scratch = await openScratchSchema(url);
+  const pool = openPgPool(url, { schema: scratch.schema, max: 10 });
 
   const apps = {
     sqlite: await startApp(path.join(dataDir, 'sqlite'), clientsFile),
@@ -126,8 +123,7 @@ async function main(): Promise<void> {
       await app.vigil.close();
     }
     await pool.end();
-    await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-    await admin.end();
+    await scratch.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 

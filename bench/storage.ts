@@ -16,22 +16,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import type { FeedbackEntry } from '../src/cds-hooks/types.js';
 import type { ReplayCache } from '../src/smart/replay-cache.js';
 import { openFeedbackStore, type FeedbackStore } from '../src/storage/feedback-store.js';
 import { openPgFeedbackStore } from '../src/storage/feedback-store-pg.js';
-import { openPgPool, quoteIdent } from '../src/storage/postgres.js';
+import { openPgPool } from '../src/storage/postgres.js';
 import { PgReplayCache } from '../src/storage/replay-cache-pg.js';
 import { SqliteReplayCache } from '../src/storage/replay-cache-sqlite.js';
 import { percentile } from './percentile.js';
+import { BENCH_DATABASE_URL, openScratchSchema } from './pg-scratch.js';
 
 const { values: args } = parseArgs({
   options: {
     n: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '16' },
     dir: { type: 'string' },
-    'database-url': { type: 'string', default: process.env.VIGIL_TEST_DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:5432/vigil_test' },
+    'database-url': { type: 'string', default: BENCH_DATABASE_URL },
     json: { type: 'string' },
   },
 });
@@ -109,13 +109,10 @@ async function main(): Promise<void> {
   if (!args.dir) fs.rmSync(dir, { recursive: true, force: true });
 
   const url = args['database-url']!;
-  const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
+  const scratch = await openScratchSchema(url);
   const settings: Record<string, string> = {};
-  for (const name of ['synchronous_commit', 'fsync', 'wal_sync_method', 'server_version']) settings[name] = (await admin.query(`SHOW ${name}`)).rows[0][name] as string;
-  await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-  const pool = openPgPool(url, { schema, max: Math.max(10, CONCURRENCY) });
+  for (const name of ['synchronous_commit', 'fsync', 'wal_sync_method', 'server_version']) settings[name] = (await scratch.admin.query(`SHOW ${name}`)).rows[0][name] as string;
+  const pool = openPgPool(url, { schema: scratch.schema, max: Math.max(10, CONCURRENCY) });
   try {
     const replay = new PgReplayCache(pool, { sweepIntervalMs: 0 });
     const durable = new PgReplayCache(pool, { sweepIntervalMs: 0, synchronousCommit: true });
@@ -124,8 +121,7 @@ async function main(): Promise<void> {
     durable.close();
   } finally {
     await pool.end();
-    await admin.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
-    await admin.end();
+    await scratch.drop();
   }
 
   const report = {
