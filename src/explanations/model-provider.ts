@@ -53,7 +53,10 @@ export function modelProviderFrom(registry: Promise<ModelRegistry>, options: Mod
         }
         if (!current) throw new ModelUnavailableError('the models are still loading');
       }
-      if (!current.ids().includes(id)) throw new ModelUnavailableError(`model ${id} is not installed`);
+      if (!current.ids().includes(id)) {
+        const broken = current.failures().get(id);
+        throw new ModelUnavailableError(broken !== undefined ? `model ${id} could not be loaded (${broken})` : `model ${id} is not installed`);
+      }
       return current.get(id) as unknown as RegisteredModel<I>;
     },
   };

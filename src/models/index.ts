@@ -30,5 +30,6 @@ export async function openModelRegistry(
     installFastWasmMatMul();
     installFastConvGradients();
   }
-  return ModelRegistry.open({ dir: config.modelsDir, maxBatch: config.modelMaxBatch, maxWaitMs: config.modelMaxWaitMs, logger });
+  // A broken model folder must not take the others down (issue 9 §Faults); /readyz names it.
+  return ModelRegistry.open({ dir: config.modelsDir, maxBatch: config.modelMaxBatch, maxWaitMs: config.modelMaxWaitMs, logger, brokenModels: 'skip' });
 }

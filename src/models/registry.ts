@@ -58,6 +58,12 @@ export interface RegistryOptions {
   /** Load the quantised weights (manifest.files.quantized) instead of float32. */
   quantized?: boolean;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /**
+   * What open() does with a model folder that cannot be loaded: 'throw' (default; tools and training want
+   * to stop) or 'skip' (serving, issue 9 §Faults: the other models load and their services keep working;
+   * the broken one is listed by failures() for /readyz).
+   */
+  brokenModels?: 'throw' | 'skip';
 }
 
 type AnyInput = HeartDiseaseInput | DeteriorationInput;
@@ -168,6 +174,7 @@ export async function loadModelFolder(folder: string, options: Required<Pick<Reg
 
 export class ModelRegistry {
   private readonly models = new Map<string, LoadedModel>();
+  private readonly loadFailures = new Map<string, string>();
   private readonly watchers: FSWatcher[] = [];
   /** Debounced watch() reloads not yet started; close() cancels them. */
   private readonly pendingReloads = new Set<NodeJS.Timeout>();
@@ -185,13 +192,25 @@ export class ModelRegistry {
     const folders = existsSync(options.dir) ? readdirSync(options.dir, { withFileTypes: true }).filter((d) => d.isDirectory()) : [];
     for (const d of folders) {
       if (!existsSync(path.join(options.dir, d.name, 'manifest.json'))) continue;
-      await registry.reload(d.name);
+      try {
+        await registry.reload(d.name);
+      } catch (err) {
+        if (options.brokenModels !== 'skip') throw err;
+        const reason = err instanceof Error ? err.message : String(err);
+        registry.loadFailures.set(d.name, reason);
+        options.logger?.error({ model: d.name, err: reason }, 'model could not be loaded; the other models are served');
+      }
     }
     return registry;
   }
 
   ids(): string[] {
     return [...this.models.keys()].sort();
+  }
+
+  /** Models open() skipped (brokenModels: 'skip'), by id, with why; a later successful reload clears one. */
+  failures(): ReadonlyMap<string, string> {
+    return this.loadFailures;
   }
 
   /** The current version of a model. Throws NotFoundError for an unknown id. */
@@ -210,6 +229,7 @@ export class ModelRegistry {
       if (next.manifest.id !== id) throw new UnprocessableEntityError(`models/${id}/manifest.json has id ${next.manifest.id}`);
       const previous = this.models.get(id);
       this.models.set(id, next);
+      this.loadFailures.delete(id);
       this.options.logger?.info({ model: id, version: next.manifest.version, previous: previous?.manifest.version }, 'model loaded');
       if (previous) void previous.retire();
       return next;

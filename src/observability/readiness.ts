@@ -116,8 +116,11 @@ export function modelsLoadedCheck(loaded: () => readonly string[], expected: rea
  * failed to load, then ready once every expected model id is loaded. `expected` are the model folders
  * shipped under MODELS_DIR, so a model that is present but broken keeps the instance out of rotation.
  */
-export function modelRegistryCheck(registry: Promise<{ ids(): readonly string[] }>, expected: readonly string[]): ReadinessCheck {
-  let state: { loaded?: { ids(): readonly string[] }; failure?: string } = {};
+export function modelRegistryCheck(
+  registry: Promise<{ ids(): readonly string[]; failures?(): ReadonlyMap<string, string> }>,
+  expected: readonly string[],
+): ReadinessCheck {
+  let state: { loaded?: { ids(): readonly string[]; failures?(): ReadonlyMap<string, string> }; failure?: string } = {};
   registry.then(
     (loaded) => {
       state = { loaded };
@@ -129,6 +132,9 @@ export function modelRegistryCheck(registry: Promise<{ ids(): readonly string[] 
   return () => {
     if (state.failure !== undefined) return `models could not be loaded: ${state.failure}`;
     if (!state.loaded) return 'models are still loading';
+    // Models skipped as broken while the rest loaded: named with the reason.
+    const broken = [...(state.loaded.failures?.() ?? new Map<string, string>())].filter(([id]) => expected.includes(id));
+    if (broken.length) return `models could not be loaded: ${broken.map(([id, why]) => `${id} (${safeReason(new Error(why))})`).join(', ')}`;
     return modelsLoadedCheck(() => state.loaded!.ids(), expected)();
   };
 }
