@@ -82,6 +82,11 @@ describe('vigil-heart-disease (patient-view)', () => {
       expect(record.inputs!.find((i) => i.feature === 'trestbps')!.evidence[0]).toMatch(/-uci-trestbps$/);
       for (const factor of record.factors) expect(factor.evidence.length).toBeGreaterThan(0);
       expect(record.factors.length).toBeGreaterThan(0);
+      // The card itself (issue 7) names the top factors, each with the Observation it came from.
+      const top = record.factors.filter((f) => f.evidence[0]?.startsWith('Observation/')).slice(0, 3);
+      expect(top.length).toBeGreaterThan(0);
+      for (const f of top) expect(card.detail).toContain(f.evidence[0]!);
+      expect(card.detail).toMatch(/(raised|lowered) the risk by/);
     }
   });
 
