@@ -30,11 +30,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
 import type { Bundle, Observation } from 'fhir/r4';
-import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, serverBackend, startBenchServer } from './spawn-server.js';
+import {
+  benchServerEnv,
+  createBenchClient,
+  mintClientJwts,
+  rotatingPost,
+  runFigures,
+  sandboxHookBodies,
+  serveBenchApp,
+  serverBackend,
+  startBenchServer,
+  stopBenchServer,
+  waitReady,
+  type RunFigures,
+} from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -101,20 +113,14 @@ async function serve(): Promise<void> {
     res.json({ engine: vigil.explanationEngine.stats, precompute: vigil.precompute?.stats });
   });
   outer.use(vigil.app);
-  const server = outer.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
-  });
-  process.on('SIGTERM', () => {
-    server.closeAllConnections();
-    server.close(() => void vigil.close().then(() => process.exit(0)));
-  });
+  serveBenchApp(outer, 0, () => vigil.close());
 }
 
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
   return startBenchServer(['bench/hook-explain.ts', '--serve'], env);
 }
 
-interface Row {
+interface Row extends RunFigures {
   mode: 'cold' | 'warm' | 'churn';
   /** EXPLAIN_THREAD of the server. */
   thread: string;
@@ -122,12 +128,6 @@ interface Row {
   kernels: string;
   round: number;
   connections: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  throughput: number;
-  p50: number;
-  p99: number;
   /** Server counters over the run. */
   computed: number;
   served: number;
@@ -183,23 +183,12 @@ async function main(): Promise<void> {
       WASM_FAST_KERNELS: kernels,
     });
     try {
-      for (let i = 0; i < 600; i++) {
-        if ((await fetch(`${origin}/readyz`)).status === 200) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitReady(origin);
       backend = await serverBackend(origin);
       const all = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients;
       const patients = all.slice(0, Number(args.patients));
       const others = all.slice(Number(args.patients)).map((p) => p.id);
-      const bodies: Array<Record<string, unknown>> = [];
-      for (const p of patients) {
-        const res = await fetch(`${origin}/sandbox/api/hook-request`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ serviceId: SERVICE, hook: 'patient-view', patientId: p.id, prefetch: 'fill' }),
-        });
-        bodies.push(((await res.json()) as { body: Record<string, unknown> }).body);
-      }
+      const bodies = await sandboxHookBodies(origin, SERVICE, patients.map((p) => p.id));
       const url = `${origin}/cds-services/${SERVICE}`;
       const stats = async () => (await (await fetch(`${origin}/bench/stats`)).json()) as ServerStats;
       const post = async (route: string, body: unknown) =>
@@ -264,8 +253,7 @@ async function main(): Promise<void> {
         }
       }
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopBenchServer(child);
       rmSync(dataDir, { recursive: true, force: true });
     }
   }

@@ -5,11 +5,11 @@
  * entirely by environment (PORT=0 picks a free port); prints one
  * JSON line `{ "listening": port }` when ready. Not used in production.
  */
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig } from '../src/config.js';
 import { createVigil } from '../src/app.js';
 import type { CdsResponse } from '../src/cds-hooks/types.js';
+import { serveBenchApp } from './spawn-server.js';
 
 const STATIC: CdsResponse = {
   cards: [{ uuid: '00000000-0000-4000-8000-000000000000', summary: 'Static card', indicator: 'info', source: { label: 'bench' } }],
@@ -29,13 +29,7 @@ async function main(): Promise<void> {
     res.json({ engine: vigil.explanationEngine.stats });
   });
   outer.use(vigil.app);
-  const server = outer.listen(config.port, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
-  });
-  process.on('SIGTERM', () => {
-    server.closeAllConnections();
-    server.close(() => void vigil.close().then(() => process.exit(0)));
-  });
+  serveBenchApp(outer, config.port, () => vigil.close());
 }
 
 main().catch((err: unknown) => {

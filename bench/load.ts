@@ -23,7 +23,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, serverBackend, startBenchServer } from './spawn-server.js';
+import {
+  benchServerEnv,
+  createBenchClient,
+  mintClientJwts,
+  rotatingPost,
+  runFigures,
+  sandboxHookBodies,
+  serverBackend,
+  startBenchServer,
+  stopBenchServer,
+  waitReady,
+  type RunFigures,
+} from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,15 +50,9 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const LEVELS = args.levels!.split(',').map(Number);
 
-interface Row {
+interface Row extends RunFigures {
   endpoint: string;
   connections: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  throughput: number;
-  p50: number;
-  p99: number;
   cpuPercent: number;
   rssMb: number;
   /** Explanation engine counters over the run. */
@@ -78,21 +84,6 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
   return startBenchServer(['bench/load-server.ts'], env);
 }
 
-async function waitReady(origin: string): Promise<string> {
-  for (let i = 0; i < 600; i++) {
-    const res = await fetch(`${origin}/readyz`);
-    const body = await res.text();
-    if (res.status === 200) return body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server never became ready');
-}
-
-interface HookCall {
-  url: string;
-  body: Record<string, unknown>;
-}
-
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vigil-load-'));
   const client = await createBenchClient();
@@ -106,19 +97,8 @@ async function main(): Promise<void> {
     const patients = ((await (await fetch(`${origin}/sandbox/api/patients`)).json()) as { patients: Array<{ id: string }> }).patients.slice(0, Number(args.patients));
 
     /** Full-prefetch patient-view bodies for a service, from the sandbox's own request builder. */
-    const bodiesFor = async (serviceId: string): Promise<string[]> => {
-      const out: string[] = [];
-      for (const p of patients) {
-        const res = await fetch(`${origin}/sandbox/api/hook-request`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ serviceId, hook: 'patient-view', patientId: p.id, prefetch: 'fill' }),
-        });
-        const call = (await res.json()) as HookCall;
-        out.push(JSON.stringify(call.body));
-      }
-      return out;
-    };
+    const bodiesFor = async (serviceId: string): Promise<string[]> =>
+      (await sandboxHookBodies(origin, serviceId, patients.map((p) => p.id))).map((body) => JSON.stringify(body));
 
     /** One duration-bounded run; `pool` JWTs are minted first (a reused one would be refused as a replay and show as non-2xx). */
     const run = async (endpoint: string, pathName: string, texts: string[], connections: number, seconds: number, pool: number, authed: boolean): Promise<Row> => {
@@ -191,8 +171,7 @@ async function main(): Promise<void> {
     console.log(`Back end: ${backend}; Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}); ${SECONDS} s per run; static card parses ${args['static-body']} bodies\n\n${header}\n${lines.join('\n')}`);
     if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopBenchServer(child);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -2,13 +2,17 @@
  * Starts a bench server script in its own process (so the load generator does not share its event loop)
  * and waits for the `{"listening": port}` line it prints on stdout. BENCH_SERVER_NODE_ARGS (space-separated)
  * adds Node flags to the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile what is measured.
- * Also the bench CDS client (key, clients file, JWTs) and the server settings the HTTP benches share.
+ * `serveBenchApp` is the server script's side of that protocol. Also the bench CDS client (key, clients file,
+ * JWTs), the server settings the HTTP benches share, and what they ask of a running bench server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type autocannon from 'autocannon';
+import type { Express } from 'express';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 export async function startBenchServer(args: readonly string[], env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
@@ -30,6 +34,57 @@ export async function startBenchServer(args: readonly string[], env: Record<stri
     child.once('exit', (code) => reject(new Error(`bench server ${args.join(' ')} exited with ${code}`)));
   });
   return { child, origin: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * The server script's side: `app` listens on 127.0.0.1:`port` (0 = any free port) and prints the
+ * `{"listening": port}` line; SIGTERM closes connections, the server and then `closeApp` before exiting 0.
+ */
+export function serveBenchApp(app: Express, port: number, closeApp: () => Promise<void>): Server {
+  const server = app.listen(port, '127.0.0.1', () => {
+    process.stdout.write(`${JSON.stringify({ listening: (server.address() as AddressInfo).port })}\n`);
+  });
+  process.on('SIGTERM', () => {
+    server.closeAllConnections();
+    server.close(() => void closeApp().then(() => process.exit(0)));
+  });
+  return server;
+}
+
+/** Stops a server started by startBenchServer: SIGTERM, then waits for the process to exit. */
+export async function stopBenchServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Polls /readyz every 100 ms until it answers 200 (its body, the readiness report) or 60 s have passed. */
+export async function waitReady(origin: string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const res = await fetch(`${origin}/readyz`);
+    const body = await res.text();
+    if (res.status === 200) return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server never became ready');
+}
+
+/**
+ * Full-prefetch patient-view request bodies for `serviceId`, one per patient, from the sandbox EHR's own
+ * hook-request builder: the payload an EHR would send.
+ */
+export async function sandboxHookBodies(origin: string, serviceId: string, patientIds: readonly string[]): Promise<Array<Record<string, unknown>>> {
+  const bodies: Array<Record<string, unknown>> = [];
+  for (const patientId of patientIds) {
+    const res = await fetch(`${origin}/sandbox/api/hook-request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serviceId, hook: 'patient-view', patientId, prefetch: 'fill' }),
+    });
+    bodies.push(((await res.json()) as { body: Record<string, unknown> }).body);
+  }
+  return bodies;
 }
 
 /** The issuer of the benches' CDS client (the EHR side of the load); its key signs every hook call's JWT. */
@@ -108,11 +163,22 @@ export function rotatingPost(bodies: readonly Buffer[], tokens: readonly string[
   };
 }
 
+/** What a bench row reports of an autocannon run. */
+export interface RunFigures {
+  requests: number;
+  non2xx: number;
+  errors: number;
+  /** 2xx responses per second. */
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
 /**
- * What a bench row reports of an autocannon run. Throughput is 2xx responses over `wallSeconds` measured by
- * the caller: autocannon's own `duration` is whole seconds.
+ * The figures of an autocannon run. Throughput is 2xx responses over `wallSeconds` measured by the caller:
+ * autocannon's own `duration` is whole seconds.
  */
-export function runFigures(result: autocannon.Result, wallSeconds: number): { requests: number; non2xx: number; errors: number; throughput: number; p50: number; p99: number } {
+export function runFigures(result: autocannon.Result, wallSeconds: number): RunFigures {
   return {
     requests: result.requests.total,
     non2xx: result.non2xx,
