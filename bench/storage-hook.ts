@@ -18,12 +18,12 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { createVigil, type Vigil } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { openPgPool, type PgPool } from '../src/storage/postgres.js';
 import { percentile } from './percentile.js';
 import { BENCH_DATABASE_URL, openScratchSchema } from './pg-scratch.js';
+import { createBenchClient, mintClientJwts } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,7 +37,6 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds);
 const REQUESTS = Number(args.requests);
 const LEVELS = args.concurrency!.split(',').map(Number);
-const ISSUER = 'https://bench.vigil.local';
 const PUBLIC_BASE_URL = 'https://vigil.bench.example';
 const HOOK = '/cds-services/vigil-news2';
 
@@ -62,10 +61,8 @@ async function startApp(dataDir: string, clientsFile: string, pool?: PgPool): Pr
 async function main(): Promise<void> {
   const loadBefore = os.loadavg().map((v) => v.toFixed(2)).join(' ');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-hook-'));
-  const { publicKey, privateKey } = await generateKeyPair('ES256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256' };
-  const clientsFile = path.join(dataDir, 'clients.json');
-  fs.writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [jwk] }, services: ['*'] }]));
+  const client = await createBenchClient();
+  const clientsFile = client.writeClientsFile(dataDir);
 
   const url = args['database-url']!;
   const scratch = await openScratchSchema(url);
@@ -76,12 +73,6 @@ async function main(): Promise<void> {
     postgresql: await startApp(path.join(dataDir, 'pg'), clientsFile, pool),
   };
   const latencies: Record<string, number[]> = {};
-  const mint = async () => {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: ISSUER, aud: `${PUBLIC_BASE_URL}${HOOK}`, iat: now, exp: now + 300, jti: randomUUID() })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: 'bench-1' })
-      .sign(privateKey);
-  };
   const body = (i: number) =>
     JSON.stringify({
       hook: 'patient-view',
@@ -96,7 +87,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? (['sqlite', 'postgresql'] as const) : (['postgresql', 'sqlite'] as const);
       for (const name of order) {
         for (const callers of LEVELS) {
-          const tokens = await Promise.all(Array.from({ length: REQUESTS }, mint));
+          const tokens = await mintClientJwts(client.privateKey, `${PUBLIC_BASE_URL}${HOOK}`, REQUESTS, 300);
           const bodies = Array.from({ length: REQUESTS }, (_, i) => body(i));
           const key = `${name} c=${callers}`;
           const sink = round < 0 ? [] : (latencies[key] ??= []); // round -1 warms up both
