@@ -33,20 +33,7 @@ import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import express from 'express';
 import type { Bundle, Observation } from 'fhir/r4';
-import {
-  benchServerEnv,
-  createBenchClient,
-  mintClientJwts,
-  rotatingPost,
-  runFigures,
-  sandboxHookBodies,
-  serveBenchApp,
-  serverBackend,
-  startBenchServer,
-  stopBenchServer,
-  waitReady,
-  type RunFigures,
-} from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, sandboxHookBodies, serveBenchApp, serverBackend, startBenchServer, stopBenchServer, waitReady, type RunFigures } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -23,19 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import {
-  benchServerEnv,
-  createBenchClient,
-  mintClientJwts,
-  rotatingPost,
-  runFigures,
-  sandboxHookBodies,
-  serverBackend,
-  startBenchServer,
-  stopBenchServer,
-  waitReady,
-  type RunFigures,
-} from './spawn-server.js';
+import { benchServerEnv, createBenchClient, mintClientJwts, rotatingPost, runFigures, sandboxHookBodies, serverBackend, startBenchServer, stopBenchServer, waitReady, type RunFigures } from './spawn-server.js';
 
 const { values: args } = parseArgs({
   options: {
