@@ -18,7 +18,9 @@ export const genericAdapter: EncodingAdapter<unknown> = {
         const c = valueChannel[feature]!;
         return { value: c < 0 ? null : encoded[step * channels + c]!, imputed: false, sources: sourcesAt(provenance, step, feature) };
       },
-      ...(provenance?.stepTimes ? { stepTimes: provenance.stepTimes } : {}),
+      // Times are per model step here (no decoder to align them): a list of another length would date
+      // cells wrongly, or not at all, so it is dropped and the record has no time axis.
+      ...(provenance?.stepTimes && layout.shape.length === 2 && provenance.stepTimes.length === layout.shape[0] ? { stepTimes: provenance.stepTimes } : {}),
     };
   },
 };
