@@ -3,11 +3,9 @@
  * explanation lost in a power cut only costs the view its detail — the card itself was already answered).
  * The record is kept whole as JSON; patient, model and time are columns (time for the retention purge).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { ExplanationRecord } from './record.js';
 import { DEFAULT_PURGE_BATCH, type ExplanationStore } from './store.js';
+import { openSqliteFile } from '../storage/sqlite.js';
 
 export const EXPLANATIONS_DB_FILE = 'explanations.sqlite';
 
@@ -27,15 +25,7 @@ CREATE INDEX IF NOT EXISTS explanation_created ON explanation (created);
 
 /** Opens (creating when needed) the store in `dataDir`, or an in-memory one for ':memory:'. */
 export function openSqliteExplanationStore(dataDir: string): ExplanationStore {
-  let file = ':memory:';
-  if (dataDir !== ':memory:') {
-    fs.mkdirSync(dataDir, { recursive: true });
-    file = path.join(dataDir, EXPLANATIONS_DB_FILE);
-  }
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  const db = openSqliteFile(dataDir, EXPLANATIONS_DB_FILE, { synchronous: 'NORMAL' });
   db.exec(SCHEMA);
   const insert = db.prepare<[string, string, string, string, string, string, string]>(
     'INSERT INTO explanation (id, patient_id, model_id, model_version, data_hash, created, record) VALUES (?, ?, ?, ?, ?, ?, ?)',

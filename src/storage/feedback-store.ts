@@ -7,11 +7,9 @@
  * Override comments are free text a clinician typed and may contain patient details: they are stored
  * (that is the point of feedback) but never logged.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Coding, FeedbackEntry } from '../cds-hooks/types.js';
 import { BadRequestError } from '../errors.js';
+import { openSqliteFile } from './sqlite.js';
 
 export interface StoredFeedback {
   /** Row id, increasing in arrival order. */
@@ -92,15 +90,7 @@ export function fromRow(row: FeedbackRow): StoredFeedback {
  * Opens (creating when needed) the feedback database in `dataDir`, or an in-memory one for ':memory:'.
  */
 export function openFeedbackStore(dataDir: string): FeedbackStore {
-  let file = ':memory:';
-  if (dataDir !== ':memory:') {
-    fs.mkdirSync(dataDir, { recursive: true });
-    file = path.join(dataDir, FEEDBACK_DB_FILE);
-  }
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  const db = openSqliteFile(dataDir, FEEDBACK_DB_FILE, { synchronous: 'FULL' });
   db.exec(SCHEMA);
 
   const insert = db.prepare<[string, string, string, string | null, string | null, string, string, string | null]>(

@@ -6,10 +6,9 @@
  * The insert is the check: a primary-key conflict on a live row means the key was seen. Expired rows are
  * swept every SWEEP_EVERY inserts so the table stays as small as the tokens still alive.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { ReplayCache } from '../smart/replay-cache.js';
+import { openSqliteFile } from './sqlite.js';
 
 export const SECURITY_DB_FILE = 'security.sqlite';
 
@@ -25,19 +24,10 @@ CREATE INDEX IF NOT EXISTS token_replay_expires ON token_replay (expires_at);
 
 /** Opens the database file `file` in `dataDir` (creating both when needed), or an in-memory one for ':memory:'. */
 export function openSecurityDatabase(dataDir: string, file = SECURITY_DB_FILE): Database.Database {
-  let target = ':memory:';
-  if (dataDir !== ':memory:') {
-    fs.mkdirSync(dataDir, { recursive: true });
-    target = path.join(dataDir, file);
-  }
-  const db = new Database(target);
-  db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a process crash without an fsync on every hook call. A power cut
   // can lose the last moments of jti rows, re-opening replay only for tokens still inside their few-minute
   // lifetime. Audit events, which must not be lost, fsync their own commits (audit-store.ts).
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  return db;
+  return openSqliteFile(dataDir, file, { synchronous: 'NORMAL' });
 }
 
 export class SqliteReplayCache implements ReplayCache {
