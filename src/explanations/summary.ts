@@ -16,6 +16,8 @@ export interface ExplanationSummary {
   band?: RiskBand;
   /** What the probability is of (the record's prediction.outcome). */
   outcome?: string;
+  /** The model's band cut-offs (the record's prediction.thresholds): the tile states the score against them. */
+  thresholds?: { moderate: number; high: number };
   horizonHours?: number;
   /** When the record was made, and the instant its data end at (ISO 8601). */
   created: string;
@@ -43,7 +45,7 @@ export function summarizeExplanation(record: ExplanationRecord): ExplanationSumm
     id: record.id,
     model: { id: record.model.id, version: record.model.version },
     serviceId: record.serviceId,
-    ...(p ? { probability: p.probability, band: p.band, outcome: p.outcome } : {}),
+    ...(p ? { probability: p.probability, band: p.band, outcome: p.outcome, thresholds: { moderate: p.thresholds.moderate, high: p.thresholds.high } } : {}),
     ...(p?.horizonHours !== undefined ? { horizonHours: p.horizonHours } : {}),
     created: record.created,
     asOf: record.asOf,

@@ -7,13 +7,15 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { el, svg } from './dom.js';
 import { bandColumns, fullWindow, NO_SUPPORT_COLOR, supportColor, type ClassBar, type EcgSection, type SecondsWindow } from './ecg-model.js';
-import { formatPercent, formatPoints, formatTime, heatColor, trendSeries, trendSourceText, type Curve, type FactorBar, type TrendPoint } from './model.js';
+import { factorValueText, formatPercent, formatPoints, formatTime, heatColor, timeAxisLabels, trendSeries, trendSourceText, type Curve, type FactorBar, type TrendPoint } from './model.js';
 
 const HOUR_S = 3600;
 /** Okabe–Ito: raising (vermillion) and lowering (blue) read apart with the common colour-vision deficiencies. */
 export const RAISE = '#b84f00';
 export const LOWER = '#0067a3';
 const INK = '#1a1a1a';
+
+const timeTicks = (_u: uPlot, splits: number[], _axis: number, _space: number, increment: number): string[] => timeAxisLabels(splits, increment);
 
 function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -47,7 +49,7 @@ export function trendChart(container: HTMLElement, points: TrendPoint[], thresho
     legend: { show: false },
     // Always the whole 48 h window, so a single score still sits at its time and the axis reads in hours.
     scales: { x: { time: true, range: [window.start / 1000, window.end / 1000 + HOUR_S / 2] }, y: { range: [0, top] } },
-    axes: [{ stroke: INK }, { stroke: INK, label: 'Risk (%)', values: (_u, v) => v.map((x) => `${x}`) }],
+    axes: [{ stroke: INK, values: timeTicks }, { stroke: INK, label: 'Risk (%)', values: (_u, v) => v.map((x) => `${x}`) }],
     series: [
       {},
       { label: 'Risk', stroke: accent, width: 1.5, points: { show: false } },
@@ -57,7 +59,15 @@ export function trendChart(container: HTMLElement, points: TrendPoint[], thresho
       { label: 'Moderate band', stroke: '#8a6d00', dash: [2, 4], width: 1, points: { show: false } },
     ],
   };
-  const data: uPlot.AlignedData = [series.xs, series.line, series.stored, series.retrospective, series.xs.map(() => thresholds.high * 100), series.xs.map(() => thresholds.moderate * 100)];
+  // The cut-off lines run across the whole window: x values at its two ends, with no score there (a single
+  // score alone would leave each cut-off a one-point line, which draws nothing).
+  const startX = window.start / 1000;
+  const endX = window.end / 1000 + HOUR_S / 2;
+  const lead = series.xs.length && series.xs[0]! > startX ? 1 : 0;
+  const trail = !series.xs.length || series.xs[series.xs.length - 1]! < endX ? 1 : 0;
+  const xs = [...(lead ? [startX] : []), ...series.xs, ...(trail ? [endX] : [])];
+  const pad = (ys: Array<number | null>) => [...(lead ? [null] : []), ...ys, ...(trail ? [null] : [])];
+  const data: uPlot.AlignedData = [xs, pad(series.line), pad(series.stored), pad(series.retrospective), xs.map(() => thresholds.high * 100), xs.map(() => thresholds.moderate * 100)];
   container.replaceChildren();
   const plot = new uPlot(opts, data, container);
   keepSized(plot, container, 160);
@@ -88,18 +98,19 @@ export function factorChart(container: HTMLElement, bars: FactorBar[], onOpen: (
   const list = el('ol', { class: 'factor-bars' });
   for (const bar of bars) {
     const points = formatPoints(bar.contribution);
-    const label = `${bar.label}: ${bar.direction === 'raises' ? 'raised' : 'lowered'} the risk by ${points.replace(/^[+−]/, '')}${bar.value ? `; value ${bar.value}` : ''}`;
+    const valueText = factorValueText(bar);
+    const label = `${bar.label}${bar.value === undefined && valueText ? ` ${valueText}` : ''}: ${bar.direction === 'raises' ? 'raised' : 'lowered'} the risk by ${points.replace(/^[+−]/, '')}${bar.value ? `; value ${valueText}` : ''}`;
     const button = el(
       'button',
       {
         type: 'button',
         class: `factor ${bar.direction}`,
-        'aria-label': `${label}. Show the source measurement.`,
+        'aria-label': bar.evidence ? `${label}. Show the source measurement.` : `${label}. No source measurement to show.`,
         'data-feature': bar.feature,
         disabled: bar.evidence ? undefined : true,
         onclick: () => onOpen(bar),
       },
-      el('span', { class: 'factor-name' }, bar.label, bar.value ? el('span', { class: 'factor-value' }, ` ${bar.value}`) : null),
+      el('span', { class: 'factor-name' }, bar.label, valueText ? el('span', { class: 'factor-value' }, ` ${valueText}`) : null),
       el(
         'span',
         { class: 'factor-track', 'aria-hidden': 'true' },
@@ -128,7 +139,7 @@ export function curveChart(container: HTMLElement, curve: Curve, maxAbs: number)
     height: 130,
     legend: { show: false },
     scales: { x: { time: true, range: [first / 1000, last / 1000 + HOUR_S] } },
-    axes: [{ stroke: INK }, { stroke: INK, label: curve.unit ?? '', size: 56 }],
+    axes: [{ stroke: INK, values: timeTicks }, { stroke: INK, label: curve.unit ?? '', size: 56 }],
     series: [
       {},
       { label: 'Measured', stroke: INK, width: 1.5, spanGaps: true, points: { show: true, size: 6, fill: INK, stroke: INK } },

@@ -30,7 +30,7 @@ import {
 } from './ecg-model.js';
 import {
   attributionCurves,
-  BAND_LABEL,
+  bandText,
   bannerOf,
   explanationIdFrom,
   factorBars,
@@ -40,6 +40,7 @@ import {
   formatTime,
   MODEL_TITLE,
   modelTiles,
+  referenceRangeOf,
   scoreTrend,
   summarizeExplanation,
   styleVariables,
@@ -113,8 +114,9 @@ function renderRisk(record: ScoredRecord): void {
       { class: `risk-tile ${p.band}` },
       el('span', { class: 'risk-model', 'data-testid': 'risk-model' }, `${MODEL_TITLE[record.model.id] ?? record.model.id} · ${record.model.id} v${record.model.version}`),
       el('span', { class: 'risk-value', 'data-testid': 'risk-value' }, formatPercent(p.probability)),
-      el('span', { class: 'risk-band' }, BAND_LABEL[p.band] ?? p.band),
-      el('span', { class: 'risk-outcome' }, `${p.outcome}${p.horizonHours ? ` (next ${p.horizonHours} h)` : ''}`),
+      el('span', { class: 'risk-band', 'data-testid': 'risk-band' }, bandText(p)),
+      // The horizon only when the outcome's own words do not already give it ("… within the next 6 h …").
+      el('span', { class: 'risk-outcome' }, `${p.outcome}${p.horizonHours && !p.outcome.includes(`${p.horizonHours} h`) ? ` (next ${p.horizonHours} h)` : ''}`),
       el('span', { class: 'muted' }, `Data up to ${formatTime(record.asOf)} · bands: moderate ≥ ${formatPercent(p.thresholds.moderate)}, high ≥ ${formatPercent(p.thresholds.high)}`),
     ),
   );
@@ -150,6 +152,7 @@ async function openEvidence(api: Api, bar: FactorBar, opener: HTMLElement): Prom
   if (!bar.evidence) return;
   try {
     const s = summarizeObservation(await api.observation(bar.evidence));
+    const vigilRange = referenceRangeOf(bar.feature);
     fill(body, 
       el(
         'dl',
@@ -157,8 +160,12 @@ async function openEvidence(api: Api, bar: FactorBar, opener: HTMLElement): Prom
         el('dt', {}, 'Measurement'), el('dd', {}, s.label),
         el('dt', {}, 'Value'), el('dd', { 'data-testid': 'evidence-value' }, s.value),
         el('dt', {}, 'Time'), el('dd', {}, formatTime(s.time)),
-        el('dt', {}, 'Reference range'), el('dd', {}, s.referenceRange ?? 'not given in the record'),
-        s.interpretation ? [el('dt', {}, 'Interpretation'), el('dd', {}, s.interpretation)] : null,
+        el('dt', {}, 'Reference range'),
+        el('dd', { 'data-testid': 'evidence-range' }, s.referenceRange ?? (vigilRange ? `not given in the record; Vigil's adult reference ${vigilRange}` : 'not given in the record')),
+        s.interpretation || (bar.flag && vigilRange)
+          ? [el('dt', {}, 'Interpretation'), el('dd', {}, s.interpretation ?? `${bar.flag} (against Vigil's adult reference)`)]
+          : null,
+        bar.imputed ? [el('dt', {}, 'Carried forward'), el('dd', {}, 'No newer measurement: the model used this value for the hours after it.')] : null,
         el('dt', {}, 'Effect on the risk'), el('dd', {}, `${bar.direction === 'raises' ? 'Raised' : 'Lowered'} it by ${formatPoints(bar.contribution).replace(/^[+−]/, '')}`),
         el('dt', {}, 'Record'), el('dd', {}, el('code', {}, s.reference)),
       ),
@@ -181,7 +188,7 @@ function renderFactors(api: Api, record: ExplanationRecord): void {
     el('p', { class: 'legend' }, el('span', { class: 'key raises' }, '▲ raised the risk'), ' ', el('span', { class: 'key lowers' }, '▼ lowered the risk'), ' · percentage points of probability. Select a factor to see its measurement.'),
     chart,
     record.method
-      ? el('p', { class: 'muted' }, `Method: ${record.method.name}, baseline: ${record.method.baseline}${record.method.convergenceDelta !== undefined ? `, completeness error ${(record.method.convergenceDelta * 100).toFixed(1)} %` : ''}.`)
+      ? el('p', { class: 'muted' }, `Method: ${record.method.name.replace(/-/g, ' ')}, baseline: ${record.method.baseline}${record.method.convergenceDelta !== undefined ? `, completeness error ${(record.method.convergenceDelta * 100).toFixed(1)} %` : ''}.`)
       : null,
   );
   factorChart(chart, bars, (bar) => {
@@ -374,7 +381,18 @@ function renderEcg(ecg: EcgSection): void {
   byId('factors-heading').textContent = 'Where in the tracing';
   const factors = byId('factors');
   if (!segments.length) {
-    fill(factors, el('p', {}, levels ? `No stretch of the tracing supported "${name}".` : 'Where the model looked was not computed for this recording.'));
+    fill(
+      factors,
+      el(
+        'p',
+        {},
+        ecg.unclassified
+          ? 'None: the model was not run on this tracing (the reason is under "Rhythm of this ECG").'
+          : levels
+            ? `No stretch of the tracing supported "${name}".`
+            : 'Where the model looked was not computed for this recording.',
+      ),
+    );
     return;
   }
   fill(

@@ -7,7 +7,8 @@ import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, RecordedPrediction, TimeSeriesAttributions } from '../explanations/record.js';
 import type { ExplanationSummary } from '../explanations/summary.js';
 import type { ScoreTrend } from '../explanations/trend.js';
-import { formatPercent, formatPoints } from '../explanations/percent.js';
+import { formatPercent, formatPoints, thresholdPhrase } from '../explanations/percent.js';
+import { REFERENCE } from '../explain/reference-ranges.js';
 import { observationToPhysioNet, PHYSIONET_OBSERVATION_MAPPINGS } from '../fhir/mappings/physionet.js';
 
 export type { ExplanationFactor, ExplanationRecord, ExplanationSummary, ScoreTrend, TimeSeriesAttributions };
@@ -29,9 +30,18 @@ export function explanationIdFrom(appContext: string | undefined): string | unde
 }
 
 // Worded as on the card: one implementation for both.
-export { formatPercent, formatPoints };
+export { formatPercent, formatPoints, thresholdPhrase };
 
 export const BAND_LABEL: Readonly<Record<string, string>> = { low: 'Low risk', moderate: 'Moderate risk', high: 'High risk' };
+
+/**
+ * The band line under a score: where the probability stands against the model's cut-offs, then the band, e.g.
+ * "Below the 53.7 % alert threshold chosen on validation (low band)". A band name alone misreads where the
+ * cut-offs are far from 50 % (coronary disease 49.5 % "low").
+ */
+export function bandText(prediction: { probability: number; band: string; thresholds: { moderate: number; high: number } }): string {
+  return `${capitalise(thresholdPhrase(prediction.probability, prediction.thresholds))} (${prediction.band} band)`;
+}
 
 /** Local date and time, e.g. "25 Nov 14:00"; the view is read at the bedside, in local time. */
 export function formatTime(iso: string | undefined, locale?: string): string {
@@ -39,6 +49,24 @@ export function formatTime(iso: string | undefined, locale?: string): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
   return new Date(ms).toLocaleString(locale ?? 'en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * Labels of a time axis (uPlot ticks, seconds) in the view's own words: 24-hour clock, and the day as
+ * "25 Nov" under the first tick of each day — uPlot's default ("4pm", "11/24/26") is US-style and reads
+ * differently from every other time on the page.
+ */
+export function timeAxisLabels(splits: readonly number[], incrementSeconds: number, locale = 'en-GB'): string[] {
+  let previousDay = '';
+  return splits.map((s) => {
+    const d = new Date(s * 1000);
+    const day = d.toLocaleDateString(locale, { day: 'numeric', month: 'short' });
+    if (incrementSeconds >= 86_400) return day;
+    const clock = d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+    const label = day !== previousDay ? `${clock}\n${day}` : clock;
+    previousDay = day;
+    return label;
+  });
 }
 
 export interface FactorBar {
@@ -51,8 +79,33 @@ export interface FactorBar {
   fraction: number;
   value?: string;
   time?: string;
+  /** Against the reference range (as the card says "(high)"). */
+  flag?: 'high' | 'low' | 'normal';
+  /** The value was carried forward from an earlier measurement (`time` is that measurement's). */
+  imputed?: boolean;
   /** First "Observation/<id>" behind the factor, if any. */
   evidence?: string;
+}
+
+/**
+ * The words after a factor's name: its value with "high"/"low" and "carried forward" as on the card, or, for
+ * an input with no value (scored as missing), "not measured" — a bare name would read as a measured value.
+ */
+export function factorValueText(bar: Pick<FactorBar, 'value' | 'flag' | 'imputed' | 'evidence'>): string {
+  if (bar.value === undefined) return bar.evidence ? '' : 'not measured';
+  const notes = [bar.flag && bar.flag !== 'normal' ? bar.flag : undefined, bar.imputed ? 'carried forward' : undefined].filter(Boolean);
+  return notes.length ? `${bar.value} (${notes.join(', ')})` : bar.value;
+}
+
+/** Vigil's adult reference range of a model input (src/explain/reference-ranges.ts), e.g. "7–20 mg/dL". */
+export function referenceRangeOf(feature: string): string | undefined {
+  const entry = REFERENCE[feature];
+  const range = entry?.normal;
+  if (!range) return undefined;
+  const unit = entry.unitText ? ` ${entry.unitText}` : '';
+  if (range.low !== undefined && range.high !== undefined) return `${range.low}–${range.high}${unit}`;
+  if (range.low !== undefined) return `≥ ${range.low}${unit}`;
+  return range.high !== undefined ? `≤ ${range.high}${unit}` : undefined;
 }
 
 /** Top factors by |contribution| (ties by label, so the order is stable), scaled for a horizontal bar chart. */
@@ -73,6 +126,8 @@ export function factorBars(factors: readonly ExplanationFactor[], limit = 8): Fa
     };
     if (f.value !== undefined) bar.value = f.value;
     if (f.time !== undefined) bar.time = f.time;
+    if (f.direction) bar.flag = f.direction;
+    if (f.imputed) bar.imputed = true;
     const evidence = f.evidence.find((r) => r.startsWith('Observation/'));
     if (evidence) bar.evidence = evidence;
     return bar;
@@ -468,7 +523,15 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       title: MODEL_TITLE[s.model.id] ?? s.model.id,
       value: s.unclassified ? 'Not classified' : s.rhythm ? `${capitalise(s.rhythm.name)} ${formatPercent(s.rhythm.probability)}` : s.probability !== undefined ? formatPercent(s.probability) : 'No score',
       band: s.band ?? 'none',
-      bandLabel: s.unclassified ? 'Tracing cannot be used' : s.rhythm ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called' : s.band ? (BAND_LABEL[s.band] ?? s.band) : 'Not scored',
+      bandLabel: s.unclassified
+        ? 'Tracing cannot be used'
+        : s.rhythm
+          ? RHYTHM_VERDICT[s.rhythm.code] ?? 'No atrial fibrillation called'
+          : s.probability !== undefined && s.thresholds
+            ? capitalise(thresholdPhrase(s.probability, s.thresholds, { short: true }))
+            : s.band
+              ? (BAND_LABEL[s.band] ?? s.band)
+              : 'Not scored',
       asOf: s.asOf,
       stale,
     };

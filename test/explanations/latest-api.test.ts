@@ -89,6 +89,7 @@ describe('GET /patients/{id}/explanations/latest', () => {
       probability: 0.07,
       band: 'high',
       outcome: 'sepsis',
+      thresholds: { moderate: 0.01, high: 0.05 },
       horizonHours: 6,
       created: '2026-01-01T12:00:00.000Z',
       asOf: '2026-01-01T12:00:00.000Z',

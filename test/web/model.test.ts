@@ -28,18 +28,22 @@ import {
   type StoredUnclassifiedEcgSection,
 } from '../../src/web/ecg-model.js';
 import { onStep, relativeToPeak } from '../../src/explanations/fixed-point.js';
+import { percentAgainstThreshold } from '../../src/explanations/percent.js';
 import {
   attributionCurves,
+  bandText,
   bannerOf,
   contrastRatio,
   explanationIdFrom,
   factorBars,
+  factorValueText,
   formatEstimate,
   formatPercent,
   formatPoints,
   heatColor,
   luminance,
   modelTiles,
+  referenceRangeOf,
   scoreTrend,
   summarizeExplanation,
   trendNote,
@@ -48,6 +52,8 @@ import {
   styleVariables,
   summarizeModelCard,
   summarizeObservation,
+  thresholdPhrase,
+  timeAxisLabels,
   type ExplanationFactor,
   type ExplanationRecord,
   type ExplanationSummary,
@@ -343,7 +349,74 @@ describe('per-model strip', () => {
 
   it('summarises a full record as the server does', () => {
     const record = { id: 'x', patientId: 'p', serviceId: 's', cardUuid: 'c', model: { id: 'm', version: '2' }, created: 'c1', asOf: 'a1', dataHash: 'h', prediction: { probability: 0.1, band: 'low', indicator: 'info', thresholds: { moderate: 0.2, high: 0.5 }, outcome: 'o' }, factors: [], notUsed: [] } as ExplanationRecord;
-    expect(summarizeExplanation(record)).toEqual({ id: 'x', model: { id: 'm', version: '2' }, serviceId: 's', probability: 0.1, band: 'low', outcome: 'o', created: 'c1', asOf: 'a1' });
+    expect(summarizeExplanation(record)).toEqual({ id: 'x', model: { id: 'm', version: '2' }, serviceId: 's', probability: 0.1, band: 'low', outcome: 'o', thresholds: { moderate: 0.2, high: 0.5 }, created: 'c1', asOf: 'a1' });
+  });
+
+  it('a tile with the model\'s cut-offs states the score against them, not by band name alone', () => {
+    const heart = { moderate: 0.5365729331970215, high: 0.8393965363502502 };
+    const tiles = modelTiles(
+      [
+        summary('h1', 'heart-disease', '2026-01-03T12:00:00Z', { probability: 0.495, band: 'low', thresholds: heart }),
+        summary('h2', 'heart-disease', '2026-01-03T12:00:00Z', { probability: 0.815, band: 'moderate', thresholds: heart }),
+        summary('d1', 'deterioration', '2026-01-03T12:00:00Z', { probability: 0.052, band: 'high', thresholds: { moderate: 0.01, high: 0.05 } }),
+      ],
+      launched,
+    );
+    expect(tiles.slice(0, 3).map((t) => [t.value, t.bandLabel])).toEqual([
+      ['49.5 %', 'Below the 53.7 % alert threshold'],
+      ['81.5 %', 'Above the 53.7 % alert threshold'],
+      ['5.2 %', 'At or above the 5.0 % high-risk threshold'],
+    ]);
+  });
+});
+
+describe('score against the model\'s cut-offs (card and view wording)', () => {
+  // The shipped heart-disease manifest's cut-offs, read from it (never restated by hand).
+  const manifest = JSON.parse(fs.readFileSync('models/heart-disease/manifest.json', 'utf8')) as { thresholds: { moderate: number; high: number } };
+  const t = manifest.thresholds;
+
+  it('says where the probability stands against the alert and high-risk thresholds chosen on validation', () => {
+    expect(formatPercent(t.moderate)).toBe('53.7 %');
+    expect(thresholdPhrase(0.495, t)).toBe('below the 53.7 % alert threshold chosen on validation');
+    expect(percentAgainstThreshold(0.495, t)).toBe('49.5 % (below the 53.7 % alert threshold chosen on validation)');
+    expect(thresholdPhrase(0.815, t)).toBe('above the 53.7 % alert threshold chosen on validation, below the 83.9 % high-risk threshold');
+    expect(thresholdPhrase(0.9, t)).toBe('at or above the 83.9 % high-risk threshold chosen on validation');
+    expect(thresholdPhrase(0.495, t, { short: true })).toBe('below the 53.7 % alert threshold');
+    expect(thresholdPhrase(t.moderate, t, { short: true })).toBe('at the 53.7 % alert threshold');
+    expect(bandText({ probability: 0.495, band: 'low', thresholds: t })).toBe('Below the 53.7 % alert threshold chosen on validation (low band)');
+  });
+
+  it('never prints a score and its cut-off alike when they differ', () => {
+    // 53.65 % and 53.657 % both print "53.7 %" at one decimal.
+    expect(percentAgainstThreshold(0.5365, t, { short: true })).toBe('53.65 % (below the 53.66 % alert threshold)');
+    expect(percentAgainstThreshold(0.83948, t, { short: true })).toBe('83.95 % (at or above the 83.94 % high-risk threshold)');
+    expect(percentAgainstThreshold(0.2, t, { short: true })).toBe('20.0 % (below the 53.7 % alert threshold)');
+  });
+});
+
+describe('factor wording and reference ranges', () => {
+  it('a factor reads as on the card: value with high/low and carried forward; a missing input says "not measured"', () => {
+    const [measured, missing] = factorBars([
+      { ...factor('BUN', 0.04), value: '87 mg/dL', direction: 'high', imputed: true },
+      { ...factor('Bilirubin_direct', 0.006, []), text: 'Direct bilirubin not measured in the last 48 h' },
+    ]);
+    expect(factorValueText(measured!)).toBe('87 mg/dL (high, carried forward)');
+    expect(factorValueText(missing!)).toBe('not measured');
+    expect(factorValueText({ value: '4.3 ×10³/µL', flag: 'normal' })).toBe('4.3 ×10³/µL');
+  });
+
+  it("Vigil's adult reference range of an input, for an Observation that carries none", () => {
+    expect(referenceRangeOf('BUN')).toBe('7–20 mg/dL');
+    expect(referenceRangeOf('chol')).toBe('≤ 200 mg/dL');
+    expect(referenceRangeOf('thal')).toBeUndefined();
+    expect(referenceRangeOf('nonsense')).toBeUndefined();
+  });
+
+  it('time axes read like the rest of the page: 24-hour clock, the day in words once per day', () => {
+    const at = (iso: string) => Date.parse(iso) / 1000;
+    const hours = [at('2026-11-24T16:00:00'), at('2026-11-25T00:00:00'), at('2026-11-25T08:00:00')];
+    expect(timeAxisLabels(hours, 8 * 3600)).toEqual(['16:00\n24 Nov', '00:00\n25 Nov', '08:00']);
+    expect(timeAxisLabels([at('2026-11-24T00:00:00'), at('2026-11-25T00:00:00')], 86_400)).toEqual(['24 Nov', '25 Nov']);
   });
 });
 

@@ -12,6 +12,7 @@ import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-sto
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import { buildDraftOrders } from '../../../src/sandbox/ehr/draft-orders.js';
 import { BAND_INDICATOR, bandOf, type ModelRegistry } from '../../../src/models/index.js';
+import { percentAgainstThreshold, thresholdPhrase } from '../../../src/explanations/percent.js';
 import { NOW, callService, loadSandboxFixture, observationIds, openShippedRegistry, patientResources, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 let registry: ModelRegistry;
@@ -71,6 +72,12 @@ describe('vigil-heart-disease (patient-view)', () => {
       expect(band).toBe(bandOf(probability, thresholds));
       expect(card.indicator).toBe(BAND_INDICATOR[band]);
       expect(indicator).toBe(card.indicator);
+      // The probability is stated against the manifest's alert threshold, not by band name alone ("49.5 % — low"
+      // read as high with the cut-off at 53.7 %), in the summary and the detail.
+      expect(card.summary).toContain(percentAgainstThreshold(probability, thresholds, { short: true }));
+      expect(card.summary).not.toMatch(/— (low|moderate|high)\b/);
+      expect([...card.summary].length).toBeLessThan(140);
+      expect(card.detail).toContain(`${thresholdPhrase(probability, thresholds)} (${band} band)`);
       const own = observationIds(patientResources(fixture, patient.id));
       for (const input of record.inputs!) {
         for (const ref of input.evidence) {
@@ -140,7 +147,9 @@ describe('vigil-heart-disease-order (order-select)', () => {
       if (!answers) expect(cards).toEqual([]);
       else {
         expect(cards).toHaveLength(1);
-        expect(cards[0]!.summary).toMatch(/^Before (exercise tolerance test|electrocardiographic procedure)/);
+        expect(cards[0]!.summary).toMatch(/^Before (exercise tolerance test|electrocardiographic procedure)[^:]*: Coronary disease probability [\d.]+ % \((below|above|at or above|at) the [\d.]+ % (alert|high-risk) threshold\)/);
+        // Whole, not cut by the 140-character limit (CDS Hooks §Card Attributes).
+        expect([...cards[0]!.summary].length).toBeLessThan(140);
       }
     }
   });

@@ -7,6 +7,7 @@ import type { Card, CardLink } from '../../types.js';
 import type { ModelManifest, Prediction } from '../../../models/index.js';
 import type { ExplanationFactor, ExplanationMethod } from '../../../explanations/record.js';
 import { cardFactors } from '../../../explanations/from-explain.js';
+import { percentAgainstThreshold, thresholdPhrase } from '../../../explanations/percent.js';
 import { BAND_WORDS, escapeMarkdown, explanationLink, factorLines, formatPercent, methodLine, modelCardLink, modelSource, thresholdLine } from '../../../explanations/risk-card.js';
 import type { HeartInput } from '../../../models/data/uci-heart.js';
 
@@ -45,15 +46,22 @@ export interface HeartCardInput {
   fhirServer?: string;
 }
 
+/**
+ * The probability stated against the model's alert threshold (manifest thresholds), not by band name alone:
+ * with the moderate cut-off at 53.7 %, "49.5 % — low" reads as high to a clinician. The model version goes
+ * last and only when the whole still fits CDS Hooks' 140 characters (the source label carries it too).
+ */
 export function heartSummary(prediction: Prediction, manifest: ModelManifest, orders?: readonly string[]): string {
-  const core = `Coronary disease probability ${formatPercent(prediction.probability)} — ${BAND_WORDS[prediction.band]} (${manifest.id} v${manifest.version})`;
-  return orders?.length ? `Before ${orders[0]!.toLowerCase()}: ${core}` : core;
+  const core = `Coronary disease probability ${percentAgainstThreshold(prediction.probability, manifest.thresholds, { short: true })}`;
+  const summary = orders?.length ? `Before ${orders[0]!.toLowerCase()}: ${core}` : core;
+  const versioned = `${summary} · ${manifest.id} v${manifest.version}`;
+  return [...versioned].length < 140 ? versioned : summary;
 }
 
 export function heartDetail(input: HeartCardInput): string {
   const { prediction, manifest } = input;
   const lines = [
-    `**Probability of angiographic coronary artery disease: ${formatPercent(prediction.probability)}** · ${BAND_WORDS[prediction.band]} risk band`,
+    `**Probability of angiographic coronary artery disease: ${formatPercent(prediction.probability)}**, ${thresholdPhrase(prediction.probability, manifest.thresholds)} (${BAND_WORDS[prediction.band]} band)`,
     '',
     thresholdLine(manifest),
     '',
