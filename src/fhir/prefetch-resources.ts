@@ -7,5 +7,11 @@ import type { FhirResource } from 'fhir/r4';
 export function prefetchResources(value: FhirResource | null | undefined): FhirResource[] {
   if (!value) return [];
   if (value.resourceType !== 'Bundle') return [value];
-  return (Array.isArray(value.entry) ? value.entry : []).map((e) => e?.resource).filter((r): r is FhirResource => r !== undefined);
+  // Bundles come from EHRs and FHIR servers we do not control: an entry may be null, a string, or hold a
+  // null or typeless resource, and none of those may reach a service as a resource.
+  return (Array.isArray(value.entry) ? value.entry : []).map((e) => (e as { resource?: unknown } | null)?.resource).filter(isResource);
+}
+
+function isResource(value: unknown): value is FhirResource {
+  return typeof value === 'object' && value !== null && typeof (value as { resourceType?: unknown }).resourceType === 'string';
 }

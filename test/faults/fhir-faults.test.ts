@@ -181,3 +181,44 @@ describe('a FHIR server slower than the hook deadline', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
   });
 });
+
+describe('FHIR server faults on the model services (models loaded)', () => {
+  let modelApp: RunningVigil;
+  beforeAll(async () => {
+    modelApp = await startVigil({ HOOK_DEADLINE_MS: String(DEADLINE_MS), PREFETCH_TIMEOUT_MS: '400', RATE_LIMIT_RPS: '0', MODELS_DIR: 'models' });
+  }, 60_000);
+  afterAll(async () => {
+    await modelApp.stop();
+  });
+
+  const services = ['vigil-deterioration', 'vigil-heart-disease'];
+  it.each(services.flatMap((service) => [
+    [service, 'down (connection refused)', () => refusedUrl],
+    [service, 'down (connection reset)', () => resetUrl],
+    [service, 'hung (accepts, never answers)', () => hungUrl],
+  ] as Array<[string, string, () => string]>))('%s, FHIR %s: no 5xx, within the deadline, with and without the patient', async (service, _label, url) => {
+    for (const withPatient of [false, true]) {
+      const answer = await call(service, hookBody(url(), withPatient), modelApp);
+      expectBounded(answer);
+      expect([200, 412]).toContain(answer.status);
+      if (answer.status === 200) expect(Array.isArray(answer.body.cards)).toBe(true);
+    }
+  });
+
+  it.each<[string, FakeRoute]>([
+    ['HTML instead of FHIR', { status: 200, body: '<html><body>Login</body></html>', contentType: 'text/html' }],
+    ['a Bundle of junk entries', { status: 200, body: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, valueQuantity: { value: 'high' } } }, { resource: null }, 'x'], link: [{ relation: 'next', url: 'javascript:alert(1)' }] } }],
+    ['500 with a stack trace', { status: 500, body: 'java.lang.NullPointerException at ...', contentType: 'text/plain' }],
+    ['slower than the read time-out', { status: 200, body: PATIENT, delayMs: 1000 }],
+  ])('garbage on both model services: %s — never a 5xx, answered in time', async (_label, route) => {
+    await withFake(route, async (fake) => {
+      for (const service of services) {
+        for (const withPatient of [false, true]) {
+          const answer = await call(service, hookBody(fake.baseUrl, withPatient), modelApp);
+          expectBounded(answer);
+          expect([200, 412]).toContain(answer.status);
+        }
+      }
+    });
+  });
+});
