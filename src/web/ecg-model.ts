@@ -82,6 +82,17 @@ export function fullWindow(ecg: Pick<EcgSection, 'signal' | 'rateHz'>): SecondsW
   return { from: 0, to: ecg.signal.length / ecg.rateHz };
 }
 
+/**
+ * The lead as a clinician names it. Records store where in the Observation the tracing was read
+ * ("Observation.component[0] (lead I)", "Observation.valueSampledData"), which is FHIR, not bedside, wording:
+ * the lead's name when the record gives one, else nothing.
+ */
+export function leadText(lead: string | undefined): string | undefined {
+  const named = lead ? /\(lead ([^)]+)\)/.exec(lead)?.[1] : undefined;
+  if (named) return `lead ${named}`;
+  return lead && !lead.startsWith('Observation') ? lead : undefined;
+}
+
 /** "12 s", "12.5 s". */
 export function formatSeconds(s: number): string {
   const r = Math.round(s * 10) / 10;

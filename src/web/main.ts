@@ -18,6 +18,7 @@ import {
   explainedName,
   formatSeconds,
   fullWindow,
+  leadText,
   saliencyLevels,
   segmentWindow,
   topSegments,
@@ -279,9 +280,13 @@ function renderFeedback(api: Api, ctx: LaunchContext, explanationId: () => strin
   const reasonRow = byId('feedback-reason-row');
   const status = byId('feedback-status');
   fill(reason, el('option', { value: '' }, 'Choose a reason…'), ctx.feedbackReasons.map((r) => el('option', { value: r.code }, r.display ?? r.code)));
+  const commentRow = byId('feedback-comment-row');
+  // CDS Hooks §Feedback keeps a comment only with an override (overrideReason.userComment): the field is
+  // offered only then, so a comment typed with "Agree" is never silently dropped.
   const sync = () => {
     const override = (form.elements.namedItem('outcome') as RadioNodeList).value === 'override';
     reasonRow.hidden = !override;
+    commentRow.hidden = !override;
     reason.required = override;
   };
   form.addEventListener('change', sync);
@@ -298,7 +303,7 @@ function renderFeedback(api: Api, ctx: LaunchContext, explanationId: () => strin
       reason.focus();
       return;
     }
-    const comment = byId<HTMLTextAreaElement>('feedback-comment').value.trim();
+    const comment = outcome === 'override' ? byId<HTMLTextAreaElement>('feedback-comment').value.trim() : '';
     const submit = form.querySelector('button[type="submit"]') as HTMLButtonElement;
     submit.disabled = true;
     status.textContent = 'Saving…';
@@ -317,6 +322,7 @@ function renderFeedback(api: Api, ctx: LaunchContext, explanationId: () => strin
 function resetFeedback(): void {
   byId<HTMLFormElement>('feedback').reset();
   byId('feedback-reason-row').hidden = true;
+  byId('feedback-comment-row').hidden = true;
   byId('feedback-status').textContent = '';
 }
 
@@ -332,7 +338,7 @@ function renderRhythm(record: ExplanationRecord, ecg: EcgSection): void {
       { class: `risk-tile ${record.prediction?.band ?? 'none'}` },
       el('span', { class: 'risk-model', 'data-testid': 'risk-model' }, `${MODEL_TITLE[record.model.id] ?? record.model.id} · ${record.model.id} v${record.model.version}`),
       el('span', { class: 'risk-value rhythm', 'data-testid': 'risk-value' }, ecg.unclassified ? 'Not classified' : called ? `${called.name.charAt(0).toUpperCase()}${called.name.slice(1)} ${formatPercent(called.probability)}` : ecg.rhythm),
-      el('span', { class: 'muted' }, `Single-lead ECG${ecg.start ? ` recorded ${formatTime(ecg.start)}` : ''}, ${formatSeconds(ecg.durationSeconds)}, ${ecg.lead}`),
+      el('span', { class: 'muted' }, `Single-lead ECG${ecg.start ? ` recorded ${formatTime(ecg.start)}` : ''}, ${formatSeconds(ecg.durationSeconds)}${leadText(ecg.lead) ? `, ${leadText(ecg.lead)}` : ''}`),
     ),
     ecg.classes.length ? [el('h3', {}, 'Probability of each rhythm'), classChart(classBars(ecg))] : [],
     ecgNotes(ecg).map((note) => el('p', { class: 'note', 'data-testid': 'ecg-note' }, note)),
@@ -362,7 +368,12 @@ function renderEcg(ecg: EcgSection): void {
   byId('ecg-zoom-out').onclick = () => step('out');
   byId('ecg-earlier').onclick = () => step('earlier');
   byId('ecg-later').onclick = () => step('later');
+  // The segment shaded on the tracing is the pressed one, so it is known after focus moves on.
+  const markSegment = (chosen: HTMLElement | undefined) => {
+    for (const b of byId('factors').querySelectorAll<HTMLElement>('button.segment')) b.setAttribute('aria-pressed', b === chosen ? 'true' : 'false');
+  };
   byId('ecg-reset').onclick = () => {
+    markSegment(undefined);
     chart.highlight(undefined);
     chart.setWindow(full);
   };
@@ -372,6 +383,7 @@ function renderEcg(ecg: EcgSection): void {
     if (!action) return;
     e.preventDefault();
     if (action === 'reset') {
+      markSegment(undefined);
       chart.highlight(undefined);
       chart.setWindow(full);
     } else step(action);
@@ -412,7 +424,9 @@ function renderEcg(ecg: EcgSection): void {
               class: 'segment',
               'data-from': sg.from,
               'data-to': sg.to,
-              onclick: () => {
+              'aria-pressed': 'false',
+              onclick: (e: Event) => {
+                markSegment(e.currentTarget as HTMLElement);
                 chart.highlight(sg);
                 chart.setWindow(segmentWindow(sg, full));
                 box.scrollIntoView({ block: 'nearest' });
@@ -432,6 +446,8 @@ async function showRecord(api: Api, ctx: LaunchContext, record: ExplanationRecor
   const generation = ++shown;
   byId('problem').hidden = true;
   const ecg = ecgOf(record);
+  // A tracing has a rhythm reading (or none, when refused), not a risk score.
+  byId('feedback-question').textContent = ecg ? 'Do you agree with this ECG reading?' : 'Do you agree with this score?';
   byId('ecg-section').hidden = true;
   if (ecg) {
     renderRhythm(record, ecg);

@@ -19,7 +19,7 @@ import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { decodeSampledData, encodeSampledData } from '../../src/fhir/sampled-data.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import { ecgOf, segmentWindow, topSegments, fullWindow } from '../../src/web/ecg-model.js';
-import { formatPercent, formatTime, STALE_AFTER_HOURS } from '../../src/web/model.js';
+import { bandText, formatPercent, formatTime, STALE_AFTER_HOURS, thresholdPhrase } from '../../src/web/model.js';
 import { CHROMIUM, startBrowserRig, type BrowserRig, ehrLaunchUrl, explanationIdFor, firePatientView } from './helpers.js';
 
 /** Septic, with a cardiology work-up on file: scored by the deterioration and the heart-disease models. */
@@ -122,6 +122,16 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     await expect(view.getByTestId('risk-value').textContent()).resolves.toBe(formatPercent(heart.prediction!.probability));
     await expect(heartTile.getAttribute('aria-pressed')).resolves.toBe('true');
     await expect(deteriorationTile.getAttribute('aria-pressed')).resolves.toBe('false');
+    // The probability is read against the model's alert threshold (from the record, i.e. the manifest), in
+    // the panel and on the tile: never a bare band name ("49.5 % — low" with the cut-off at 53.7 %).
+    const p = heart.prediction!;
+    await expect(view.getByTestId('risk-band').textContent()).resolves.toBe(bandText(p));
+    await expect(heartTile.locator('.tile-band').textContent()).resolves.toBe(thresholdPhrase(p.probability, p.thresholds, { short: true }).replace(/^./, (c) => c.toUpperCase()));
+    // The pressed tile, focused from the keyboard, shows the focus ring (its own outline used to hide it).
+    await heartTile.focus();
+    await view.keyboard.press('Shift+Tab');
+    await view.keyboard.press('Tab');
+    await expect(heartTile.evaluate((n) => getComputedStyle(n).outlineWidth)).resolves.toBe('3px');
     await expect(view.locator('#curves-section').isHidden()).resolves.toBe(true);
     expect(await view.locator('figure.curve-figure').count()).toBe(0);
     await view.locator('#model-card').getByText(`version ${heart.model.version}`).waitFor();
@@ -187,11 +197,14 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     const target = segmentWindow(segments[0]!, full);
     await waitForRange(view, target.from, target.to);
     await expect(view.locator('#ecg-status').textContent()).resolves.toContain('Showing');
+    // The segment shown stays marked once focus moves on.
+    await expect(buttons.evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed')))).resolves.toEqual(segments.map((_s, i) => (i === 0 ? 'true' : 'false')));
     await view.locator('#ecg-section').screenshot({ path: path.join(shots, 'explanation-view-ecg-zoomed.png') });
 
     // Reset restores the whole tracing.
     await view.getByRole('button', { name: 'Reset zoom' }).click();
     await waitForRange(view, full.from, full.to);
+    await expect(buttons.first().getAttribute('aria-pressed')).resolves.toBe('false');
 
     // Drag-select across the plot from a quarter to half of its width zooms to that stretch.
     const over = (await view.locator('#ecg-chart .u-over').boundingBox())!;
@@ -305,7 +318,9 @@ describeIfChromium('explanation view: each model, and the ECG tracing', () => {
     expect(from).toBeCloseTo(0, 2);
     expect(to).toBeCloseTo(8, 2);
     await expect(view.locator(`button.model-tile[data-explanation="${id}"] .tile-band`).textContent()).resolves.toBe('Tracing cannot be used');
-    await view.locator('#ecg-section').screenshot({ path: path.join(shots, 'explanation-view-ecg-unclassified.png') });
+    // The page as first seen (tile, the reason in the rhythm panel, the top of the tracing), not the tracing alone.
+    await view.evaluate(() => window.scrollTo(0, 0));
+    await view.screenshot({ path: path.join(shots, 'explanation-view-ecg-unclassified.png') });
     await context.close();
   }, 60_000);
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { ExplanationRecord } from '../../src/explanations/record.js';
 import { openFeedbackStore } from '../../src/storage/feedback-store.js';
-import { factorBars, formatPercent, formatPoints } from '../../src/web/model.js';
+import { factorBars, factorValueText, formatPercent, formatPoints, referenceRangeOf } from '../../src/web/model.js';
 import { CHROMIUM, startBrowserRig, type BrowserRig, explanationIdFor } from './helpers.js';
 
 const SEPTIC = 'fa470b46-b649-4f03-a9e5-c2e3f483524c';
@@ -110,6 +110,9 @@ describeIfChromium('explanation view in chromium', () => {
       await expect(bar.getAttribute('data-feature')).resolves.toBe(expected[i]!.feature);
       await expect(bar.locator('.factor-points').textContent()).resolves.toContain(formatPoints(expected[i]!.contribution));
       await expect(bar.getAttribute('class')).resolves.toContain(expected[i]!.direction);
+      // Value with high/low and "carried forward" as on the card; an input never measured says so.
+      const words = factorValueText(expected[i]!);
+      if (words) await expect(bar.locator('.factor-name').textContent()).resolves.toContain(words);
     }
     // Curves: uPlot canvases with an aligned heat strip each; carried-forward hours drawn as such in the table.
     const curves = view.locator('figure.curve-figure');
@@ -127,12 +130,18 @@ describeIfChromium('explanation view in chromium', () => {
     await value.waitFor();
     const numeric = /-?\d+(\.\d+)?/.exec(expected[withEvidence]!.value ?? '')?.[0];
     if (numeric) await expect(value.textContent()).resolves.toContain(numeric);
+    // The sandbox Observations carry no reference range: the dialog gives Vigil's adult range instead.
+    const range = referenceRangeOf(expected[withEvidence]!.feature);
+    if (range) await expect(view.getByTestId('evidence-range').textContent()).resolves.toContain(range);
     await view.screenshot({ path: path.join(shots, 'explanation-view-evidence.png') });
     await view.keyboard.press('Escape');
     // Closing the dialog returns focus to the factor that opened it (keyboard users keep their place).
     await expect(view.evaluate(() => document.activeElement?.getAttribute('data-feature'))).resolves.toBe(expected[withEvidence]!.feature);
 
     // Feedback: override with a reason; stored against the explained card.
+    // "Agree" offers no comment (CDS Hooks §Feedback keeps one only with an override; it used to be dropped).
+    await view.getByRole('radio', { name: 'Agree' }).check();
+    await expect(view.getByLabel('Comment (optional)').isVisible()).resolves.toBe(false);
     await view.getByRole('radio', { name: 'Override' }).check();
     await view.getByLabel('Reason for the override').selectOption('data-error');
     await view.getByLabel('Comment (optional)').fill('SpO2 probe was off');

@@ -14,6 +14,7 @@ import {
   ecgNotes,
   ecgOf,
   fullWindow,
+  leadText,
   MIN_ZOOM_SECONDS,
   NO_SUPPORT_COLOR,
   saliencyLevels,
@@ -421,6 +422,14 @@ describe('factor wording and reference ranges', () => {
 });
 
 describe('ECG view logic', () => {
+  it('names the lead in bedside words, never the FHIR path it was read from', () => {
+    expect(leadText('Observation.component[0] (lead I)')).toBe('lead I');
+    expect(leadText('Observation.component[2] (lead aVR)')).toBe('lead aVR');
+    expect(leadText('Observation.valueSampledData')).toBeUndefined();
+    expect(leadText('Observation.component[1]')).toBeUndefined();
+    expect(leadText(undefined)).toBeUndefined();
+  });
+
   // The service's record section must still fit what the page reads (compile-time check).
   const fits = (section: EcgRecordSection): StoredEcgSection => section;
   const ecg: EcgSection = {
