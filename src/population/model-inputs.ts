@@ -9,9 +9,8 @@ import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
 import { usableObservations } from '../cds-hooks/services/deterioration/data.js';
 import { DETERIORATION_MODEL_ID, deteriorationCodes } from '../cds-hooks/services/deterioration/definition.js';
 import { scoreableWindow } from '../cds-hooks/services/deterioration/pipeline.js';
-import { HEART_MODEL_ID } from '../cds-hooks/services/heart-disease/definition.js';
-import { LABS, LOINC, VIGIL_CARDIOLOGY, VITALS } from '../fhir/codes.js';
-import { CARDIOLOGY_CODES } from '../fhir/mappings/uci-heart.js';
+import { HEART_MODEL_ID, heartObservationCodes } from '../cds-hooks/services/heart-disease/definition.js';
+import { LOINC } from '../fhir/codes.js';
 import { heartInputs } from '../cds-hooks/services/heart-disease/workup.js';
 import { HEART_INPUTS } from '../models/data/uci-heart.js';
 import type { DeteriorationInput, HeartDiseaseInput, ModelManifest, RegisteredModel } from '../models/index.js';
@@ -56,14 +55,7 @@ export const deteriorationAdapter: PopulationModelAdapter<DeteriorationInput> = 
 export const heartDiseaseAdapter: PopulationModelAdapter<HeartDiseaseInput> = {
   modelId: HEART_MODEL_ID,
   types: ['Patient', 'Observation', 'Encounter'],
-  // As heartPrefetch() in src/cds-hooks/services/heart-disease/definition.ts.
-  observationCodes: [
-    ...Object.values(CARDIOLOGY_CODES).map((c) => `${VIGIL_CARDIOLOGY}|${c}`),
-    `${LOINC}|${VITALS.systolicBp}`,
-    `${LOINC}|${VITALS.bloodPressurePanel}`,
-    `${LOINC}|${LABS.cholesterolTotal}`,
-    `${LOINC}|${LABS.glucoseFasting}`,
-  ],
+  observationCodes: heartObservationCodes(),
   prepare(record, model, now) {
     const scored = heartInputs(record.patient, usableObservations(record.observations), record.encounters, model.manifest as ModelManifest, now);
     if (scored.workupObservations.length === 0) return { ok: false, reasons: ['no cardiology work-up on record'] };

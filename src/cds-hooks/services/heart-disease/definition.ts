@@ -20,14 +20,23 @@ export const WORKUP_ENCOUNTER_TYPES: ReadonlyArray<{ system: string; code: strin
   { system: SNOMED, code: SANDBOX_ORDERABLES.electrocardiogram },
 ];
 
-export function heartPrefetch(): Record<string, string> {
-  const codes = [
+/**
+ * The Observation codes ("system|code") the heart model reads: the work-up's local cardiology codes, blood
+ * pressure, total cholesterol and fasting glucose. The prefetch asks for these, and the population export
+ * (src/population/model-inputs.ts) filters on them, so both see the same Observations.
+ */
+export function heartObservationCodes(): string[] {
+  return [
     ...Object.values(CARDIOLOGY_CODES).map((c) => `${VIGIL_CARDIOLOGY}|${c}`),
     `${LOINC}|${VITALS.systolicBp}`,
     `${LOINC}|${VITALS.bloodPressurePanel}`,
     `${LOINC}|${LABS.cholesterolTotal}`,
     `${LOINC}|${LABS.glucoseFasting}`,
-  ].join(',');
+  ];
+}
+
+export function heartPrefetch(): Record<string, string> {
+  const codes = heartObservationCodes().join(',');
   const types = WORKUP_ENCOUNTER_TYPES.map((t) => `${t.system}|${t.code}`).join(',');
   return {
     [PREFETCH_KEYS.patient]: 'Patient/{{context.patientId}}',
