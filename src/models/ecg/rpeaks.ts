@@ -85,6 +85,12 @@ export function detectRPeaks(signal: ArrayLike<number>, rateHz: number): number[
   return peaks;
 }
 
+/** The upper median (the middle of an odd count, the higher of the two middles of an even one). */
+function median(xs: readonly number[]): number {
+  const sorted = xs.slice().sort((p, q) => p - q);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /** The RR-irregularity features the baseline model uses, in this order. */
 export const RR_FEATURES = ['heartRate', 'sdnn', 'rmssd', 'pnn50', 'cvRR', 'sampleEntropy', 'medianAbsDiffRatio', 'beatsPerSecondDetected'] as const;
 
@@ -127,10 +133,6 @@ export function rrFeatures(signal: ArrayLike<number>, rateHz: number): number[] 
   const diffs = rr.slice(1).map((v, i) => v - rr[i]!);
   const rmssd = Math.sqrt(diffs.reduce((s, d) => s + d * d, 0) / diffs.length);
   const pnn50 = diffs.filter((d) => Math.abs(d) > 0.05).length / diffs.length;
-  const median = (xs: number[]) => {
-    const s = xs.slice().sort((p, q) => p - q);
-    return s[Math.floor(s.length / 2)]!;
-  };
   const mad = median(diffs.map(Math.abs)) / median(rr);
   return [60 / mean, sdnn, rmssd, pnn50, sdnn / mean, sampleEntropy(rr, 2, 0.2 * Math.max(sdnn, 1e-3)), mad, peaks.length / duration];
 }
@@ -169,10 +171,6 @@ export function rhythmFeatures(signal: ArrayLike<number>, rateHz: number): numbe
   const sdnn = Math.sqrt(rr.reduce((s, v) => s + (v - mean) ** 2, 0) / rr.length);
   const diffs = rr.slice(1).map((v, i) => v - rr[i]!);
   const rmssd = Math.sqrt(diffs.reduce((s, d) => s + d * d, 0) / diffs.length);
-  const median = (xs: number[]) => {
-    const s = xs.slice().sort((p, q) => p - q);
-    return s[Math.floor(s.length / 2)]!;
-  };
   const medianRR = median(rr);
   return [
     60 / mean,
