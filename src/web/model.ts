@@ -498,6 +498,11 @@ export interface ModelTile {
   stale: boolean;
   /** Whole hours older than the launched explanation's data (set when stale). */
   hoursOlder?: number;
+  /**
+   * Set when the strip holds two scores of one model (the one opened and a newer one): which is which, as
+   * their numbers and times can be identical (the same data scored again, e.g. after a restart).
+   */
+  note?: string;
 }
 
 /**
@@ -536,6 +541,7 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       stale,
     };
     if (stale) tile.hoursOlder = Math.floor(older);
+    if (list.some((o) => o.id !== s.id && o.model.id === s.model.id)) tile.note = s.id === launched.id ? 'Opened from the card' : 'Newer score';
     return tile;
   });
 }

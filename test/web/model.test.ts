@@ -344,6 +344,9 @@ describe('per-model strip', () => {
   it('keeps the launched explanation when the list lacks it (after a newer record of its model, or alone)', () => {
     const newer = summary('d3', 'deterioration', '2026-01-03T13:00:00Z');
     expect(modelTiles([newer], launched).map((t) => t.id)).toEqual(['d3', 'd2']);
+    // Two scores of one model can read alike (the same data scored again): each says which it is.
+    expect(modelTiles([newer], launched).map((t) => t.note)).toEqual(['Newer score', 'Opened from the card']);
+    expect(modelTiles([launched], launched)[0]!.note).toBeUndefined();
     expect(modelTiles([], launched).map((t) => t.id)).toEqual(['d2']);
     expect(modelTiles([summary('h1', 'heart-disease', '2026-01-03T12:00:00Z')], launched).map((t) => t.id)).toEqual(['h1', 'd2']);
   });
