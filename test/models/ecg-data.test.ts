@@ -138,6 +138,13 @@ describe('signal quality', () => {
     expect(q.problems.every((p) => p.reason.length > 10)).toBe(true);
   });
 
+  it('a constant tracing is flat (lead off), not clipped: the card gives that reason, not saturation', () => {
+    for (const level of [0, 0.2]) {
+      const q = assessSignalQuality({ values: new Float32Array(9000).fill(level), rateHz: 300 });
+      expect(q.problems.map((p) => p.code)).toEqual(['flat']);
+    }
+  });
+
   it('detects clipping that was not coded as L/U', () => {
     const clipped = ok.map((v) => Math.min(v, 0.3));
     expect(assessSignalQuality({ values: clipped, rateHz: 300 }).problems.map((p) => p.code)).toContain('saturated');

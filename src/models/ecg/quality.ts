@@ -75,9 +75,10 @@ export function assessSignalQuality(input: QualityInput, thresholds: QualityThre
   if (errors / n > thresholds.maxErrorFraction) {
     problems.push({ code: 'errors', reason: `${pct(errors / n)} of the samples are marked as errors (at most ${pct(thresholds.maxErrorFraction)} is accepted)` });
   }
-  // Clipping shows as runs pinned at the extreme value even when the sender did not code them L/U.
+  // Clipping shows as runs pinned at the extreme value even when the sender did not code them L/U. A
+  // constant tracing (min = max) is flat, not clipped: calling it saturated gave the card a wrong first reason.
   let pinned = 0;
-  for (let i = 1; i < n; i++) {
+  for (let i = 1; i < n && max > min; i++) {
     const v = values[i]!;
     if ((v === max || v === min) && values[i - 1] === v) pinned++;
   }
