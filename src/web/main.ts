@@ -197,6 +197,8 @@ function renderFactors(api: Api, record: ExplanationRecord): void {
   });
 }
 
+const hours = (n: number) => `${n} ${n === 1 ? 'hour' : 'hours'}`;
+
 async function renderCurves(api: Api, ctx: LaunchContext, record: ExplanationRecord, generation: number): Promise<void> {
   const attributions = record.attributions;
   byId('curves-section').hidden = true;
@@ -224,7 +226,7 @@ async function renderCurves(api: Api, ctx: LaunchContext, record: ExplanationRec
   for (const curve of curves) {
     const measuredCount = curve.points.filter((p) => p.kind === 'measured').length;
     const carriedCount = curve.points.filter((p) => p.kind === 'carried-forward').length;
-    const chart = el('div', { class: 'curve', role: 'img', 'aria-label': `${curve.label}: ${measuredCount} measured hours, ${carriedCount} hours carried forward` });
+    const chart = el('div', { class: 'curve', role: 'img', 'aria-label': `${curve.label}: ${hours(measuredCount)} measured, ${hours(carriedCount)} carried forward` });
     // Each strip is scaled to its own strongest hour (the factor bars compare measurements with each other);
     // the caption gives that hour's contribution so the shades can be read as numbers.
     const strongest = curve.points.reduce((best, p) => (Math.abs(p.attribution) > Math.abs(best.attribution) ? p : best), curve.points[0]!);
