@@ -33,9 +33,12 @@ const RELAUNCH = "Your Vigil session has ended. Open Vigil again from the patien
 export function messageFor(status: number, what: 'explanation' | 'record' | 'model card' | 'feedback' | 'context'): ViewError {
   if (status === 401) return new ViewError(RELAUNCH, status, true);
   if (status === 403) {
+    // The API answers 403, not 404, for an id it does not hold (a SMART token confined to one patient cannot be
+    // checked against a record that is not there): a card older than the retention period ends here too, so
+    // the sentence must not claim the record belongs to someone else.
     return new ViewError(
       what === 'explanation' || what === 'feedback'
-        ? 'This explanation belongs to a different patient from the one open in the EHR, so it is not shown.'
+        ? 'This explanation is not shown: it belongs to a different patient from the one open in the EHR, or it is no longer kept. Open the latest Vigil card for this patient.'
         : 'Vigil is not allowed to read this part of the patient record.',
       status,
     );

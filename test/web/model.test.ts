@@ -30,6 +30,7 @@ import {
 } from '../../src/web/ecg-model.js';
 import { onStep, relativeToPeak } from '../../src/explanations/fixed-point.js';
 import { percentAgainstThreshold } from '../../src/explanations/percent.js';
+import { messageFor } from '../../src/web/api.js';
 import {
   attributionCurves,
   bandText,
@@ -578,5 +579,15 @@ describe('model card: ECG rhythm', () => {
     expect(af.lower).toBeLessThan(af.estimate);
     expect(af.upper).toBeGreaterThan(af.estimate);
     expect(s.performance.map((r) => r.metric)).toContain('Challenge F1 (mean of normal, AF, other)');
+  });
+});
+
+describe('errors in words', () => {
+  it('a refused explanation names both causes the API cannot tell apart (another patient, or no longer kept)', () => {
+    const refused = messageFor(403, 'explanation');
+    expect(refused.message).toContain('belongs to a different patient');
+    expect(refused.message).toContain('no longer kept');
+    expect(refused.relaunch).toBe(false);
+    expect(messageFor(401, 'explanation')).toMatchObject({ relaunch: true, message: "Your Vigil session has ended. Open Vigil again from the patient's chart." });
   });
 });
