@@ -15,6 +15,7 @@
  */
 import { Client } from 'fhir-kit-client';
 import type { Bundle, CapabilityStatement, FhirResource, Resource } from 'fhir/r4';
+import { startDeadline } from './deadline.js';
 import { FhirReadError, assertHttpBaseUrl, type FhirReadFailure } from './fhir-reader.js';
 
 /** Returns the bearer token to send (undefined: none). Called before every request. */
@@ -151,26 +152,15 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     body: unknown,
     signal: AbortSignal | undefined,
   ): Promise<{ ok: true; value: unknown } | { ok: false; error: FhirReadError; status?: number; retryAfter?: number }> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    const outer = [signal, options.signal].filter((s): s is AbortSignal => s !== undefined);
-    for (const s of outer) {
-      if (s.aborted) controller.abort();
-      s.addEventListener('abort', onAbort, { once: true });
-    }
+    const deadline = startDeadline(timeoutMs, [signal, options.signal]);
     try {
       const headers: Record<string, string> = { accept: 'application/fhir+json', ...(await authHeader()) };
       if (body !== undefined) headers['content-type'] = 'application/fhir+json';
-      const value: unknown = await kit.request(url, { method, ...(body !== undefined ? { body: body as FhirResource } : {}), options: { headers, signal: controller.signal } });
+      const value: unknown = await kit.request(url, { method, ...(body !== undefined ? { body: body as FhirResource } : {}), options: { headers, signal: deadline.signal } });
       return { ok: true, value };
     } catch (err) {
-      if (timedOut) return { ok: false, error: new FhirReadError('FHIR server did not answer in time', 'timeout') };
-      if (controller.signal.aborted) return { ok: false, error: new FhirReadError('FHIR request aborted', 'aborted') };
+      if (deadline.timedOut) return { ok: false, error: new FhirReadError('FHIR server did not answer in time', 'timeout') };
+      if (deadline.signal.aborted) return { ok: false, error: new FhirReadError('FHIR request aborted', 'aborted') };
       const shaped = err as ResponseErrorShape;
       const status = shaped?.response?.status;
       if (typeof status === 'number') {
@@ -180,8 +170,7 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
       }
       return { ok: false, error: new FhirReadError('FHIR server could not be reached', 'network') };
     } finally {
-      clearTimeout(timer);
-      for (const s of outer) s.removeEventListener('abort', onAbort);
+      deadline.dispose();
     }
   }
 
@@ -309,16 +298,13 @@ export async function allWithDeadline<K extends string, T>(
   deadlineMs: number,
   outer?: AbortSignal,
 ): Promise<Record<K, Settled<T>>> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), deadlineMs);
-  const onAbort = () => controller.abort();
-  outer?.addEventListener('abort', onAbort, { once: true });
+  const deadline = startDeadline(deadlineMs, [outer]);
   try {
     const keys = Object.keys(queries) as K[];
     const settled = await Promise.all(
       keys.map(async (k): Promise<Settled<T>> => {
         try {
-          return { ok: true, value: await queries[k](controller.signal) };
+          return { ok: true, value: await queries[k](deadline.signal) };
         } catch (error) {
           return { ok: false, error };
         }
@@ -326,8 +312,7 @@ export async function allWithDeadline<K extends string, T>(
     );
     return Object.fromEntries(keys.map((k, i) => [k, settled[i]!])) as Record<K, Settled<T>>;
   } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
+    deadline.dispose();
   }
 }
 

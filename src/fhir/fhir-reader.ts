@@ -11,6 +11,7 @@ import { Client } from 'fhir-kit-client';
 import type { FhirResource } from 'fhir/r4';
 import { BadGatewayError, BadRequestError } from '../errors.js';
 import type { FhirAuthorization, FhirReader } from '../cds-hooks/types.js';
+import { startDeadline } from './deadline.js';
 
 export type FhirReaderFactory = (
   fhirServer: string,
@@ -112,27 +113,18 @@ export const createFhirReader: FhirReaderFactory = (fhirServer, auth, opts) => {
   return {
     async get(relativeUrl: string): Promise<FhirResource> {
       assertRelative(relativeUrl);
-      const controller = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, opts.timeoutMs);
-      const onOuterAbort = () => controller.abort();
-      if (opts.signal?.aborted) controller.abort();
-      opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      const deadline = startDeadline(opts.timeoutMs, [opts.signal]);
       try {
         const headers: Record<string, string> = { accept: 'application/fhir+json' };
         if (auth) headers.authorization = `Bearer ${auth.access_token}`;
-        const result: unknown = await client.request(relativeUrl, { options: { headers, signal: controller.signal } });
+        const result: unknown = await client.request(relativeUrl, { options: { headers, signal: deadline.signal } });
         if (!isResource(result)) throw new FhirReadError('FHIR server answered JSON that is not a resource', 'invalid-response');
         return result;
       } catch (err) {
         if (err instanceof FhirReadError) throw err;
-        throw toReadError(err, timedOut, controller.signal.aborted);
+        throw toReadError(err, deadline.timedOut, deadline.signal.aborted);
       } finally {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onOuterAbort);
+        deadline.dispose();
       }
     },
   };
