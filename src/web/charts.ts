@@ -74,14 +74,15 @@ export function trendChart(container: HTMLElement, points: TrendPoint[], thresho
 }
 
 /** The trend's key in words and shapes (the markers alone would not say which score was shown at the time). */
-export function trendLegend(points: readonly TrendPoint[]): HTMLElement {
+export function trendLegend(points: readonly TrendPoint[], thresholds: { moderate: number; high: number }): HTMLElement {
   const rescored = points.some((p) => p.retrospective);
   return el(
     'p',
     { class: 'legend', 'data-testid': 'trend-legend' },
     el('span', { class: 'key' }, `● ${trendSourceText({})} (stored)`),
     rescored ? [' · ', el('span', { class: 'key' }, `○ ${trendSourceText({ retrospective: true })} (not shown to anyone then)`)] : null,
-    ' · dashed lines: moderate and high band cut-offs',
+    // Which line is which, in words: their two colours are close for red–green colour vision (dash patterns differ).
+    ` · dashed line: high-risk threshold ${formatPercent(thresholds.high)} · dotted line: alert threshold ${formatPercent(thresholds.moderate)}`,
   );
 }
 

@@ -138,7 +138,7 @@ async function renderTrend(api: Api, ctx: LaunchContext, record: ScoredRecord, g
   const label = points.map((p) => `${formatPercent(p.probability)}${p.retrospective ? ' (rescored)' : ''}`).join(', ');
   const chart = el('div', { class: 'chart', role: 'img', 'aria-label': `Risk over the last 48 hours: ${label}` });
   const note = trendNote(points);
-  fill(box, chart, trendLegend(points), note ? el('p', { class: 'muted', 'data-testid': 'trend-note' }, note) : null, trendTable(points));
+  fill(box, chart, trendLegend(points, record.prediction.thresholds), note ? el('p', { class: 'muted', 'data-testid': 'trend-note' }, note) : null, trendTable(points));
   trendChart(chart, points, record.prediction.thresholds, { start: Date.parse(from), end: Date.parse(record.asOf) });
 }
 
