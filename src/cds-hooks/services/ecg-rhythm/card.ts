@@ -60,8 +60,10 @@ function signed(x: number): string {
 
 /**
  * 'Rhythm irregularity (R-peak intervals) raised "atrial fibrillation" by 1.32 log-odds against a
- * training-average rhythm (the signal's part: +2.10): RR coefficient of variation 0.21 (+0.61), …' — the two
- * features with the largest |attribution|, from the same integrated-gradients run as the signal saliency.
+ * training-average rhythm — RR coefficient of variation 0.21 (+0.61), …; the shape of the tracing itself
+ * added +2.10.' — the two features with the largest |attribution|, from the same integrated-gradients run as
+ * the signal saliency. The features follow the sentence they explain; the waveform's part is said in words
+ * (it read "(the signal's part: +2.10):" before the feature list, which a clinician could not place).
  */
 export function rhythmText(rhythm: EcgClass, factor: RhythmFactor): string {
   const top = factor.features
@@ -71,8 +73,8 @@ export function rhythmText(rhythm: EcgClass, factor: RhythmFactor): string {
     .map((f) => `${f.label} ${featureValue(f)} (${signed(f.attribution)})`);
   const verb = factor.attribution >= 0 ? 'raised' : 'lowered';
   return (
-    `**Rhythm irregularity** (R-peak intervals) ${verb} "${ECG_CLASS_NAMES[rhythm]}" by ${Math.abs(factor.attribution).toFixed(2)} log-odds against a training-average rhythm ` +
-    `(the signal's part: ${signed(factor.signalAttribution)}): ${top.join(', ')}.`
+    `**Rhythm irregularity** (R-peak intervals) ${verb} "${ECG_CLASS_NAMES[rhythm]}" by ${Math.abs(factor.attribution).toFixed(2)} log-odds against a training-average rhythm — ` +
+    `${top.join(', ')}; the shape of the tracing itself ${factor.signalAttribution >= 0 ? 'added' : 'took away'} ${Math.abs(factor.signalAttribution).toFixed(2)}.`
   );
 }
 
