@@ -146,6 +146,8 @@ describe('vigil-ecg-rhythm', () => {
     expect(e.durationSeconds).toBe(30);
     expect(JSON.stringify(record).length).toBeLessThan(64_000);
     expect(card.detail).toMatch(/\*\*Rhythm irregularity\*\* \(R-peak intervals\) (raised|lowered) "atrial fibrillation" by \d+\.\d\d log-odds/);
+    // The features follow the sentence they explain; the waveform's own part is said in words.
+    expect(card.detail).toMatch(/log-odds against a training-average rhythm — .+ \([+−]\d+\.\d\d\)[,;].*the shape of the tracing itself (added|took away) \d+\.\d\d\./);
   });
 
   it('lead I component at 250 Hz is resampled; no explanation when switched off', async () => {
