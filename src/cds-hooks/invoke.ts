@@ -25,6 +25,7 @@ import { ServiceOutputError, guardCdsResponse } from './cards.js';
 import { resolvePrefetch } from './prefetch-resolver.js';
 import type { CdsResponse, CdsService, CdsServiceDefinition, HookInvocation } from './types.js';
 import { parseHookRequest } from './validation.js';
+import { wellFormedPrefetch } from '../fhir/shape.js';
 
 export interface InvokeOptions {
   config: Pick<Config, 'prefetchTimeoutMs' | 'hookDeadlineMs'>;
@@ -129,9 +130,12 @@ export async function invokeService(service: CdsService, body: unknown, opts: In
       throw err;
     }
 
+    // Handlers are written against the fhir/r4 types; nothing else guarantees them (src/fhir/shape.ts).
+    const { prefetch, dropped } = wellFormedPrefetch(resolved.prefetch);
+    if (dropped) logger.warn({ serviceId, hookInstance: request.hookInstance, dropped }, 'malformed prefetch resources dropped');
     const invocation: HookInvocation = {
       request,
-      prefetch: resolved.prefetch,
+      prefetch,
       baseUrl: opts.baseUrl,
       logger: logger.child({ serviceId }),
       now: opts.now?.() ?? new Date(),

@@ -21,6 +21,7 @@ import { openFeedbackStore, type FeedbackStore } from '../../src/storage/feedbac
 import { silentLogger, startFakeFhir, testConfig, type FakeFhirServer } from '../cds-hooks/helpers.js';
 import { startVigil, type RunningVigil } from '../observability/helpers.js';
 import { heapAfterGc } from './heap.js';
+import { mutate, replacement } from './mutate.js';
 
 const SERVICE = '/cds-services/vigil-news2';
 const CLIENT_ERRORS = [400, 401, 404, 412, 413, 415, 429];
@@ -103,58 +104,13 @@ function validRequest(): Record<string, unknown> {
   };
 }
 
-type Path = Array<string | number>;
-
-/** Every path into a JSON value (objects and arrays), root excluded. */
-function pathsOf(value: unknown, prefix: Path = []): Path[] {
-  if (value === null || typeof value !== 'object') return [];
-  const entries: Array<[string | number, unknown]> = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
-  return entries.flatMap(([k, v]) => [[...prefix, k], ...pathsOf(v, [...prefix, k])]);
-}
-
-function setAt(root: unknown, path: Path, replacement: unknown | typeof DELETE): void {
-  let node = root as Record<string | number, unknown>;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1]!;
-  if (replacement === DELETE) {
-    if (Array.isArray(node)) node.splice(Number(last), 1);
-    else delete node[last];
-  } else node[last] = replacement;
-}
-
-const DELETE = Symbol('delete');
-
-/** A replacement value: wrong types, edge-case strings, huge strings, nested junk — or deletion. */
-const replacement: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constant(DELETE),
-  fc.constant(null),
-  fc.boolean(),
-  fc.double(),
-  fc.integer(),
-  fc.constantFrom('', ' ', '\u0000', '\ud800', '../../etc/passwd', 'Patient/', '{{context.patientId}}', 'NaN', '-1', '1e309', '__proto__', 'constructor'),
-  fc.string({ unit: 'binary', maxLength: 64 }),
-  fc.integer({ min: 10_000, max: 200_000 }).map((n) => 'x'.repeat(n)),
-  fc.jsonValue({ maxDepth: 4 }),
-  fc.constant({ resourceType: 'Patient' }),
-  fc.constant({ resourceType: 'Bundle', entry: 'not-an-array' }),
-  fc.constant({ resourceType: 'Observation', valueQuantity: { value: 'high' }, effectiveDateTime: 'yesterday' }),
-  fc.constant([{ resource: null }, { resource: { resourceType: 42 } }]),
-);
-
 /** One to four mutations of a valid request at random paths; fhirServer is never set (no network). */
 const mutatedRequest = fc
   .tuple(fc.array(fc.tuple(fc.nat(), replacement), { minLength: 1, maxLength: 4 }), fc.boolean())
   .map(([mutations, withFhir]) => {
     const body = validRequest();
     if (withFhir) body.fhirServer = fhir.baseUrl;
-    for (const [pick, value] of mutations) {
-      const paths = pathsOf(body).filter((p) => p[0] !== 'fhirServer');
-      if (!paths.length) break;
-      const path = paths[pick % paths.length]!;
-      if (path.length === 1 && path[0] === 'fhirServer') continue;
-      // A copy: fast-check constants are shared objects, and placing one inside itself would make a cycle.
-      setAt(body, path, value === DELETE ? DELETE : structuredClone(value));
-    }
+    mutate(body, mutations, ['fhirServer']);
     return body;
   });
 

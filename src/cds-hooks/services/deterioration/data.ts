@@ -7,6 +7,7 @@
 import type { Bundle, FhirResource, Observation, Patient } from 'fhir/r4';
 import type { FhirReader, HookInvocation } from '../../types.js';
 import { PREFETCH_KEYS } from './definition.js';
+import { isWellFormedResource } from '../../../fhir/shape.js';
 
 /** Statuses whose values may be acted on (http://hl7.org/fhir/R4/valueset-observation-status.html). */
 const USABLE_STATUSES: ReadonlySet<string> = new Set(['final', 'amended', 'corrected', 'preliminary']);
@@ -22,7 +23,8 @@ export interface DeteriorationData {
 }
 
 function entries(bundle: Bundle): FhirResource[] {
-  return (Array.isArray(bundle.entry) ? bundle.entry : []).map((e) => e?.resource).filter((r): r is FhirResource => r !== undefined);
+  // Pages read from the FHIR server are checked like the prefetch (src/fhir/shape.ts).
+  return (Array.isArray(bundle.entry) ? bundle.entry : []).map((e: unknown) => (e as { resource?: unknown } | null)?.resource).filter(isWellFormedResource);
 }
 
 function timeOf(o: Observation): number {
