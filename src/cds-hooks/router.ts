@@ -90,7 +90,8 @@ export function createCdsHooksRouter(opts: CdsHooksRouterOptions): Router {
     const service = res.locals.cdsService as CdsService;
     const response = await invokeService(service, req.body, {
       config,
-      logger,
+      // The request id on every line the call logs, so they join its access-log line (src/http/request-context.ts).
+      logger: req.id ? logger.child({ reqId: req.id }) : logger,
       baseUrl: baseUrlOf(req, config.publicBaseUrl),
       ...(opts.fhirReaderFactory ? { fhirReaderFactory: opts.fhirReaderFactory } : {}),
     });

@@ -77,6 +77,9 @@ describe('request ids and the access log', () => {
     const res = await app.post('/cds-services/vigil-news2', body, { 'x-request-id': 'hook-call-1' });
     expect(res.status).toBe(200);
     expect(await accessLine('hook-call-1')).toMatchObject({ method: 'POST', path: '/cds-services/:id', status: 200 });
+    // The service's own lines carry the same id, so they join the access-log line.
+    const own = lines.map((l) => JSON.parse(l) as { msg: string; reqId?: string; serviceId?: string }).filter((l) => l.msg === 'hook answered' && l.serviceId === 'vigil-news2');
+    expect(own.map((l) => l.reqId)).toContain('hook-call-1');
     // With a query string (the endpoint ignores it) — logged without it.
     const queried = await fetch(`${app.origin}/cds-services/vigil-news2?patient=${PATIENT_ID}`, {
       method: 'POST',
