@@ -68,7 +68,9 @@ export function factorLines(factors: readonly ExplanationFactor[], options: { fh
 /** The line under the factors: method, baseline, steps and completeness error (and whether it converged). */
 export function methodLine(method: ExplanationMethod): string {
   const steps = method.steps ? `, ${method.steps} steps` : '';
-  const delta = method.convergenceDelta === undefined ? '' : `; completeness error ${(method.convergenceDelta * 100).toFixed(1)} %${method.converged === false ? ' (step budget reached before 1 %)' : ''}`;
+  // The tolerance the record was computed against (1 % unless configured otherwise).
+  const target = `${Number(((method.tolerance ?? 0.01) * 100).toPrecision(2))} %`;
+  const delta = method.convergenceDelta === undefined ? '' : `; completeness error ${(method.convergenceDelta * 100).toFixed(1)} %${method.converged === false ? ` (step budget reached before ${target})` : ''}`;
   const when = method.computed === 'cache' && method.explainedAt ? `; computed ahead of time at ${formatTime(method.explainedAt)} on the same data` : '';
   return `_Factors: ${escapeMarkdown(method.name.replace(/-/g, ' '))} against ${escapeMarkdown(method.baseline)}${steps}${delta}${when}._`;
 }
