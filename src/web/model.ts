@@ -69,6 +69,17 @@ export function timeAxisLabels(splits: readonly number[], incrementSeconds: numb
   });
 }
 
+/**
+ * The "data up to" time a clinician is shown: the record's asOf, but never later than when it was scored. A
+ * time-series record's asOf is the end of its last hourly bucket, so a score made at 01:40 from a 01:00
+ * measurement has asOf 02:00 — read as "data up to 02:00", a time still to come.
+ */
+export function dataUpTo(asOf: string, created: string | undefined): string {
+  const a = Date.parse(asOf);
+  const c = created === undefined ? Number.NaN : Date.parse(created);
+  return Number.isFinite(a) && Number.isFinite(c) && c < a ? created! : asOf;
+}
+
 export interface FactorBar {
   feature: string;
   label: string;
@@ -537,7 +548,7 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
             : s.band
               ? (BAND_LABEL[s.band] ?? s.band)
               : 'Not scored',
-      asOf: s.asOf,
+      asOf: dataUpTo(s.asOf, s.created),
       stale,
     };
     if (stale) tile.hoursOlder = Math.floor(older);

@@ -36,6 +36,7 @@ import {
   bandText,
   bannerOf,
   contrastRatio,
+  dataUpTo,
   explanationIdFrom,
   factorBars,
   factorValueText,
@@ -579,6 +580,14 @@ describe('model card: ECG rhythm', () => {
     expect(af.lower).toBeLessThan(af.estimate);
     expect(af.upper).toBeGreaterThan(af.estimate);
     expect(s.performance.map((r) => r.metric)).toContain('Challenge F1 (mean of normal, AF, other)');
+  });
+});
+
+describe('"data up to" never in the future', () => {
+  it('shows the scoring time when the record\'s window ends after it (an hourly bucket still running)', () => {
+    expect(dataUpTo('2026-11-26T02:00:00.000Z', '2026-11-26T01:40:12.000Z')).toBe('2026-11-26T01:40:12.000Z');
+    expect(dataUpTo('2026-11-26T02:00:00.000Z', '2026-11-26T02:10:00.000Z')).toBe('2026-11-26T02:00:00.000Z');
+    expect(dataUpTo('2026-11-26T02:00:00.000Z', undefined)).toBe('2026-11-26T02:00:00.000Z');
   });
 });
 
