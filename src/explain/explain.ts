@@ -57,6 +57,11 @@ export interface ExplainOptions {
   windowFactors?: number;
   /** Time zone for factor text. Default UTC. */
   timeZone?: string;
+  /**
+   * Told of the one forward pass that yields the scores (inputs scored, seconds). Default: the process's
+   * vigil_model_inference_* metrics; an explanation thread, which has none, passes its own.
+   */
+  onForward?: (inputs: number, seconds: number) => void;
   /** Clock and id source (tests). */
   now?: () => Date;
   newId?: () => string;
@@ -146,9 +151,10 @@ export function explainPredictions(model: Explainable, inputs: readonly Prepared
   const started = performance.now();
   const probabilities = scores(model, flat, inputs.length * 2, 'probability');
   // This pass is the score the card shows (services score through the explanation, not registry.predict),
-  // so it is what vigil_model_inference_duration_seconds must see; inside an explanation thread there is
-  // no metrics instance and nothing is recorded.
-  currentMetrics()?.observeInference(model.modelId, inputs.length, (performance.now() - started) / 1000);
+  // so it is what vigil_model_inference_duration_seconds must see (from a thread: via its reply).
+  const seconds = (performance.now() - started) / 1000;
+  if (options.onForward) options.onForward(inputs.length, seconds);
+  else currentMetrics()?.observeInference(model.modelId, inputs.length, seconds);
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? randomUUID;
 

@@ -35,7 +35,7 @@ export interface ExplainRequest {
 }
 
 /** The options every batch is explained with (the engine's; per-call fields are the engine's own). */
-export type EngineExplainOptions = Omit<ExplainOptions, 'patient' | 'now' | 'newId'>;
+export type EngineExplainOptions = Omit<ExplainOptions, 'patient' | 'now' | 'newId' | 'onForward'>;
 
 /** Scores and explains a batch of one model's requests; one record per request, in order. */
 export interface ExplainExecutor {

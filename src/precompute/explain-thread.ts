@@ -41,8 +41,9 @@ async function main(): Promise<void> {
         }
         const explainable = explainableFromRegistered(await modelAt(registry, request.modelId, request.version));
         const prepared = request.inputs.map((input) => explainable.prepare(input.value as never, input.provenance));
-        const records = explainPredictions(explainable, prepared, request.options);
-        reply = { id: request.id, records, ms: performance.now() - started };
+        let forward: { inputs: number; seconds: number } | undefined;
+        const records = explainPredictions(explainable, prepared, { ...request.options, onForward: (inputs, seconds) => (forward = { inputs, seconds }) });
+        reply = { id: request.id, records, ms: performance.now() - started, ...(forward ? { forward } : {}) };
       } catch (err) {
         reply = { id: request.id, error: { name: err instanceof Error ? err.name : typeof err, message: err instanceof Error ? err.message : String(err) } };
       }

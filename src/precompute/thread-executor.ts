@@ -18,6 +18,7 @@ import type { EngineExplainOptions, ExplainExecutor, ExplainRequest } from '../e
 import type { Explainable } from '../explain/index.js';
 import type { EcgAnalysis, EcgExecutor, EcgSamples } from '../cds-hooks/services/ecg-rhythm/analysis.js';
 import type { EcgThreadRequest, ThreadReply, ThreadRequest, ThreadSettings } from './thread-protocol.js';
+import { currentMetrics } from '../observability/metrics.js';
 
 export interface ExplainThreadOptions extends Omit<ThreadSettings, 'backend'> {
   /** The back end to force in the thread, or a function read at start (the main thread's choice, once made). */
@@ -92,6 +93,8 @@ export class ExplainThread implements ExplainExecutor, EcgExecutor {
     });
     this.counters.batches++;
     this.counters.inputs += records.length;
+    // The thread has no metrics of its own: its scoring pass is reported here.
+    if (answer.forward) currentMetrics()?.observeInference(model.modelId, answer.forward.inputs, answer.forward.seconds);
     return records;
   }
 

@@ -36,7 +36,8 @@ export type ThreadReply =
   | { ready: true; backend: string }
   /** The thread could not open its models. */
   | { failed: { name: string; message: string } }
-  | { id: number; records: ExplanationRecord[]; ms: number }
+  /** `forward`: the scoring pass within the batch, for the main thread's inference metrics. */
+  | { id: number; records: ExplanationRecord[]; ms: number; forward?: { inputs: number; seconds: number } }
   /** An ECG analysis, with the model version it was computed with. */
   | { id: number; ecg: EcgAnalysis; version: string; ms: number }
   | { id: number; error: { name: string; message: string } };

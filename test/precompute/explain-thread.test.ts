@@ -24,6 +24,7 @@ import { backendName, type DeteriorationInput, type ModelRegistry, type Register
 import { ExplainThread, fhirStoreSource, PrecomputeWorker } from '../../src/precompute/index.js';
 import { FHIR_BASE, NOW, callService, loadSandboxFixture, openShippedRegistry, type SandboxFixture } from '../cds-hooks/services/deterioration-fixtures.js';
 import { silentLogger } from '../cds-hooks/helpers.js';
+import { VigilMetrics, currentMetrics, installMetrics } from '../../src/observability/metrics.js';
 
 let registry: ModelRegistry;
 let fixture: SandboxFixture;
@@ -75,6 +76,22 @@ describe('explanation thread', () => {
     expect(remote!.factors.map((f) => f.feature)).toEqual(local!.factors.map((f) => f.feature));
     remote!.factors.forEach((f, k) => expect(f.contribution).toBeCloseTo(local!.factors[k]!.contribution, 6));
     expect(thread.stats).toMatchObject({ starts: 1, batches: 1, inputs: 1, failures: 0 });
+  }, 120_000);
+
+  it("reports the thread's scoring pass to the main thread's inference metrics (the thread has none)", async () => {
+    const metrics = new VigilMetrics({ processMetrics: false });
+    const previous = currentMetrics();
+    installMetrics(metrics);
+    try {
+      const { model, window } = await windowOf(septicIds()[1]!);
+      const { explainable, prepared } = prepareForExplanation(model, window);
+      await thread.run(explainable, [{ model: explainable, prepared, patient: 'Patient/x', input: { value: window.input, provenance: provenanceOfWindow(window) } }], {});
+      const text = (await metrics.exposition()).body;
+      expect(text).toMatch(/^vigil_model_inference_duration_seconds_count\{model="deterioration"\} 1$/m);
+      expect(text).toMatch(/^vigil_model_batch_size_sum\{model="deterioration"\} 1$/m);
+    } finally {
+      installMetrics(previous);
+    }
   }, 120_000);
 
   it('precompute explains on the thread, never on the main thread; the hook then serves the cached explanation', async () => {
