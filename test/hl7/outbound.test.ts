@@ -98,21 +98,15 @@ describe.each(QUEUE_BACKENDS)('outbound ORU^R01 results on the $name queue', (ba
   });
 
   it('keeps results queued while the receiver is down and delivers them when it comes up', async () => {
-    // Reserve a port, then free it: nothing listens there yet.
-    const probe = await startReceiver();
-    const port = probe.port;
-    await probe.close();
-    const store = new FhirStore();
-    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: db!.dir, store: await db!.open(), writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port, retryBaseMs: 20, retryMaxMs: 40 } });
-    const client = await MllpTestClient.connect(hl7.port);
-    await client.send(vitalsOru('D1'));
-    client.close();
-    await hl7.worker.idle();
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await hl7.store.counts()).outboundPending).toBe(1);
-    // The receiver comes up on the same port.
+    // The receiver's port stays bound by this test throughout (a port freed and re-bound later could be
+    // taken by another process in between): while "down" every connection is reset, then it answers.
     const received: string[] = [];
+    let up = false;
     const server = net.createServer((s) => {
+      if (!up) {
+        s.resetAndDestroy();
+        return;
+      }
       const d = new MllpDecoder(1 << 20);
       s.on('data', (c) => {
         for (const e of d.push(c)) {
@@ -122,8 +116,20 @@ describe.each(QUEUE_BACKENDS)('outbound ORU^R01 results on the $name queue', (ba
         }
       });
     });
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const store = new FhirStore();
+    hl7 = await startHl7Interface({ port: 0, host: '127.0.0.1', dataDir: db!.dir, store: await db!.open(), writer: storeWriter(store), logger: quietLogger, outbound: { host: '127.0.0.1', port, retryBaseMs: 20, retryMaxMs: 40 } });
+    const client = await MllpTestClient.connect(hl7.port);
+    await client.send(vitalsOru('D1'));
+    client.close();
+    await hl7.worker.idle();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await hl7.store.counts()).outboundPending).toBe(1);
+    expect(received).toHaveLength(0);
+    // The receiver comes up on the same port.
+    up = true;
     await hl7.outbound!.idle();
     expect(received).toHaveLength(1);
     expect((await hl7.store.counts()).outboundSent).toBe(1);
