@@ -1,5 +1,5 @@
 /**
- * A deadline for one piece of I/O: an AbortSignal that fires when `timeoutMs` pass or when any outer signal
+ * Timers that honour an AbortSignal. A deadline for one piece of I/O: an AbortSignal that fires when `timeoutMs` pass or when any outer signal
  * (the caller's, the hook's) fires, whichever comes first — and which of the two it was, since a time-out
  * and a cancellation are answered differently (FhirReadError 'timeout' vs 'aborted').
  */
@@ -35,4 +35,20 @@ export function startDeadline(timeoutMs: number, outer: ReadonlyArray<AbortSigna
       for (const s of signals) s.removeEventListener('abort', onAbort);
     },
   };
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as `signal` aborts (at once if it has). */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

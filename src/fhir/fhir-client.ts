@@ -15,7 +15,7 @@
  */
 import { Client } from 'fhir-kit-client';
 import type { Bundle, CapabilityStatement, FhirResource, Resource } from 'fhir/r4';
-import { startDeadline } from './deadline.js';
+import { abortableSleep, startDeadline } from './deadline.js';
 import { FhirReadError, assertHttpBaseUrl, type FhirReadFailure } from './fhir-reader.js';
 
 /** Returns the bearer token to send (undefined: none). Called before every request. */
@@ -102,21 +102,6 @@ export function retryAfterMs(value: string | null | undefined, now = Date.now())
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new FhirReadError('FHIR request aborted', 'aborted'));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new FhirReadError('FHIR request aborted', 'aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function assertRelative(url: string): void {
   if (url === '' || /^[a-z][a-z0-9+.-]*:/i.test(url) || url.startsWith('/') || url.startsWith('\\') || url.split('?')[0]!.split('/').some((s) => s === '..' || s === '.')) {
     throw new FhirReadError('Only relative FHIR URLs may be requested', 'invalid-url');
@@ -187,7 +172,9 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
       if (!retryable || n >= retries) throw error;
       if (result.retryAfter !== undefined && result.retryAfter > maxRetryAfter) throw error;
       const backoff = Math.min(backoffMax, backoffBase * 2 ** n) * random();
-      await abortableSleep(Math.max(result.retryAfter ?? 0, backoff), call.signal ?? options.signal);
+      await abortableSleep(Math.max(result.retryAfter ?? 0, backoff), call.signal ?? options.signal).catch(() => {
+        throw new FhirReadError('FHIR request aborted', 'aborted');
+      });
     }
   }
 

@@ -10,6 +10,7 @@
 import type { FhirResource } from 'fhir/r4';
 import { z } from 'zod';
 import { BadGatewayError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { abortableSleep } from '../fhir/deadline.js';
 import { retryAfterMs } from '../fhir/fhir-client.js';
 import type { FetchLike } from '../smart/app-launch/discovery.js';
 import { ndjsonLines, parseResourceLine } from './ndjson.js';
@@ -56,21 +57,6 @@ export interface BulkClientOptions {
 /** The status URL answered 404: the job expired or was deleted; a new export is needed. */
 export class ExportGoneError extends NotFoundError {}
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 async function outcomeText(res: Response): Promise<string> {
   const body = (await res.json().catch(() => undefined)) as { issue?: Array<{ diagnostics?: string }> } | undefined;
   const text = body?.issue?.map((i) => i.diagnostics).filter(Boolean).join('; ');
@@ -99,7 +85,7 @@ export function createBulkClient(options: BulkClientOptions): BulkClient {
   const base = options.fhirBase.replace(/\/+$/, '');
   const origin = new URL(base).origin;
   const fetchFn = options.fetch ?? fetch;
-  const sleep = options.sleep ?? sleepFor;
+  const sleep = options.sleep ?? abortableSleep;
   const maxWait = options.maxPollWaitMs ?? 60_000;
   const firstWait = options.initialPollWaitMs ?? 1000;
 

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { startDeadline } from '../../src/fhir/deadline.js';
+import { abortableSleep, startDeadline } from '../../src/fhir/deadline.js';
 import { allWithDeadline } from '../../src/fhir/fhir-client.js';
 
 const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -48,5 +48,21 @@ describe('allWithDeadline with an outer signal that has already fired', () => {
   it('hands every query an aborted signal instead of waiting for the deadline', async () => {
     const results = await allWithDeadline({ a: async (signal) => signal.aborted }, 60_000, AbortSignal.abort());
     expect(results.a).toEqual({ ok: true, value: true });
+  });
+});
+
+describe('abortableSleep', () => {
+  it('resolves after the time', async () => {
+    const t0 = performance.now();
+    await abortableSleep(30, new AbortController().signal);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+  });
+
+  it("rejects with the signal's reason when it aborts, and at once when it already has", async () => {
+    const controller = new AbortController();
+    const sleeping = abortableSleep(60_000, controller.signal);
+    controller.abort(new Error('stop'));
+    await expect(sleeping).rejects.toThrow('stop');
+    await expect(abortableSleep(60_000, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
   });
 });

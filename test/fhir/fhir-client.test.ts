@@ -42,6 +42,17 @@ describe('createFhirClient: retries', () => {
     expect(server.requests.filter((r) => r.url === 'Patient/p1')).toHaveLength(3);
   });
 
+  it('stops waiting in the retry back-off when the caller aborts: FhirReadError aborted', async () => {
+    server = await startFakeServer(() => ({ status: 503, body: { resourceType: 'OperationOutcome', issue: [] } }));
+    const client = createFhirClient({ baseUrl: server.baseUrl, retries: 3, backoffBaseMs: 60_000, random: noJitter });
+    const controller = new AbortController();
+    const failing = failureOf(client.read('Patient', 'p1', { signal: controller.signal }));
+    await new Promise((r) => setTimeout(r, 200));
+    controller.abort();
+    expect(await failing).toMatchObject({ failure: 'aborted' });
+    expect(server.requests.filter((r) => r.url === 'Patient/p1')).toHaveLength(1);
+  });
+
   it('does not wait for a Retry-After beyond the cap: fails as throttled at once', async () => {
     server = await startFakeServer(() => ({ status: 429, headers: { 'retry-after': '3600' } }));
     // A cap well above any scheduling delay on busy CI cores: waiting even the cap (not just the hour) fails.
