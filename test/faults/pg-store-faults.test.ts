@@ -1,7 +1,8 @@
 /**
  * Database unavailable (issue 9 §Faults) with PostgreSQL: the app's pool goes through a TCP proxy on
- * localhost that the test can cut (connections reset, new ones refused), turn into a black hole (accepted,
- * never answered), and restore — the real PostgreSQL server is never touched. While the database is gone:
+ * localhost that the test can cut (open and new connections reset), turn into a black hole (accepted,
+ * never answered), and restore — the real PostgreSQL server is never touched, and the proxy's port stays
+ * bound from start to end (no re-bind another process could race). While the database is gone:
  * hook calls fail closed with 503 (a token whose jti cannot be checked is never accepted), feedback and the
  * admin reads answer 503, /readyz is 503 naming the database, /healthz stays 200. Once it is back,
  * everything recovers without a restart. Audit events recorded during an outage are kept and written
@@ -32,11 +33,15 @@ class SwitchableProxy {
     this.#target = target;
   }
 
-  async listen(port = 0): Promise<void> {
+  async listen(): Promise<void> {
     const server = net.createServer((client) => {
       this.#sockets.add(client);
       client.on('close', () => this.#sockets.delete(client));
       client.on('error', () => undefined);
+      if (this.#mode === 'refuse') {
+        client.resetAndDestroy();
+        return;
+      }
       if (this.#mode === 'blackhole') return; // accepted, never answered
       const upstream = net.connect(this.#target.port, this.#target.host);
       this.#sockets.add(upstream);
@@ -49,7 +54,7 @@ class SwitchableProxy {
       client.pipe(upstream);
       upstream.pipe(client);
     });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     this.#server = server;
     this.port = (server.address() as net.AddressInfo).port;
   }
@@ -59,18 +64,17 @@ class SwitchableProxy {
     this.#sockets.clear();
   }
 
-  /** Database gone: open connections reset, new ones refused. */
+  /**
+   * Database gone: open connections reset, new ones reset at once. The port stays bound throughout: closing
+   * the listener and binding the port again later would race any other process for it.
+   */
   async refuse(): Promise<void> {
     this.#mode = 'refuse';
-    const server = this.#server;
-    this.#server = undefined;
     this.#dropAll();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Database hung: open connections reset, new ones accepted and never answered. */
   async blackhole(): Promise<void> {
-    if (!this.#server) await this.listen(this.port);
     this.#mode = 'blackhole';
     this.#dropAll();
   }
@@ -78,11 +82,14 @@ class SwitchableProxy {
   async up(): Promise<void> {
     this.#mode = 'up';
     this.#dropAll();
-    if (!this.#server) await this.listen(this.port);
   }
 
   async close(): Promise<void> {
-    await this.refuse();
+    this.#mode = 'refuse';
+    this.#dropAll();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 
@@ -164,11 +171,11 @@ async function eventually(probe: () => Promise<boolean>, ms = 15_000): Promise<b
     expect((await readyz()).status).toBe(200);
   });
 
-  it('database down (connections refused): 503 everywhere the store is needed, fail closed, then recovery', async () => {
+  it('database down (every connection reset at once): 503 everywhere the store is needed, fail closed, then recovery', async () => {
     await proxy.refuse();
     const started = Date.now();
     await expectUnavailable();
-    // Refused connections fail fast: nothing waits for a time-out.
+    // Reset connections fail fast: nothing waits for a time-out.
     expect(Date.now() - started).toBeLessThan(10_000);
     await proxy.up();
     await expectRecovered();
