@@ -34,38 +34,43 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs: number)
 async function startRelay(): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const target = new URL(PG_TEST_URL);
   const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect({ host: target.hostname, port: Number(target.port || 5432) });
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => undefined);
-          s.on('close', () => {
-            sockets.delete(s);
-            client.destroy();
-            upstream.destroy();
-          });
-        }
-        client.pipe(upstream);
-        upstream.pipe(client);
+  // The port stays bound from start to end (closing it and binding it again on restore would race any other
+  // process for it): while cut, every connection is reset at once.
+  let cutOff = false;
+  const server = net.createServer((client) => {
+    if (cutOff) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect({ host: target.hostname, port: Number(target.port || 5432) });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
       });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server!.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server!.close(() => resolve());
-    });
-  await listen();
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  const cut = async () => {
+    cutOff = true;
+    for (const s of sockets) s.destroy();
+  };
+  const restore = async () => {
+    cutOff = false;
+  };
+  const close = async () => {
+    await cut();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   const url = new URL(PG_TEST_URL);
   url.port = String(port);
-  return { url: url.toString(), cut, restore: listen, close: cut };
+  return { url: url.toString(), cut, restore, close };
 }
 
 (available ? describe : describe.skip)('HL7 queue shared by replicas (PostgreSQL)', () => {
