@@ -251,6 +251,21 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.mode} | ${r.thread} | ${r.kernels} | ${r.round + 1} | ${r.connections} | ${r.requests} | ${r.non2xx + r.errors} | ${r.throughput} | ${r.p50} | ${r.p99} | ${r.computed} | ${r.served} | ${r.reused} | ${r.precomputed} | ${r.loadAverage} |`);
   }
+  // Issue 7 asks for the latency an explanation adds to a hook: the same calls computed inline (cold) against
+  // served from the cache (warm), same server settings and concurrency. Percentiles do not subtract exactly,
+  // so this is the difference of the two runs' p50 and p99, not a per-call figure.
+  const added = rows.filter((r) => r.mode === 'cold').flatMap((cold) => {
+    const warm = rows.find((w) => w.mode === 'warm' && w.thread === cold.thread && w.kernels === cold.kernels && w.round === cold.round && w.connections === cold.connections);
+    return warm ? [{ cold, warm }] : [];
+  });
+  if (added.length) {
+    console.log('\nExplanation added to the hook (cold − warm, same settings and concurrency):');
+    console.log('| EXPLAIN_THREAD | WASM_FAST_KERNELS | round | connections | p50 added (ms) | p99 added (ms) |');
+    console.log('|---|---|---|---|---|---|');
+    for (const { cold, warm } of added) {
+      console.log(`| ${cold.thread} | ${cold.kernels} | ${cold.round + 1} | ${cold.connections} | ${(cold.p50 - warm.p50).toFixed(1)} | ${(cold.p99 - warm.p99).toFixed(1)} |`);
+    }
+  }
   if (args.json) writeFileSync(args.json, JSON.stringify({ backend, node: process.version, cores: os.cpus().length, rows }, null, 2));
 }
 
