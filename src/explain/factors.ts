@@ -1,11 +1,11 @@
 /**
  * Contributing factors in plain clinical words (issue 7, "Factor text generation"):
  *
- *   "Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 0.12"
+ *   "Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 12.0 percentage points"
  *
  * value and unit as clinicians know them, the time of the measurement shown (for a carried-forward cell the
  * time of the earlier measurement, marked "carried forward" — never presented as fresh), the direction
- * against the reference range, and the contribution in probability. Ordering is stable: |contribution|
+ * against the reference range, and the contribution in percentage points of probability. Ordering is stable: |contribution|
  * descending, then feature name.
  */
 import type { CellValue, Factor, FeatureInfo } from './types.js';
@@ -25,12 +25,14 @@ export function formatValue(value: number): string {
   return String(Number(value.toPrecision(3)));
 }
 
-/** Printed contribution (probability): two decimals, one significant digit below 0.01. */
+/**
+ * Printed contribution in percentage points of probability, one decimal ("12.0", "0.4"): clinicians read
+ * "0.12" as 0.12 %, and the explanation view prints the same unit ("+12.0 points").
+ */
 export function formatContribution(contribution: number): string {
-  const magnitude = Math.abs(contribution);
-  if (magnitude >= 0.01) return magnitude.toFixed(2);
-  if (magnitude >= 0.001) return String(Number(magnitude.toPrecision(1)));
-  return 'less than 0.001';
+  const points = Math.abs(contribution) * 100;
+  if (points < 0.05) return 'less than 0.1';
+  return points.toFixed(1);
 }
 
 const formatters = new Map<string, { time: Intl.DateTimeFormat; date: Intl.DateTimeFormat }>();
@@ -58,8 +60,8 @@ function formatTime(iso: string, options: FactorTextOptions): string {
 
 export function effectText(contribution: number): string {
   const amount = formatContribution(contribution);
-  if (amount === 'less than 0.001') return 'changed the risk by less than 0.001';
-  return `${contribution > 0 ? 'raised' : 'lowered'} the risk by ${amount}`;
+  if (amount === 'less than 0.1') return 'changed the risk by less than 0.1 percentage points';
+  return `${contribution > 0 ? 'raised' : 'lowered'} the risk by ${amount} percentage points`;
 }
 
 /** The "what was seen" half of a factor sentence, e.g. "Lactate 4.1 mmol/L at 03:00 (high, carried forward)". */

@@ -147,7 +147,7 @@ export interface Factor {
   window?: { from: string; to: string };
   /** FHIR references of the Observations behind the value ("Observation/<id>"). */
   sources: string[];
-  /** Plain-words sentence, e.g. "Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 0.12". */
+  /** Plain-words sentence, e.g. "Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 12.0 percentage points". */
   text: string;
 }
 

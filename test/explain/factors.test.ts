@@ -18,7 +18,7 @@ const measured = (value: number, at: string, extra: Partial<CellValue> = {}): Ce
 describe('factor text', () => {
   it('reads like the issue: value, unit, time, direction, contribution', () => {
     const f = buildFactor({ feature: lactate, cell: measured(4.1, '2026-03-01T03:00:00Z'), contribution: 0.12, attribution: 0.9 });
-    expect(f.text).toBe('Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 0.12');
+    expect(f.text).toBe('Lactate 4.1 mmol/L at 03:00 (high) raised the risk by 12.0 percentage points');
     expect(f.sources).toEqual(['Observation/obs-1']);
     expect(f.direction).toBe('high');
     expect(f.imputed).toBe(false);
@@ -26,15 +26,15 @@ describe('factor text', () => {
 
   it('says lowered, low and normal; prints times in the requested zone', () => {
     const low = buildFactor({ feature: lactate, cell: measured(0.3, '2026-03-01T03:00:00Z'), contribution: -0.034, attribution: -0.2 }, { timeZone: 'Europe/Berlin' });
-    expect(low.text).toBe('Lactate 0.3 mmol/L at 04:00 (low) lowered the risk by 0.03');
+    expect(low.text).toBe('Lactate 0.3 mmol/L at 04:00 (low) lowered the risk by 3.4 percentage points');
     const normal = buildFactor({ feature: lactate, cell: measured(1.2, '2026-03-01T23:30:00Z'), contribution: 0.004, attribution: 0.1 });
-    expect(normal.text).toBe('Lactate 1.2 mmol/L at 23:30 (normal) raised the risk by 0.004');
+    expect(normal.text).toBe('Lactate 1.2 mmol/L at 23:30 (normal) raised the risk by 0.4 percentage points');
   });
 
   it('never presents a carried-forward value as fresh: the earlier measurement time, marked carried forward', () => {
     const cell = measured(4.1, '2026-03-01T03:00:00Z', { imputed: true });
     const f = buildFactor({ feature: lactate, cell, contribution: 0.05, attribution: 0.3 });
-    expect(f.text).toBe('Lactate 4.1 mmol/L at 03:00 (high, carried forward) raised the risk by 0.05');
+    expect(f.text).toBe('Lactate 4.1 mmol/L at 03:00 (high, carried forward) raised the risk by 5.0 percentage points');
     expect(f.imputed).toBe(true);
     expect(f.measuredAt).toBe('2026-03-01T03:00:00Z');
   });
@@ -51,7 +51,7 @@ describe('factor text', () => {
     expect(describeCell(chol, none)).toBe('Cholesterol not recorded');
     const cp: FeatureInfo = { name: 'cp', label: 'Chest pain', kind: 'category' };
     const f = buildFactor({ feature: cp, cell: { value: 4, valueText: 'asymptomatic', imputed: false, sources: [] }, contribution: 0.2, attribution: 1 });
-    expect(f.text).toBe('Chest pain: asymptomatic raised the risk by 0.20');
+    expect(f.text).toBe('Chest pain: asymptomatic raised the risk by 20.0 percentage points');
     expect(f.unit).toBeUndefined();
   });
 
@@ -60,9 +60,10 @@ describe('factor text', () => {
     expect(formatValue(7.3549)).toBe('7.35');
     expect(formatValue(1234.4)).toBe('1234');
     expect(formatValue(0.0412)).toBe('0.0412');
-    expect(formatContribution(0.1234)).toBe('0.12');
-    expect(formatContribution(-0.0042)).toBe('0.004');
-    expect(formatContribution(0.0004)).toBe('less than 0.001');
+    expect(formatContribution(0.1234)).toBe('12.3');
+    expect(formatContribution(-0.0042)).toBe('0.4');
+    expect(formatContribution(0.0005)).toBe('0.1');
+    expect(formatContribution(0.0004)).toBe('less than 0.1');
   });
 
   it('directions follow the reference ranges, including one-sided and coded ones', () => {

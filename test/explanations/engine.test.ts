@@ -107,11 +107,11 @@ describe('evidence links on cards', () => {
 
   it('lists each factor with up to three Observation links', () => {
     const lines = factorLines(
-      [{ feature: 'Lactate', label: 'Lactate', text: 'Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 0.12', contribution: 0.12, evidence: ['Observation/l1', 'Observation/l2', 'Observation/l3', 'Observation/l4'] }],
+      [{ feature: 'Lactate', label: 'Lactate', text: 'Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 12.0 percentage points', contribution: 0.12, evidence: ['Observation/l1', 'Observation/l2', 'Observation/l3', 'Observation/l4'] }],
       { fhirServer: 'http://ehr.test/fhir' },
     );
     expect(lines).toEqual([
-      '- Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 0.12 ([Observation/l1](http://ehr.test/fhir/Observation/l1), [Observation/l2](http://ehr.test/fhir/Observation/l2), [Observation/l3](http://ehr.test/fhir/Observation/l3))',
+      '- Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 12.0 percentage points ([Observation/l1](http://ehr.test/fhir/Observation/l1), [Observation/l2](http://ehr.test/fhir/Observation/l2), [Observation/l3](http://ehr.test/fhir/Observation/l3))',
     ]);
   });
 });

@@ -144,8 +144,8 @@ describe('vigil-deterioration on the sandbox patients', () => {
       const shown = record.factors.filter((f) => Math.abs(f.contribution) >= 0.001).slice(0, 5);
       expect(shown.length).toBeGreaterThan(0);
       for (const f of shown) {
-        // "Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 0.12"
-        expect(f.text).toMatch(/^[A-Z][^\n]* (raised|lowered) the risk by (0\.\d\d|0\.00\d)$/);
+        // "Lactate 4.1 mmol/L at 03:17 (high) raised the risk by 12.0 percentage points"
+        expect(f.text).toMatch(/^[A-Z][^\n]* (raised|lowered) the risk by \d+\.\d percentage points$/);
         if (f.evidence[0]) expect(card.detail).toContain(f.evidence[0]);
         if (f.imputed && f.value !== undefined) expect(f.text).toContain('carried forward');
         if (!f.imputed) expect(f.text).not.toContain('carried forward');
