@@ -33,7 +33,7 @@ import {
   attributionCurves,
   bandText,
   bannerOf,
-  dataUpTo,
+  dataRecencyText,
   explanationIdFrom,
   factorBars,
   formatEstimate,
@@ -119,7 +119,7 @@ function renderRisk(record: ScoredRecord): void {
       el('span', { class: 'risk-band', 'data-testid': 'risk-band' }, bandText(p)),
       // The horizon only when the outcome's own words do not already give it ("… within the next 6 h …").
       el('span', { class: 'risk-outcome' }, `${p.outcome}${p.horizonHours && !p.outcome.includes(`${p.horizonHours} h`) ? ` (next ${p.horizonHours} h)` : ''}`),
-      el('span', { class: 'muted' }, `Data up to ${formatTime(dataUpTo(record.asOf, record.created))} · bands: moderate ≥ ${formatPercent(p.thresholds.moderate)}, high ≥ ${formatPercent(p.thresholds.high)}`),
+      el('span', { class: 'muted' }, `${dataRecencyText(record, formatTime)} · bands: moderate ≥ ${formatPercent(p.thresholds.moderate)}, high ≥ ${formatPercent(p.thresholds.high)}`),
     ),
   );
 }

@@ -80,6 +80,21 @@ export function dataUpTo(asOf: string, created: string | undefined): string {
   return Number.isFinite(a) && Number.isFinite(c) && c < a ? created! : asOf;
 }
 
+/**
+ * The line under the score saying how recent its data are. A time-series record's window ends at its asOf; a
+ * tabular record (a cardiology work-up) is scored at the hook call from measurements that can be weeks older,
+ * so "data up to <call time>" would read as fresh data — it names the newest measurement used instead.
+ */
+export function dataRecencyText(
+  record: Pick<ExplanationRecord, 'asOf' | 'created' | 'window' | 'factors'>,
+  format: (iso: string) => string,
+): string {
+  if (record.window) return `Data up to ${format(dataUpTo(record.asOf, record.created))}`;
+  const times = record.factors.map((f) => (f.time ? Date.parse(f.time) : Number.NaN)).filter(Number.isFinite);
+  if (times.length === 0) return `Scored ${format(record.created)}`;
+  return `Scored ${format(record.created)} from measurements up to ${format(new Date(Math.max(...times)).toISOString())}`;
+}
+
 export interface FactorBar {
   feature: string;
   label: string;

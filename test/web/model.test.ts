@@ -36,6 +36,7 @@ import {
   bandText,
   bannerOf,
   contrastRatio,
+  dataRecencyText,
   dataUpTo,
   explanationIdFrom,
   factorBars,
@@ -588,6 +589,23 @@ describe('"data up to" never in the future', () => {
     expect(dataUpTo('2026-11-26T02:00:00.000Z', '2026-11-26T01:40:12.000Z')).toBe('2026-11-26T01:40:12.000Z');
     expect(dataUpTo('2026-11-26T02:00:00.000Z', '2026-11-26T02:10:00.000Z')).toBe('2026-11-26T02:00:00.000Z');
     expect(dataUpTo('2026-11-26T02:00:00.000Z', undefined)).toBe('2026-11-26T02:00:00.000Z');
+  });
+
+  it('a tabular record names its newest measurement, not the call time as "data up to"', () => {
+    const iso = (t: string) => t;
+    const workUp = {
+      asOf: '2026-11-26T02:00:00.000Z',
+      created: '2026-11-26T02:00:00.000Z',
+      factors: [
+        { time: '2026-10-14T09:00:00Z' },
+        { time: '2026-10-15T10:30:00Z' },
+        {},
+      ] as ExplanationRecord['factors'],
+    };
+    expect(dataRecencyText(workUp, iso)).toBe('Scored 2026-11-26T02:00:00.000Z from measurements up to 2026-10-15T10:30:00.000Z');
+    expect(dataRecencyText({ ...workUp, factors: [] }, iso)).toBe('Scored 2026-11-26T02:00:00.000Z');
+    const window = { start: '2026-11-24T02:00:00.000Z' } as unknown as ExplanationRecord['window'];
+    expect(dataRecencyText({ ...workUp, created: '2026-11-26T01:40:00.000Z', window }, iso)).toBe('Data up to 2026-11-26T01:40:00.000Z');
   });
 });
 
