@@ -1,7 +1,8 @@
 /**
  * JSON shape of the FHIR R4 elements Vigil's services read (FHIR R4 §2.6.2 JSON representation: each
- * element has one JSON type, repeating elements are arrays, and null is never a value), checked on
- * resources from outside — an EHR's prefetch, a FHIR server's Bundle — before any service sees them.
+ * element has one JSON type and repeating elements are arrays), checked on resources from outside — an
+ * EHR's prefetch, a FHIR server's Bundle — before any service sees them. Deviation on purpose: an element
+ * that is null (which the spec forbids) is read as absent rather than condemning the resource.
  *
  * Resources are typed as `fhir/r4` once parsed, but nothing made them so: `"coding": false` or a numeric
  * `Coding.system` reached the handlers and threw (500s found by test/fuzz/model-services.fuzz.test.ts).
@@ -126,8 +127,11 @@ function compile(shape: Shape): Check {
     const record = v as Record<string, unknown>;
     for (const [name, check] of fields) {
       const inner = record[name];
-      // Absent is fine (cardinality is not checked); null never is in FHIR JSON (parsed JSON has no undefined).
-      if (inner !== undefined && !check(inner)) return false;
+      // Absent is fine (cardinality is not checked), and so is null: FHIR JSON forbids it, but servers do send
+      // "display": null, and dropping a reading over it would change a score. The services read optional
+      // elements with ?. and ??, which treat null as absent (test/fuzz/model-services.fuzz.test.ts puts nulls
+      // anywhere).
+      if (inner !== undefined && inner !== null && !check(inner)) return false;
     }
     return true;
   };

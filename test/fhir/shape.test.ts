@@ -44,7 +44,6 @@ describe('isWellFormedResource', () => {
     ['coding not an array', ['code', 'coding'], false],
     ['a Coding.system that is a number', ['code', 'coding', 0, 'system'], 42],
     ['a Coding that is a string', ['code', 'coding', 0], 'http://loinc.org|8867-4'],
-    ['a null element', ['subject'], null],
     ['a Quantity.value that is a string', ['valueQuantity', 'value'], 'high'],
     ['a Quantity.value that is not finite', ['valueQuantity', 'value'], Number.NaN],
     ['an effectiveDateTime that is an object', ['effectiveDateTime'], { when: 'yesterday' }],
@@ -53,6 +52,13 @@ describe('isWellFormedResource', () => {
   ])('refuses an Observation with %s', (_label, path, value) => {
     expect(isWellFormedResource(observation)).toBe(true);
     expect(isWellFormedResource(withValue(path, value))).toBe(false);
+  });
+
+  it('reads a null element as absent (FHIR JSON forbids it, servers send it; dropping the reading would change a score)', () => {
+    expect(isWellFormedResource(withValue(['subject'], null))).toBe(true);
+    expect(isWellFormedResource(withValue(['code', 'coding', 0, 'display'], null))).toBe(true);
+    // Still refused: null where an array item or a resource must be.
+    expect(isWellFormedResource(withValue(['code', 'coding', 0], null))).toBe(false);
   });
 
   it('refuses non-objects and typeless objects; an unknown or prototype-named type is checked as a plain resource', () => {
@@ -81,6 +87,7 @@ describe('wellFormedPrefetch', () => {
     expect((cleaned.value as Bundle).link).toEqual([{ relation: 'next', url: 'Observation?page=2' }]);
 
     const all = wellFormedPrefetch({ patient: { resourceType: 'Patient', id: 'p1', birthDate: 1950 } as unknown as FhirResource, vitals: junk, none: null });
+    // (birthDate must be a string.)
     expect(all.prefetch.patient).toBeNull();
     expect(all.prefetch.none).toBeNull();
     expect(all.dropped).toBe(5);

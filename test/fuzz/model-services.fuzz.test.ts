@@ -24,22 +24,23 @@ import { modelProviderOf } from '../../src/explanations/model-provider.js';
 import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../src/explanations/store.js';
 import type { ModelRegistry } from '../../src/models/index.js';
+import { shippedTracings } from '../../src/sandbox/ehr/ecg-filing.js';
 import { buildHookContext, fillPrefetch, type HookRequestInput } from '../../src/sandbox/ehr/hook-request.js';
 import { openFeedbackStore, type FeedbackStore } from '../../src/storage/feedback-store.js';
 import { silentLogger, testConfig } from '../cds-hooks/helpers.js';
 import { FHIR_BASE, loadSandboxFixture, openShippedRegistry } from '../cds-hooks/services/deterioration-fixtures.js';
-import { mutate, replacement } from './mutate.js';
+import { mutate, pathsOf, replacement } from './mutate.js';
 
 /** A sandbox patient with an ICU window and a cardiology work-up (data/sandbox/index.json). */
 const PATIENT = '0283b437-ef20-41bb-a026-b60a742d536a';
 const CLIENT_ERRORS = [400, 404, 412, 413, 415];
 /** Each model service on its hook, with the draft orders the sandbox would send, and its fuzz budget. */
 const SERVICES: Array<{ id: string; hook: HookRequestInput['hook']; draftOrders?: string[]; runs: number }> = [
-  { id: 'vigil-deterioration', hook: 'patient-view', runs: 60 },
-  { id: 'vigil-heart-disease', hook: 'patient-view', runs: 150 },
+  { id: 'vigil-deterioration', hook: 'patient-view', runs: 40 },
+  { id: 'vigil-heart-disease', hook: 'patient-view', runs: 100 },
   { id: 'vigil-ecg-rhythm', hook: 'patient-view', runs: 100 },
   { id: 'vigil-heart-disease-order', hook: 'order-select', draftOrders: ['stress-test', 'ecg', 'aspirin'], runs: 100 },
-  { id: 'vigil-sepsis-bundle', hook: 'order-sign', draftOrders: ['lactate', 'blood-cultures'], runs: 100 },
+  { id: 'vigil-sepsis-bundle', hook: 'order-sign', draftOrders: ['lactate', 'blood-cultures'], runs: 60 },
 ];
 const NOW = new Date();
 
@@ -59,7 +60,9 @@ beforeAll(async () => {
   for (const { id, hook, draftOrders } of SERVICES) {
     const definition = services.find((s) => s.definition.id === id)!.definition;
     expect(definition.hook).toBe(hook);
-    const context = buildHookContext({ serviceId: id, hook, patientId: PATIENT, ...(draftOrders ? { draftOrders } : {}) }, NOW);
+    // The ECG service needs a patient with a shipped tracing (the others: PATIENT's ICU data and work-up).
+    const patientId = id === 'vigil-ecg-rhythm' ? shippedTracings(store)[0]!.patientId : PATIENT;
+    const context = buildHookContext({ serviceId: id, hook, patientId, ...(draftOrders ? { draftOrders } : {}) }, NOW);
     const prefetch = await fillPrefetch(definition.prefetch ?? {}, context, { fill: fillPrefetchTemplate, source: store, fhirServer: FHIR_BASE });
     // A JSON round trip: plain objects, as the router would parse them (the store's are frozen).
     calls.set(id, JSON.parse(JSON.stringify({ context, prefetch })) as { context: Record<string, unknown>; prefetch: Record<string, FhirResource | null> });
@@ -106,6 +109,31 @@ describe.each(SERVICES.map((s) => [s.id, s.runs] as const))('fuzzing %s with the
     expect(answer.status).toBe(200);
     expect(Array.isArray(answer.json.cards)).toBe(true);
   });
+
+  it('reads a null in any element of a prefetched resource as absent: never a 5xx', async () => {
+    // FHIR JSON forbids null, but servers send "display": null; src/fhir/shape.ts lets it through, so every
+    // element of one resource per prefetch key (the first entry of a Bundle) is set to null in turn.
+    const base = validRequest(service);
+    const targets: Array<Array<string | number>> = [];
+    for (const [key, value] of Object.entries(base.prefetch as Record<string, { resourceType?: string; entry?: unknown[] } | null>)) {
+      if (!value) continue;
+      const root: Array<string | number> = value.resourceType === 'Bundle' ? (value.entry?.length ? [key, 'entry', 0, 'resource'] : []) : [key];
+      if (!root.length) continue;
+      let node: unknown = base.prefetch;
+      for (const k of root) node = (node as Record<string | number, unknown>)[k];
+      for (const p of pathsOf(node)) if (p[0] !== 'resourceType') targets.push([...root, ...p]);
+    }
+    expect(targets.length).toBeGreaterThan(5);
+    for (const target of targets) {
+      const body = validRequest(service);
+      let node = body.prefetch as Record<string | number, unknown>;
+      for (const k of target.slice(0, -1)) node = node[k] as Record<string | number, unknown>;
+      node[target[target.length - 1]!] = null;
+      const answer = await post(service, body);
+      if (answer.status >= 500) throw new Error(`null at prefetch.${target.join('.')} answered ${answer.status}`);
+      expectWellFormed(answer);
+    }
+  }, 180_000);
 
   it('never answers 5xx to mutated requests, and still scores afterwards', async () => {
     // Mutations anywhere, or aimed at the prefetch or the context (what the handlers read).
