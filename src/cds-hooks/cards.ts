@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { FhirResource } from 'fhir/r4';
 import { VigilError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isNonEmptyString, isRecord } from './json-guards.js';
 import type {
   Card,
   CardAction,
@@ -37,14 +38,6 @@ export class ServiceOutputError extends VigilError {
 
 type Warn = (message: string) => void;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '';
-}
-
 function isAbsoluteHttpUrl(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   try {
@@ -63,17 +56,17 @@ export function truncateSummary(summary: string): string {
 }
 
 function guardCoding(value: unknown, path: string, requireDisplay: boolean): Coding {
-  if (!isRecord(value) || !nonEmpty(value.code) || !nonEmpty(value.system)) {
+  if (!isRecord(value) || !isNonEmptyString(value.code) || !isNonEmptyString(value.system)) {
     throw new ServiceOutputError(`${path} must be a Coding with code and system`);
   }
-  if (requireDisplay && !nonEmpty(value.display)) throw new ServiceOutputError(`${path} needs a display`);
+  if (requireDisplay && !isNonEmptyString(value.display)) throw new ServiceOutputError(`${path} needs a display`);
   const coding: Coding = { system: value.system, code: value.code };
-  if (nonEmpty(value.display)) coding.display = value.display;
+  if (isNonEmptyString(value.display)) coding.display = value.display;
   return coding;
 }
 
 function guardSource(value: unknown, path: string, warn: Warn): CardSource {
-  if (!isRecord(value) || !nonEmpty(value.label)) throw new ServiceOutputError(`${path}.label is required`);
+  if (!isRecord(value) || !isNonEmptyString(value.label)) throw new ServiceOutputError(`${path}.label is required`);
   const source: CardSource = { label: value.label };
   for (const field of ['url', 'icon'] as const) {
     if (value[field] === undefined) continue;
@@ -89,16 +82,16 @@ export function guardAction(value: unknown, path: string): CardAction {
   if (!isRecord(value) || !ACTION_TYPES.includes(value.type as CardAction['type'])) {
     throw new ServiceOutputError(`${path}.type must be create, update or delete`);
   }
-  if (!nonEmpty(value.description)) throw new ServiceOutputError(`${path}.description is required`);
+  if (!isNonEmptyString(value.description)) throw new ServiceOutputError(`${path}.description is required`);
   const action: CardAction = { type: value.type as CardAction['type'], description: value.description };
-  const hasResource = isRecord(value.resource) && nonEmpty(value.resource.resourceType);
+  const hasResource = isRecord(value.resource) && isNonEmptyString(value.resource.resourceType);
   if (value.resource !== undefined && !hasResource) throw new ServiceOutputError(`${path}.resource must be a FHIR resource`);
   if ((action.type === 'create' || action.type === 'update') && !hasResource) {
     throw new ServiceOutputError(`${path}.resource is required for ${action.type}`);
   }
   if (hasResource) action.resource = value.resource as unknown as FhirResource;
   if (value.resourceId !== undefined) {
-    if (!nonEmpty(value.resourceId)) throw new ServiceOutputError(`${path}.resourceId must be a string`);
+    if (!isNonEmptyString(value.resourceId)) throw new ServiceOutputError(`${path}.resourceId must be a string`);
     action.resourceId = value.resourceId;
   }
   if (action.type === 'delete' && !action.resourceId && !hasResource) {
@@ -108,9 +101,9 @@ export function guardAction(value: unknown, path: string): CardAction {
 }
 
 function guardSuggestion(value: unknown, path: string, warn: Warn): CardSuggestion {
-  if (!isRecord(value) || !nonEmpty(value.label)) throw new ServiceOutputError(`${path}.label is required`);
-  const suggestion: CardSuggestion = { label: value.label, uuid: nonEmpty(value.uuid) ? value.uuid : randomUUID() };
-  if (!nonEmpty(value.uuid)) warn(`${path}.uuid was missing; assigned one`);
+  if (!isRecord(value) || !isNonEmptyString(value.label)) throw new ServiceOutputError(`${path}.label is required`);
+  const suggestion: CardSuggestion = { label: value.label, uuid: isNonEmptyString(value.uuid) ? value.uuid : randomUUID() };
+  if (!isNonEmptyString(value.uuid)) warn(`${path}.uuid was missing; assigned one`);
   if (value.isRecommended !== undefined) suggestion.isRecommended = value.isRecommended === true;
   if (value.actions !== undefined) {
     if (!Array.isArray(value.actions)) throw new ServiceOutputError(`${path}.actions must be an array`);
@@ -120,7 +113,7 @@ function guardSuggestion(value: unknown, path: string, warn: Warn): CardSuggesti
 }
 
 function guardLink(value: unknown, path: string, warn: Warn): CardLink | undefined {
-  if (!isRecord(value) || !nonEmpty(value.label)) {
+  if (!isRecord(value) || !isNonEmptyString(value.label)) {
     warn(`${path} dropped: no label`);
     return undefined;
   }
@@ -144,14 +137,14 @@ function guardLink(value: unknown, path: string, warn: Warn): CardLink | undefin
 /** Checks and repairs one card; see the module comment for what is repaired and what throws. */
 export function guardCard(value: unknown, path: string, warn: Warn): Card {
   if (!isRecord(value)) throw new ServiceOutputError(`${path} must be an object`);
-  if (!nonEmpty(value.summary)) throw new ServiceOutputError(`${path}.summary is required`);
+  if (!isNonEmptyString(value.summary)) throw new ServiceOutputError(`${path}.summary is required`);
   if (!INDICATORS.includes(value.indicator as Indicator)) {
     throw new ServiceOutputError(`${path}.indicator must be info, warning or critical`);
   }
   const summary = truncateSummary(value.summary);
   if (summary !== value.summary) warn(`${path}.summary truncated to ${SUMMARY_MAX} characters`);
   const card: Card = {
-    uuid: nonEmpty(value.uuid) ? value.uuid : randomUUID(),
+    uuid: isNonEmptyString(value.uuid) ? value.uuid : randomUUID(),
     summary,
     indicator: value.indicator as Indicator,
     source: guardSource(value.source, `${path}.source`, warn),

@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import { VigilError, type ErrorDetail } from '../errors.js';
+import { isNonEmptyString, isRecord } from './json-guards.js';
 
 /** A JSON Web Key as published in a JWK Set (RFC 7517); only `kty` is required there. */
 export interface Jwk {
@@ -41,14 +42,6 @@ export interface CdsClient {
 /** CDS_CLIENTS_FILE is unreadable or invalid; details name the entry and field (e.g. "[1].jwksUrl"). */
 export class CdsClientsConfigError extends VigilError {
   override readonly code = 'invalid_cds_clients';
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '';
 }
 
 function isHttpUrl(value: string): boolean {

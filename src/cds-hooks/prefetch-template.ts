@@ -17,6 +17,7 @@
  * A template whose tokens cannot all be filled yields null: the key cannot be fetched (and an EHR must
  * then leave the key out of `prefetch`).
  */
+import { isRecord } from './json-guards.js';
 
 /** User-identity prefetch tokens (§Prefetch tokens identifying the user) → the resource type they name. */
 export const USER_TOKENS = {
@@ -33,10 +34,6 @@ const RESOURCE_TYPE = /^[A-Z][A-Za-z]{0,63}$/;
 
 function isUserToken(name: string): name is UserToken {
   return Object.prototype.hasOwnProperty.call(USER_TOKENS, name);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

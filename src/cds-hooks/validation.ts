@@ -15,6 +15,7 @@ import type { FhirResource } from 'fhir/r4';
 import { BadRequestError, type ErrorDetail } from '../errors.js';
 import { hookSpec, type ContextFieldSpec } from './hooks.js';
 import type { CdsHookRequest, FeedbackEntry, FeedbackRequest, FhirAuthorization } from './types.js';
+import { isNonEmptyString, isRecord } from './json-guards.js';
 
 /** RFC 4122 textual form, any version. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -25,14 +26,6 @@ const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]{0,63})\/([A-Za-z0-9\-.]{1,64})$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 type Issues = ErrorDetail[];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isNonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.trim() !== '';
-}
 
 function requireString(obj: Record<string, unknown>, key: string, path: string, issues: Issues): void {
   const value = obj[key];
