@@ -4,8 +4,9 @@
  *   covers RiskAssessment read (an explanation is the reasoning of a risk assessment; the explanation
  *   view asks for patient/RiskAssessment.rs) and whose patient is the record's patient. 401 without or
  *   with a bad token, 403 for another patient's record or a scope without RiskAssessment, 404 for an
- *   unknown id (only after a valid token: ids are not confirmed to anonymous callers). One AuditEvent per
- *   decision about a known record (requireAccess).
+ *   unknown id (only after a valid token: ids are not confirmed to anonymous callers). A token confined to
+ *   one patient gets 403 for an unknown id too (decideAccess has no patient to match), so it cannot tell
+ *   another patient's record from no record. One AuditEvent per decision about a known record (requireAccess).
  * - GET /explanations/{id}/trend   the 48-hour score trend of the record (./trend.ts: the time-series model
  *   rescored for each hour from the data available then, computed on demand, off the hook's path), behind
  *   the same guard and with its own AuditEvent.
@@ -73,7 +74,8 @@ export function createExplanationsRouter(opts: ExplanationsRouterOptions): Route
   const verify = opts.verify ?? (async () => Promise.reject(new Error('no token verifier configured')));
 
   // Loads the record before the access decision so the decision can compare patients. The patient of an
-  // unknown id is unknown, and requireAccess then decides on scope alone before the 404.
+  // unknown id is unknown: requireAccess then refuses a patient-confined token (403) and decides a wider
+  // token on scope alone before the 404.
   const loadRecord: RequestHandler = async (req, res, next) => {
     const id = String(req.params.id);
     res.locals.explanation = SAFE_ID.test(id) ? await opts.store.get(id) : undefined;

@@ -61,6 +61,8 @@ describe('GET /explanations/{id}', () => {
     const user = await token('user/RiskAssessment.rs');
     expect((await get('33333333-3333-4333-8333-333333333333', user)).status).toBe(404);
     expect((await get('33333333-3333-4333-8333-333333333333')).status).toBe(401);
+    // A patient-confined token cannot tell another patient's record from no record: 403 for both.
+    expect((await get('33333333-3333-4333-8333-333333333333', await token('patient/RiskAssessment.rs', 'pat-a'))).status).toBe(403);
   });
 
   it('writes one AuditEvent per decision about a record, refusals included', async () => {
