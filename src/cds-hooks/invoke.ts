@@ -80,6 +80,17 @@ export function deadlineResponse(definition: CdsServiceDefinition): CdsResponse 
   };
 }
 
+/**
+ * Tells the clinician that data were left out: a resource dropped as malformed (src/fhir/shape.ts) may be a
+ * reading the score would otherwise have used, and a log line alone reaches nobody at the bedside.
+ */
+export function withDroppedNote(response: CdsResponse, dropped: number): CdsResponse {
+  const note =
+    `_${dropped === 1 ? 'One resource' : `${dropped} resources`} sent by the EHR for this assessment ` +
+    `${dropped === 1 ? 'was' : 'were'} malformed (wrong data types) and ${dropped === 1 ? 'was' : 'were'} not used._`;
+  return { ...response, cards: response.cards.map((card) => ({ ...card, detail: card.detail ? `${card.detail}\n\n${note}` : note })) };
+}
+
 function handlerFailure(err: unknown, signal: AbortSignal, logger: Logger, serviceId: string): VigilError | typeof DEADLINE {
   if (err instanceof DeadlineExceeded || signal.aborted) return DEADLINE;
   if (err instanceof FhirReadError) {
@@ -160,6 +171,7 @@ export async function invokeService(service: CdsService, body: unknown, opts: In
       logger.error({ serviceId, errName: err.name, errMessage: err.message }, 'CDS service returned an invalid response');
       throw new VigilError('The CDS service failed to process this request');
     }
+    if (dropped) response = withDroppedNote(response, dropped);
     logger.info(
       {
         serviceId,

@@ -205,6 +205,27 @@ describe('invocation happy paths', () => {
     expect(fhir.requests.length).toBe(before);
   });
 
+  it('drops malformed prefetch resources before the handler and says so on the card', async () => {
+    const good = { resourceType: 'Observation', id: 'hr-1', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, valueQuantity: { value: 80 } };
+    const bad = (id: string) => ({ resourceType: 'Observation', id, status: 'final', code: { coding: false } });
+    const body = hookBody('patient-view', {
+      prefetch: {
+        patient: { resourceType: 'Patient', id: 'p1' },
+        heartRates: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: good }, { resource: bad('x1') }, { resource: bad('x2') }] },
+      },
+    });
+    const res = await request(app).post('/cds-services/vitals').send(body).expect(200);
+    const detail: string = res.body.cards[0].detail;
+    const [seen] = detail.split('\n\n');
+    expect(JSON.parse(seen!).heartRates.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual(['hr-1']);
+    expect(detail.endsWith('_2 resources sent by the EHR for this assessment were malformed (wrong data types) and were not used._')).toBe(true);
+    const clean = await request(app)
+      .post('/cds-services/vitals')
+      .send(hookBody('patient-view', { prefetch: { patient: { resourceType: 'Patient', id: 'p1' }, heartRates: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: good }] } } }))
+      .expect(200);
+    expect(clean.body.cards[0].detail).not.toContain('malformed');
+  });
+
   it('fetches missing keys from fhirServer with the EHR token, unchanged', async () => {
     const before = fhir.requests.length;
     const res = await request(app).post('/cds-services/vitals').send(withPatient('p1')).expect(200);
