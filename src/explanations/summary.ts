@@ -26,6 +26,22 @@ export interface ExplanationSummary {
   rhythm?: { code: string; name: string; probability: number };
   /** ECG records of a tracing refused before classification: no rhythm and no probability were computed. */
   unclassified?: true;
+  /**
+   * Tabular records (no time-series window): the newest measurement the score used. Such a score is made at
+   * the hook call from a work-up that can be weeks older, so its asOf says nothing about how fresh the data are.
+   */
+  measuredUpTo?: string;
+}
+
+/** The newest factor time of a record without a time-series window (ISO 8601), or undefined. */
+export function newestMeasurement(record: Pick<ExplanationRecord, 'window' | 'factors'>): string | undefined {
+  if (record.window) return undefined;
+  let newest = Number.NaN;
+  for (const f of record.factors) {
+    const t = f.time ? Date.parse(f.time) : Number.NaN;
+    if (Number.isFinite(t) && !(t <= newest)) newest = t;
+  }
+  return Number.isFinite(newest) ? new Date(newest).toISOString() : undefined;
 }
 
 /** The shape of an ECG record's class list, read without depending on the ECG service's types. */
@@ -41,6 +57,7 @@ export function summarizeExplanation(record: ExplanationRecord): ExplanationSumm
   const p = record.prediction;
   const rhythm = rhythmOf(record);
   const unclassified = typeof (record as { ecg?: { unclassified?: unknown } }).ecg?.unclassified === 'object';
+  const measuredUpTo = newestMeasurement(record);
   return {
     id: record.id,
     model: { id: record.model.id, version: record.model.version },
@@ -51,5 +68,6 @@ export function summarizeExplanation(record: ExplanationRecord): ExplanationSumm
     asOf: record.asOf,
     ...(rhythm ? { rhythm } : {}),
     ...(unclassified ? { unclassified: true as const } : {}),
+    ...(measuredUpTo ? { measuredUpTo } : {}),
   };
 }

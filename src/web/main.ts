@@ -504,7 +504,7 @@ async function renderStrip(api: Api, ctx: LaunchContext, launched: ExplanationRe
           t.note ? el('span', { class: 'tile-note', 'data-testid': 'tile-note' }, t.note) : null,
           el('span', { class: 'tile-value' }, t.value),
           el('span', { class: 'tile-band' }, t.bandLabel),
-          el('span', { class: t.stale ? 'tile-time stale-note' : 'tile-time muted' }, t.stale ? `Older: data up to ${formatTime(t.asOf)} (${t.hoursOlder} h before the score opened)` : `Data up to ${formatTime(t.asOf)}`),
+          el('span', { class: t.stale ? 'tile-time stale-note' : 'tile-time muted' }, t.stale ? `Older: data up to ${formatTime(t.asOf)} (${t.hoursOlder} h before the score opened)` : t.measuredUpTo ? `Measurements up to ${formatTime(t.measuredUpTo)}` : `Data up to ${formatTime(t.asOf)}`),
         ),
       ),
     ),

@@ -5,7 +5,7 @@
  */
 import type { Observation, Patient, RiskAssessment } from 'fhir/r4';
 import type { ExplanationFactor, ExplanationRecord, RecordedPrediction, TimeSeriesAttributions } from '../explanations/record.js';
-import type { ExplanationSummary } from '../explanations/summary.js';
+import { newestMeasurement, type ExplanationSummary } from '../explanations/summary.js';
 import type { ScoreTrend } from '../explanations/trend.js';
 import { formatPercent, formatPoints, thresholdPhrase } from '../explanations/percent.js';
 import { REFERENCE } from '../explain/reference-ranges.js';
@@ -90,9 +90,8 @@ export function dataRecencyText(
   format: (iso: string) => string,
 ): string {
   if (record.window) return `Data up to ${format(dataUpTo(record.asOf, record.created))}`;
-  const times = record.factors.map((f) => (f.time ? Date.parse(f.time) : Number.NaN)).filter(Number.isFinite);
-  if (times.length === 0) return `Scored ${format(record.created)}`;
-  return `Scored ${format(record.created)} from measurements up to ${format(new Date(Math.max(...times)).toISOString())}`;
+  const newest = newestMeasurement(record);
+  return newest ? `Scored ${format(record.created)} from measurements up to ${format(newest)}` : `Scored ${format(record.created)}`;
 }
 
 export interface FactorBar {
@@ -520,6 +519,8 @@ export interface ModelTile {
   band: string;
   bandLabel: string;
   asOf: string;
+  /** Tabular scores: the newest measurement used, shown instead of asOf (the call time). */
+  measuredUpTo?: string;
   /** Data end hours before the launched explanation's: shown with its time. */
   stale: boolean;
   /** Whole hours older than the launched explanation's data (set when stale). */
@@ -566,6 +567,7 @@ export function modelTiles(summaries: readonly ExplanationSummary[], launched: E
       asOf: dataUpTo(s.asOf, s.created),
       stale,
     };
+    if (s.measuredUpTo) tile.measuredUpTo = s.measuredUpTo;
     if (stale) tile.hoursOlder = Math.floor(older);
     if (list.some((o) => o.id !== s.id && o.model.id === s.model.id)) tile.note = s.id === launched.id ? 'Opened from the card' : 'Newer score';
     return tile;

@@ -604,6 +604,9 @@ describe('"data up to" never in the future', () => {
     };
     expect(dataRecencyText(workUp, iso)).toBe('Scored 2026-11-26T02:00:00.000Z from measurements up to 2026-10-15T10:30:00.000Z');
     expect(dataRecencyText({ ...workUp, factors: [] }, iso)).toBe('Scored 2026-11-26T02:00:00.000Z');
+    const record = { id: 'x', patientId: 'p', serviceId: 's', cardUuid: 'c', model: { id: 'heart-disease', version: '1' }, dataHash: 'h', notUsed: [], ...workUp } as ExplanationRecord;
+    expect(summarizeExplanation(record).measuredUpTo).toBe('2026-10-15T10:30:00.000Z');
+    expect(modelTiles([], summarizeExplanation(record))[0]!.measuredUpTo).toBe('2026-10-15T10:30:00.000Z');
     const window = { start: '2026-11-24T02:00:00.000Z' } as unknown as ExplanationRecord['window'];
     expect(dataRecencyText({ ...workUp, created: '2026-11-26T01:40:00.000Z', window }, iso)).toBe('Data up to 2026-11-26T01:40:00.000Z');
   });
