@@ -129,6 +129,8 @@ export async function createVigil(config: Config, options: VigilOptions = {}): P
   if (explainThread) closers.push(() => explainThread.close());
   const explanationEngine = new ExplanationEngine({
     cache: new ExplanationCache({ maxEntries: config.explanationCacheSize }),
+    // A stored record past retention is never linked again (src/explanations/issued.ts).
+    issuedRetentionDays: config.explanationRetentionDays,
     ...(config.explainThread === 'all' && explainThread ? { executor: explainThread } : {}),
   });
   const services = createServices({ models, explanations: explanationStore, engine: explanationEngine });

@@ -67,6 +67,8 @@ export interface ExplanationEngineOptions {
   maxMemoEntries?: number;
   /** Most issued records remembered for reuse by identical hook calls (`issued`). Default 1000. */
   maxIssued?: number;
+  /** EXPLANATION_RETENTION_DAYS: issued records created longer ago are not reused. Default 0 (no limit). */
+  issuedRetentionDays?: number;
 }
 
 export class ExplanationEngine {
@@ -87,7 +89,7 @@ export class ExplanationEngine {
 
   constructor(options: ExplanationEngineOptions = {}) {
     this.cache = options.cache ?? new ExplanationCache();
-    this.issued = new IssuedExplanations(Math.max(1, options.maxIssued ?? 1000));
+    this.issued = new IssuedExplanations({ maxEntries: options.maxIssued ?? 1000, retentionDays: options.issuedRetentionDays ?? 0 });
     this.options = options.explain ?? {};
     this.maxWaitMs = options.maxWaitMs ?? 2;
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);

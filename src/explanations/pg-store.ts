@@ -2,7 +2,9 @@
  * PostgreSQL back end of the ExplanationStore (store.ts), shared by every replica on DATABASE_URL: the
  * EHR may open a card's explanation link on any replica behind the load balancer. Same behaviour as the
  * SQLite one: the record kept whole as JSON text, patient, model and time as columns (the latter for
- * retention jobs), newest record per model by `created` with ties broken by id.
+ * retention jobs), newest record per model by `created` with ties broken by id; `issued_key`, unique while
+ * set, is the reuse key of a record issued for exactly one input (./issued.ts), so replicas share one record
+ * per exact data.
  */
 import type { ExplanationRecord } from './record.js';
 import { DEFAULT_PURGE_BATCH, type ExplanationStore } from './store.js';
@@ -21,6 +23,9 @@ CREATE TABLE IF NOT EXISTS explanation (
 );
 CREATE INDEX IF NOT EXISTS explanation_patient ON explanation (patient_id, model_id, created DESC);
 CREATE INDEX IF NOT EXISTS explanation_created ON explanation (created);
+-- Added after the table first shipped: a no-op on new tables, a NULL column in the rows of older ones.
+ALTER TABLE explanation ADD COLUMN IF NOT EXISTS issued_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS explanation_issued ON explanation (issued_key) WHERE issued_key IS NOT NULL;
 `;
 
 /** Explanation store on `pool` (its table is created on first use). The pool belongs to the caller. */
@@ -43,6 +48,40 @@ export function openPgExplanationStore(pool: PgPool): ExplanationStore {
         await ready();
         const { rows } = await pool.query<{ record: string }>('SELECT record FROM explanation WHERE id = $1', [id]);
         return rows[0] ? (JSON.parse(rows[0].record) as ExplanationRecord) : undefined;
+      });
+    },
+    findIssued(issuedKey, notBefore) {
+      return pgCall(async () => {
+        await ready();
+        const { rows } = await pool.query<{ record: string }>(
+          'SELECT record FROM explanation WHERE issued_key = $1 AND ($2::timestamptz IS NULL OR created >= $2)',
+          [pgText(issuedKey), notBefore?.toISOString() ?? null],
+        );
+        return rows[0] ? (JSON.parse(rows[0].record) as ExplanationRecord) : undefined;
+      });
+    },
+    saveIssued(record, issuedKey, notBefore) {
+      return pgCall(async () => {
+        await ready();
+        const key = pgText(issuedKey);
+        const since = notBefore?.toISOString() ?? null;
+        if (since !== null) await pool.query('UPDATE explanation SET issued_key = NULL WHERE issued_key = $1 AND created < $2', [key, since]);
+        // Two tries: the record that won the key may be purged between our INSERT and SELECT.
+        for (let attempt = 0; ; attempt++) {
+          const inserted = await pool.query(
+            `INSERT INTO explanation (id, patient_id, model_id, model_version, data_hash, created, record, issued_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (issued_key) WHERE issued_key IS NOT NULL DO NOTHING`,
+            [pgText(record.id), pgText(record.patientId), pgText(record.model.id), pgText(record.model.version), pgText(record.dataHash), record.created, JSON.stringify(record), key],
+          );
+          if (inserted.rowCount === 1) return record;
+          // Another replica stored a record for these data meanwhile (the INSERT waited for its commit).
+          const { rows } = await pool.query<{ record: string }>(
+            'SELECT record FROM explanation WHERE issued_key = $1 AND ($2::timestamptz IS NULL OR created >= $2)',
+            [key, since],
+          );
+          if (rows[0]) return JSON.parse(rows[0].record) as ExplanationRecord;
+          if (attempt === 1) throw new Error('explanation record under the issued key vanished twice');
+        }
       });
     },
     latestByModel(patientId) {

@@ -26,6 +26,19 @@ export interface ExplanationStore {
    * (SQLite) nor runs into the statement time-out (PostgreSQL).
    */
   purgeOlderThan(before: Date, options?: PurgeOptions): Promise<number>;
+  /**
+   * The record stored under `issuedKey` by saveIssued and created at or after `notBefore` (records past
+   * retention are never reused; undefined = no limit), or undefined: how identical hook calls on another
+   * replica or after a restart find the record already issued for their data (./issued.ts).
+   */
+  findIssued(issuedKey: string, notBefore?: Date): Promise<ExplanationRecord | undefined>;
+  /**
+   * Stores `record` as the one issued for `issuedKey`, unless a record created at or after `notBefore` is
+   * already stored under that key (another replica's, written meanwhile): resolves to the record kept under
+   * the key, this one or that one. A record under the key but past retention is released from it (kept
+   * until the purge, never reused), so the new one takes the key.
+   */
+  saveIssued(record: ExplanationRecord, issuedKey: string, notBefore?: Date): Promise<ExplanationRecord>;
   close(): Promise<void>;
 }
 
@@ -34,6 +47,19 @@ export interface ExplanationStore {
  * call must not fail because its explanation could not be kept: the failure is logged (error name only,
  * the record holds patient data) and the card goes out without an explanation link.
  */
+/**
+ * saveIssued with the same failure rule as saveExplanationRecord: resolves to the record kept under the key
+ * (this one or another replica's), or to undefined when the store failed (logged by error name only).
+ */
+export async function saveIssuedRecord(store: Pick<ExplanationStore, 'saveIssued'>, record: ExplanationRecord, issuedKey: string, notBefore: Date | undefined, logger: Pick<Logger, 'error'>): Promise<ExplanationRecord | undefined> {
+  try {
+    return await store.saveIssued(record, issuedKey, notBefore);
+  } catch (err) {
+    logger.error({ errName: err instanceof Error ? err.name : typeof err }, 'explanation record not stored');
+    return undefined;
+  }
+}
+
 export async function saveExplanationRecord(store: Pick<ExplanationStore, 'save'>, record: ExplanationRecord, logger: Pick<Logger, 'error'>): Promise<string | undefined> {
   try {
     await store.save(record);

@@ -4,7 +4,9 @@
  * each call its own card uuid; new data → new id and a recomputed score; the same data version with a
  * cited Observation's time moved → a new record (the factor sentence names the time), served from the
  * explanation cache without recomputing; concurrent identical calls share one write; a failed write is
- * not remembered.
+ * not remembered. The key is stored with the record, so a new engine (a restart, another replica) on the
+ * same store — SQLite and PostgreSQL — links the same record without explaining again, never one past
+ * retention, and two engines racing on one database keep one row.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4';
@@ -16,6 +18,7 @@ import type { ExplanationRecord } from '../../../src/explanations/record.js';
 import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import type { ModelRegistry } from '../../../src/models/index.js';
+import { storageBackends } from '../../storage/backends.js';
 import { NOW, callService, explanationIdOf, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 let registry: ModelRegistry;
@@ -45,6 +48,16 @@ function countingStore(): ExplanationStore & { saves: number; failNext: number }
       store.saves++;
       await inner.save(record);
     },
+    async saveIssued(record: ExplanationRecord, key: string, notBefore?: Date) {
+      if (store.failNext > 0) {
+        store.failNext--;
+        throw new Error('disk full');
+      }
+      const kept = await inner.saveIssued(record, key, notBefore);
+      if (kept.id === record.id) store.saves++;
+      return kept;
+    },
+    findIssued: (key: string, notBefore?: Date) => inner.findIssued(key, notBefore),
     get: (id: string) => inner.get(id),
     latestByModel: (patientId: string) => inner.latestByModel(patientId),
     purgeOlderThan: (before: Date) => inner.purgeOlderThan(before),
@@ -160,5 +173,64 @@ describe('one explanation record per exact data', () => {
     expect(await store.get(explanationIdOf(next)!)).toBeDefined();
     expect(store.saves).toBe(1);
     expect(engine.stats.computed).toBe(1);
+  });
+});
+
+describe.each(await storageBackends())('one record per exact data across restarts and replicas ($name)', (backend) => {
+  it('a new engine on the same store (a restart) links the stored record: same id, no new row, nothing explained', async () => {
+    const target = await backend.create();
+    try {
+      const id = septicId(5);
+      const before = new ExplanationEngine({ maxWaitMs: 0 });
+      const first = (await callService(createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: before }), fixture.store, id)).cards[0]!;
+      const after = new ExplanationEngine({ maxWaitMs: 0 });
+      const service = createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: after });
+      const again = (await callService(service, fixture.store, id)).cards[0]!;
+      expect(explanationIdOf(first)).toBeDefined();
+      expect(explanationIdOf(again)).toBe(explanationIdOf(first));
+      expect(again.uuid).not.toBe(first.uuid);
+      expect(again.summary).toBe(first.summary);
+      expect(again.detail).toBe(first.detail);
+      expect(after.stats.computed).toBe(0);
+      expect(after.stats.issued).toMatchObject({ issued: 0, reused: 1, recalled: 1, size: 1 });
+      // Remembered: the next call does not ask the store.
+      await callService(service, fixture.store, id);
+      expect(after.stats.issued).toMatchObject({ reused: 2, recalled: 1 });
+      expect(await target.count('explanation')).toBe(1);
+    } finally {
+      await target.dispose();
+    }
+  });
+
+  it('two engines (replicas) answering the same data at once keep one row and link it from both cards', async () => {
+    const target = await backend.create();
+    try {
+      const id = septicId(6);
+      const services = [0, 1].map(() => createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: new ExplanationEngine({ maxWaitMs: 0 }) }));
+      const cards = (await Promise.all(services.map((s) => callService(s, fixture.store, id)))).map((r) => r.cards[0]!);
+      expect(explanationIdOf(cards[0]!)).toBeDefined();
+      expect(explanationIdOf(cards[1]!)).toBe(explanationIdOf(cards[0]!));
+      expect(await target.count('explanation')).toBe(1);
+    } finally {
+      await target.dispose();
+    }
+  });
+
+  it('changed data after a restart: a new record, not the stored one', async () => {
+    const target = await backend.create();
+    try {
+      const id = septicId(7);
+      const first = (await callService(createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: new ExplanationEngine({ maxWaitMs: 0 }) }), fixture.store, id)).cards[0]!;
+      const service = createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: new ExplanationEngine({ maxWaitMs: 0 }) });
+      const prefetch = await sandboxPrefetch(service, fixture.store, { userId: 'Practitioner/x', patientId: id });
+      const bundle = prefetch.observations as Bundle;
+      const changed = { ...prefetch, observations: { ...bundle, entry: [{ resource: heartRate(id, 'restart-hr-150', 150, new Date(NOW.getTime() - 3 * 60_000)) }, ...(bundle.entry ?? [])] } as Bundle };
+      const after = (await callService(service, fixture.store, id, { prefetch: changed })).cards[0]!;
+      expect(explanationIdOf(after)).toBeDefined();
+      expect(explanationIdOf(after)).not.toBe(explanationIdOf(first));
+      expect(await target.count('explanation')).toBe(2);
+    } finally {
+      await target.dispose();
+    }
   });
 });

@@ -5,10 +5,10 @@
  * → score and explain (src/explain through the explanation engine: served from the cache only when an
  * explanation of exactly these data exists, e.g. computed ahead of time by src/precompute; otherwise
  * computed now, batched with concurrent calls) → store the explanation record, once per exact data (an
- * identical later call links its card to the stored record instead of writing another: ./issued-key.ts)
- * → card. Bad or missing data and an unavailable model give an explanatory card rather than an error; an
- * explainer failure falls back to the plain model score without factors, a store failure only drops the
- * explanation link.
+ * identical later call — after a restart or on another replica too: the key is stored with the record —
+ * links its card to the stored record instead of writing another: ./issued-key.ts) → card. Bad or missing
+ * data and an unavailable model give an explanatory card rather than an error; an explainer failure falls
+ * back to the plain model score without factors, a store failure only drops the explanation link.
  */
 import { randomUUID } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
@@ -18,8 +18,8 @@ import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { provenanceOfWindow } from '../../../explain/index.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
 import { cardFactors, methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
-import { saveExplanationRecord } from '../../../explanations/store.js';
-import type { IssuedExplanation } from '../../../explanations/issued.js';
+import { saveExplanationRecord, saveIssuedRecord } from '../../../explanations/store.js';
+import { issuedFromRecord, type IssuedExplanation, type IssuedFor } from '../../../explanations/issued.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
@@ -81,6 +81,17 @@ function explainedFrom(result: ExplainResult, window: DeteriorationWindow, model
   };
 }
 
+/** The record stored under `key` (another replica's, or this one's before a restart); a store failure counts as none. */
+async function findIssued(store: ModelServiceDeps['explanations'], key: string, notBefore: Date | undefined, expected: IssuedFor, logger: Pick<HookInvocation['logger'], 'warn'>): Promise<IssuedExplanation | undefined> {
+  try {
+    const record = await store.findIssued(key, notBefore);
+    return record && issuedFromRecord(record, expected);
+  } catch (err) {
+    logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'issued explanation lookup failed');
+    return undefined;
+  }
+}
+
 export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
   const engine = deps.engine ?? new ExplanationEngine();
   return {
@@ -135,7 +146,9 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       const patient = patientReference(patientId);
       const issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, window, observationsById, notUsed: assessment.notUsed });
       // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
-      const reused = engine.issued.get(issueKey);
+      // Memory first; on a miss (restart, another replica's record) the store, by key.
+      const issuedFor: IssuedFor = { patientId, serviceId: DETERIORATION_SERVICE_ID, model: { id: manifest.id, version: manifest.version } };
+      const reused = engine.issued.get(issueKey) ?? (await engine.issued.recall(issueKey, (notBefore) => findIssued(deps.explanations, issueKey, notBefore, issuedFor, invocation.logger)));
       if (reused) return issuedCard(reused);
       try {
         const { explainable, prepared } = prepareForExplanation(model, window);
@@ -185,13 +198,19 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
         window: windowFromInput(window.input, window.hourStarts),
         notUsed: assessment.notUsed,
       };
-      const save = async (): Promise<IssuedExplanation | undefined> => {
-        const id = await saveExplanationRecord(deps.explanations, record, invocation.logger);
-        return id === undefined ? undefined : { id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}) };
+      // Only a complete explanation is reused; a concurrent identical call shares this write (one row). The
+      // store keeps the key; if another replica stored a record for these data meanwhile, that one is linked.
+      const saveIssued = async (): Promise<IssuedExplanation | undefined> => {
+        const kept = await saveIssuedRecord(deps.explanations, record, issueKey, engine.issued.notBefore(), invocation.logger);
+        return kept && issuedFromRecord(kept, issuedFor);
       };
-      // Only a complete explanation is reused; a concurrent identical call shares this write (one row).
-      const issued = explained.problem ? await save() : (await engine.issued.getOrIssue(issueKey, save)).issued;
-      if (issued) return issuedCard(issued, cardUuid);
+      if (explained.problem) {
+        const id = await saveExplanationRecord(deps.explanations, record, invocation.logger);
+        if (id) return issuedCard({ id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}), created: record.created }, cardUuid);
+      } else {
+        const { issued } = await engine.issued.getOrIssue(issueKey, saveIssued);
+        if (issued) return issuedCard(issued, issued.id === record.id ? cardUuid : undefined);
+      }
       return cardOf({ cardUuid, prediction, factors: explained.factors, method: explained.method, ...(explained.problem ? { problem: explained.problem } : {}) });
     },
   };

@@ -5,7 +5,8 @@
  * built from — the hourly values, age and sex, the window's hours, the Observation ids behind every cell
  * with their effective times (factor sentences name them), and the readings not used. The model's
  * encoding and data version (PreparedInput.dataVersion) are functions of these for a given model version,
- * so equal keys imply equal data versions; any difference in the data is a different key. Pure.
+ * so equal keys imply equal data versions; any difference in the data is a different key. The key is
+ * stored with the record (restarts, replicas), so it also names ISSUED_KEY_SCHEME. Pure.
  */
 import { createHash } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
@@ -22,6 +23,12 @@ export interface IssuedKeyParts {
   observationsById: ReadonlyMap<string, Observation>;
   notUsed: readonly NotUsed[];
 }
+
+/**
+ * Bumped when a release builds a different record or card from the same data and model version (factor
+ * wording, attribution grid, method fields): records a previous release stored are then not reused.
+ */
+export const ISSUED_KEY_SCHEME = 1;
 
 function timeText(o: Observation | undefined): string {
   return `${o?.effectiveDateTime ?? o?.effectivePeriod?.start ?? o?.effectiveInstant ?? ''}|${o?.issued ?? ''}`;
@@ -43,5 +50,5 @@ export function issuedKeyOf(parts: IssuedKeyParts): string {
   );
   hash.update(cells);
   hash.update(JSON.stringify([window.input.age, window.input.sex, window.hourStarts[0] ?? null, window.hourStarts.length, parts.notUsed]));
-  return JSON.stringify([parts.serviceId, parts.patient, parts.modelVersion, hash.digest('base64')]);
+  return JSON.stringify([ISSUED_KEY_SCHEME, parts.serviceId, parts.patient, parts.modelVersion, hash.digest('base64')]);
 }
