@@ -25,8 +25,12 @@ export interface Replica {
   stop(): Promise<void>;
 }
 
-export async function startReplica(options: { key: TestKey; pool: PgPool; env?: Record<string, string> }): Promise<Replica> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-replica-'));
+/**
+ * `pool` omitted: stores on SQLite in DATA_DIR. `dataDir` given: the replica uses it and leaves it in place
+ * on stop (a restart: the next replica opens the same files; the caller deletes it).
+ */
+export async function startReplica(options: { key: TestKey; pool?: PgPool; dataDir?: string; env?: Record<string, string> }): Promise<Replica> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-replica-'));
   const clientsFile = path.join(dataDir, 'clients.json');
   fs.writeFileSync(clientsFile, JSON.stringify([{ issuer: ISSUER, jwks: { keys: [options.key.jwk] }, services: ['*'] }]));
   const config = loadConfig({
@@ -43,7 +47,7 @@ export async function startReplica(options: { key: TestKey; pool: PgPool; env?: 
     MODELS_DIR: path.join(dataDir, 'no-models'),
     ...options.env,
   });
-  const vigil = await createVigil(config, { pgPool: options.pool });
+  const vigil = await createVigil(config, options.pool ? { pgPool: options.pool } : {});
   const server: Server = vigil.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   return {
@@ -54,7 +58,7 @@ export async function startReplica(options: { key: TestKey; pool: PgPool; env?: 
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await vigil.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
