@@ -38,7 +38,7 @@ const N = Number(args.n);
 /** The shape of a deterioration key (issued-key.ts): JSON of scheme, service, patient, model version, sha256. */
 const keyOf = (i: number) => JSON.stringify([1, 'vigil-deterioration', `Patient/p${i % 500}`, '1.1.0', `${randomUUID()}${i}`.padEnd(44, '=')]);
 
-/** ~10 KB like a deterioration record (factors and a 48 × 40 attribution grid dominate). */
+/** ~17 KB of JSON, like a deterioration record (factors and a 48 × 40 attribution grid dominate). */
 function record(i: number): ExplanationRecord {
   const created = new Date(Date.now() - (i % 1000) * 60_000).toISOString();
   return {
