@@ -23,8 +23,13 @@ CREATE TABLE IF NOT EXISTS explanation (
 );
 CREATE INDEX IF NOT EXISTS explanation_patient ON explanation (patient_id, model_id, created DESC);
 CREATE INDEX IF NOT EXISTS explanation_created ON explanation (created);
--- Added after the table first shipped: a no-op on new tables, a NULL column in the rows of older ones.
-ALTER TABLE explanation ADD COLUMN IF NOT EXISTS issued_key TEXT;
+-- Added after the table first shipped (NULL in older rows). Checked first: ALTER TABLE … IF NOT EXISTS would
+-- still take the table's exclusive lock at every replica start, queueing the other replicas' reads behind it.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'explanation'::regclass AND attname = 'issued_key' AND NOT attisdropped) THEN
+    ALTER TABLE explanation ADD COLUMN issued_key TEXT;
+  END IF;
+END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS explanation_issued ON explanation (issued_key) WHERE issued_key IS NOT NULL;
 `;
 
