@@ -44,20 +44,20 @@ interface Setup {
 }
 
 /** A fresh store, engine (empty cache), service and worker reading the store as the sandbox EHR does. */
-function setup(now: () => Date = () => NOW): Setup {
+function setup(now: () => Date = () => NOW, explanations: ExplanationStore = store): Setup {
   const fixture = loadSandboxFixture();
   const engine = new ExplanationEngine({ maxWaitMs: 0 });
   const models = modelProviderOf(registry);
-  const service = createDeteriorationService({ models, explanations: store, engine });
+  const service = createDeteriorationService({ models, explanations, engine });
   const worker = new PrecomputeWorker({ models, engine, source: fhirStoreSource(fixture.store, FHIR_BASE), logger: silentLogger, now });
   return { fixture, engine, service, worker };
 }
 
 const septicId = (fixture: SandboxFixture, k = 0) => fixture.index.filter((p) => p.provenance.physionet.septic)[k]!.id;
 
-async function recordOf(card: Card): Promise<ExplanationRecord> {
+async function recordOf(card: Card, from: ExplanationStore = store): Promise<ExplanationRecord> {
   const link = card.links!.find((l) => l.type === 'smart')!;
-  return (await store.get((JSON.parse(link.appContext!) as { explanationId: string }).explanationId))!;
+  return (await from.get((JSON.parse(link.appContext!) as { explanationId: string }).explanationId))!;
 }
 
 function heartRate(patientId: string, id: string, value: number, minutesBefore: number): Observation {
@@ -162,14 +162,18 @@ describe('precompute → hook', () => {
     expect(hit.method).toMatchObject({ computed: 'cache' });
     await sameHour.worker.close();
 
-    const earlierHour = setup(() => new Date(NOW.getTime() - 25 * 60_000)); // 11:55
+    // Its own store: on the first half's store the record issued for these data would be linked again
+    // (one record per exact data, across restarts: src/explanations/issued.ts).
+    const fresh = openSqliteExplanationStore(':memory:');
+    const earlierHour = setup(() => new Date(NOW.getTime() - 25 * 60_000), fresh); // 11:55
     earlierHour.worker.notify(id);
     await earlierHour.worker.idle();
     expect(earlierHour.worker.stats.computed).toBe(1);
-    const miss = await recordOf((await callService(earlierHour.service, earlierHour.fixture.store, id)).cards[0]!);
+    const miss = await recordOf((await callService(earlierHour.service, earlierHour.fixture.store, id)).cards[0]!, fresh);
     expect(miss.method).toMatchObject({ computed: 'inline' });
     expect(miss.asOf).toBe('2026-01-01T13:00:00.000Z');
     await earlierHour.worker.close();
+    await fresh.close();
   });
 
   it('a patient the model cannot score is reported, not cached; an unknown patient fails without stopping the worker', async () => {
