@@ -1,6 +1,7 @@
 /**
  * `npm run train -- --model heart-disease|deterioration|ecg-rhythm [--seed N] [--epochs N] [--out DIR] [--docs DIR]`
- * Deterioration only: `--arch gru|tcn` (default gru) with, for tcn, `--filters N --kernel K --blocks B [--residual] [--activation relu|tanh]`;
+ * Deterioration only: `--arch tcn|gru` (default tcn, the shipped 2.0.0) with, for tcn, `--filters N --kernel K --blocks B [--residual] [--activation tanh|relu]`
+ * (defaults: the shipped configuration);
  * `--trial --out DIR` fits on the training and validation patients only (the test split is not scored) and
  * writes a loadable model (model.json, weights.bin, preprocess.json, manifest.json, trial.json) to DIR/deterioration,
  * for comparing architectures on validation (the rule in docs/models/deterioration.md).
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       docs: { type: 'string', default: 'docs/models' },
       version: { type: 'string' },
-      arch: { type: 'string', default: 'gru' },
+      arch: { type: 'string', default: 'tcn' },
       filters: { type: 'string' },
       kernel: { type: 'string' },
       blocks: { type: 'string' },
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
         kernel: values.kernel ? Number(values.kernel) : DEFAULT_TCN.kernel,
         blocks: values.blocks ? Number(values.blocks) : DEFAULT_TCN.blocks,
         residual: values.residual ?? false,
-        activation: values.activation === 'tanh' ? 'tanh' : DEFAULT_TCN.activation,
+        activation: values.activation === 'relu' || values.activation === 'tanh' ? values.activation : DEFAULT_TCN.activation,
       },
     };
     if (values.trial) {

@@ -34,7 +34,7 @@ describe('deterioration pipeline on a tiny slice', () => {
     await initBackend();
     dir = mkdtempSync(path.join(tmpdir(), 'vigil-det-'));
     stays = slice();
-    trained = await trainDeterioration(stays, { seed: 5, epochs: 1, patience: 1, negativesPerPatient: 3, bootstrapReplicates: 10 });
+    trained = await trainDeterioration(stays, { seed: 5, epochs: 1, patience: 1, negativesPerPatient: 3, bootstrapReplicates: 10, architecture: 'gru' });
     const now = new Date().toISOString();
     await writeModelBundle(path.join(dir, 'deterioration'), {
       manifest: deteriorationManifest(trained.metrics, trained.preprocess.windowHours, '0.0.1', now),

@@ -201,7 +201,7 @@ export function deteriorationCard(metrics: DeteriorationMetrics, version: string
       localValidity: 'Not available until a deploying site runs the evaluation on its own data.',
       fairnessMonitoring: 'Same schedule as validity; subgroup metrics are part of every evaluation.',
       localFairness: 'Not available until a deploying site runs the evaluation on its own data.',
-      updateProcess: 'Retraining with `npm run train -- --model deterioration` (fixed seed); new versions are hot-reloaded by the model registry without downtime.',
+      updateProcess: 'Retraining with `npm run train -- --model deterioration` (fixed seed); a new version ships in a new image and goes out by rolling update (the server does not hot-reload models; docs/deploy.md §Updating a model).',
       correctionFrequency: 'When local evaluation falls outside the internal test CIs; no fixed schedule yet.',
     }),
     generatedAt,

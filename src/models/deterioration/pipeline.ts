@@ -1,10 +1,10 @@
 /**
- * Deterioration (sepsis) model: a GRU over the 48-hour window, per scored hour, trained on PhysioNet 2019
+ * Deterioration (sepsis) model: a temporal convolution network (2.0.0; a GRU in 1.x) over the 48-hour window, per scored hour, trained on PhysioNet 2019
  * with the challenge's label convention (SepsisLabel at hour t, from data up to t; the label is already
  * 6 h ahead of Sepsis-3 onset). Compared on the same test patients with a logistic regression on the
  * last hour's encoding and with NEWS2.
  *
- * Architectures (`architecture`, `npm run train -- --model deterioration --arch gru|tcn`): hourly inputs
+ * Architectures (`architecture`, `npm run train -- --model deterioration --arch tcn|gru`): hourly inputs
  * (value, mask, hours-since per measurement + age, sex) are grouped into 4-hour patches (48 h → 12 steps)
  * by a dense projection, then either
  * - gru: a GRU(32) over the 12 steps (12 recurrent steps of small ops, forward and backward), or
@@ -49,11 +49,12 @@ export interface TcnConfig {
   activation: 'relu' | 'tanh';
 }
 
-export const DEFAULT_TCN: TcnConfig = { filters: 32, kernel: 3, blocks: 2, residual: false, activation: 'relu' };
+/** The shipped 2.0.0 configuration (docs/models/deterioration.md), so a plain `npm run train` reproduces it. */
+export const DEFAULT_TCN: TcnConfig = { filters: 32, kernel: 3, blocks: 2, residual: false, activation: 'tanh' };
 
 export interface DeteriorationTrainOptions {
   seed: number;
-  /** Default gru (what ships until the architecture rule in the model card decides otherwise). */
+  /** Default tcn, what ships since 2.0.0 (the architecture rule in the model card decided); gru trains 1.x. */
   architecture?: DeteriorationArchitecture;
   tcn?: Partial<TcnConfig>;
   epochs?: number;
@@ -198,7 +199,7 @@ function allHours(stays: readonly Stay[]): HourRef[] {
   return stays.flatMap((stay) => stay.hours.map((_, t) => ({ stay, t })));
 }
 
-/** GRU probabilities for every listed hour, in batches. */
+/** The network's probabilities for every listed hour, in batches. */
 export function predictHours(model: tfTypes.LayersModel, spec: PhysionetEncodingSpec, refs: readonly HourRef[], batchSize = 512): Float32Array {
   const out = new Float32Array(refs.length);
   for (let i = 0; i < refs.length; i += batchSize) {
@@ -233,7 +234,7 @@ export interface DeteriorationFit {
 
 export async function fitDeterioration(stays: ReadonlyMap<string, Stay>, options: DeteriorationTrainOptions): Promise<DeteriorationFit> {
   const started = Date.now();
-  const { seed, epochs = 30, patience = 5, negativesPerPatient = 16, units = 32, learningRate = 0.0003, architecture = 'gru' } = options;
+  const { seed, epochs = 30, patience = 5, negativesPerPatient = 16, units = 32, learningRate = 0.0003, architecture = 'tcn' } = options;
   const split = stratifiedSplit([...stays.values()].map((s) => ({ id: s.id, positive: isSepsisPatient(s) })), seed);
   const part = (ids: string[]) => ids.map((id) => stays.get(id)!);
   const train = part(split.train);

@@ -181,7 +181,7 @@ export function ecgCard(metrics: EcgMetrics, version: string, generatedAt: strin
       localValidity: 'Not available until a deploying site runs the evaluation on its own data.',
       fairnessMonitoring: 'Requires demographics joined to local evaluation data.',
       localFairness: 'Not available.',
-      updateProcess: 'Retraining with `npm run train -- --model ecg-rhythm` (fixed seed); the registry hot-reloads new versions.',
+      updateProcess: 'Retraining with `npm run train -- --model ecg-rhythm` (fixed seed); a new version ships in a new image and goes out by rolling update (the server does not hot-reload models; docs/deploy.md §Updating a model).',
       correctionFrequency: 'When local evaluation falls outside the internal test CIs; no fixed schedule yet.',
     }),
     generatedAt,

@@ -118,7 +118,7 @@ export function heartCard(metrics: HeartMetrics, version: string, generatedAt: s
       localValidity: 'Not available until a deploying site runs the evaluation on its own data.',
       fairnessMonitoring: 'Same schedule as validity; the evaluation CLI reports sex and age-band subgroups.',
       localFairness: 'Not available until a deploying site runs the evaluation on its own data.',
-      updateProcess: 'Retraining with `npm run train -- --model heart-disease` (fixed seed, reproducible); new versions are hot-reloaded by the model registry.',
+      updateProcess: 'Retraining with `npm run train -- --model heart-disease` (fixed seed, reproducible); a new version ships in a new image and goes out by rolling update (the server does not hot-reload models; docs/deploy.md §Updating a model).',
       correctionFrequency: 'When local evaluation shows AUROC or calibration outside the internal test CIs; no fixed schedule yet.',
     }),
     generatedAt,
