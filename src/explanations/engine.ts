@@ -20,6 +20,7 @@ import type { ExplanationKey } from '../explain/index.js';
 import { MicroBatcher, type Batched } from '../explain/micro-batch.js';
 import { currentMetrics } from '../observability/metrics.js';
 import { IssuedExplanations } from './issued.js';
+import { dataHash } from './record.js';
 
 export interface ExplainRequest {
   model: Explainable;
@@ -76,6 +77,11 @@ export class ExplanationEngine {
   /** Records already stored and linked from a card, reused by identical later calls (./issued.ts). */
   readonly issued: IssuedExplanations;
   private readonly options: NonNullable<ExplanationEngineOptions['explain']>;
+  /**
+   * Hash of the explain options (method, baseline, tolerance, budget…): part of the issued-record key, so a
+   * record explained under other settings (another engine, or a release that changed them) is not reused.
+   */
+  readonly settingsHash: string;
   private readonly maxWaitMs: number;
   private readonly maxBatch: number;
   /** Where misses run by default; the ECG analysis (memo) also runs there when it can analyse ECGs (EXPLAIN_THREAD=all). */
@@ -91,6 +97,7 @@ export class ExplanationEngine {
     this.cache = options.cache ?? new ExplanationCache();
     this.issued = new IssuedExplanations({ maxEntries: options.maxIssued ?? 1000, retentionDays: options.issuedRetentionDays ?? 0 });
     this.options = options.explain ?? {};
+    this.settingsHash = dataHash(this.options);
     this.maxWaitMs = options.maxWaitMs ?? 2;
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);
     this.executor = options.executor ?? inProcessExecutor;

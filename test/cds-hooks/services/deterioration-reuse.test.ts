@@ -5,8 +5,8 @@
  * cited Observation's time moved → a new record (the factor sentence names the time), served from the
  * explanation cache without recomputing; concurrent identical calls share one write; a failed write is
  * not remembered. The key is stored with the record, so a new engine (a restart, another replica) on the
- * same store — SQLite and PostgreSQL — links the same record without explaining again, never one past
- * retention, and two engines racing on one database keep one row.
+ * same store — SQLite and PostgreSQL — links the same record without explaining again (not one explained
+ * under other settings), and two engines racing on one database keep one row.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Observation } from 'fhir/r4';
@@ -211,6 +211,22 @@ describe.each(await storageBackends())('one record per exact data across restart
       expect(explanationIdOf(cards[0]!)).toBeDefined();
       expect(explanationIdOf(cards[1]!)).toBe(explanationIdOf(cards[0]!));
       expect(await target.count('explanation')).toBe(1);
+    } finally {
+      await target.dispose();
+    }
+  });
+
+  it('a new engine with other explanation settings (a release that changed them) does not link the stored record', async () => {
+    const target = await backend.create();
+    try {
+      const id = septicId(5);
+      const first = (await callService(createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: new ExplanationEngine({ maxWaitMs: 0 }) }), fixture.store, id)).cards[0]!;
+      const other = new ExplanationEngine({ maxWaitMs: 0, explain: { tolerance: 0.005 } });
+      const again = (await callService(createDeteriorationService({ models: modelProviderOf(registry), explanations: target.openExplanations(), engine: other }), fixture.store, id)).cards[0]!;
+      expect(explanationIdOf(again)).toBeDefined();
+      expect(explanationIdOf(again)).not.toBe(explanationIdOf(first));
+      expect(other.stats.computed).toBe(1);
+      expect((await target.openExplanations().get(explanationIdOf(again)!))!.method).toMatchObject({ tolerance: 0.005 });
     } finally {
       await target.dispose();
     }

@@ -144,7 +144,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       // Score and explanation come from one computation on one data version (cached or computed now).
       let explained: Explained = { factors: [] };
       const patient = patientReference(patientId);
-      const issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, window, observationsById, notUsed: assessment.notUsed });
+      const issueKey = issuedKeyOf({ serviceId: DETERIORATION_SERVICE_ID, patient, modelVersion: manifest.version, explainer: engine.settingsHash, window, observationsById, notUsed: assessment.notUsed });
       // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
       // Memory first; on a miss (restart, another replica's record) the store, by key.
       const issuedFor: IssuedFor = { patientId, serviceId: DETERIORATION_SERVICE_ID, model: { id: manifest.id, version: manifest.version } };

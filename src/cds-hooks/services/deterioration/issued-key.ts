@@ -1,9 +1,10 @@
 /**
  * The key under which vigil-deterioration reuses an issued explanation record (src/explanations/issued.ts).
  * It is computed from the raw window, before any encoding, so a repeated call skips encoding and data
- * versioning too: patient, model version, and a sha256 over everything the stored record and the card are
- * built from — the hourly values, age and sex, the window's hours, the Observation ids behind every cell
- * with their effective times (factor sentences name them), and the readings not used. The model's
+ * versioning too: patient, model version, the explanation settings, and a sha256 over everything the
+ * stored record and the card are built from — the hourly values, age and sex, the window's hours, the
+ * Observation ids behind every cell with their effective times (factor sentences name them), and the
+ * readings not used. The model's
  * encoding and data version (PreparedInput.dataVersion) are functions of these for a given model version,
  * so equal keys imply equal data versions; any difference in the data is a different key. The key is
  * stored with the record (restarts, replicas), so it also names ISSUED_KEY_SCHEME. Pure.
@@ -19,6 +20,8 @@ export interface IssuedKeyParts {
   /** "Patient/<id>". */
   patient: string;
   modelVersion: string;
+  /** The explanation settings (ExplanationEngine.settingsHash): a record explained otherwise is not reused. */
+  explainer: string;
   window: DeteriorationWindow;
   observationsById: ReadonlyMap<string, Observation>;
   notUsed: readonly NotUsed[];
@@ -50,5 +53,5 @@ export function issuedKeyOf(parts: IssuedKeyParts): string {
   );
   hash.update(cells);
   hash.update(JSON.stringify([window.input.age, window.input.sex, window.hourStarts[0] ?? null, window.hourStarts.length, parts.notUsed]));
-  return JSON.stringify([ISSUED_KEY_SCHEME, parts.serviceId, parts.patient, parts.modelVersion, hash.digest('base64')]);
+  return JSON.stringify([ISSUED_KEY_SCHEME, parts.serviceId, parts.patient, parts.modelVersion, parts.explainer, hash.digest('base64')]);
 }
