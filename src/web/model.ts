@@ -527,7 +527,7 @@ export interface ModelTile {
   hoursOlder?: number;
   /**
    * Set when the strip holds two scores of one model (the one opened and a newer one): which is which, as
-   * their numbers and times can be identical (the same data scored again, e.g. after a restart).
+   * their numbers and times can be identical (e.g. records kept from before a model or settings change).
    */
   note?: string;
 }
