@@ -4,11 +4,12 @@
  * scanned for patient data afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startServerProcess, stopServerProcess } from './server-process.js';
 
 interface HookCall {
   url: string;
@@ -22,29 +23,8 @@ interface PatientSummary {
 
 let child: ChildProcess;
 let origin = '';
-let output = '';
-let stdout = '';
+let output = { all: '', stdout: '' };
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-e2e-'));
-
-function waitForListening(proc: ChildProcess, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), timeoutMs);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      stdout += chunk.toString();
-      for (const line of output.split('\n')) {
-        const port = line.includes('"msg":"Vigil listening') ? (JSON.parse(line) as { port: number }).port : undefined;
-        if (port) {
-          clearTimeout(timer);
-          resolve(port);
-          return;
-        }
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
 
 async function json<T>(res: Response): Promise<T> {
   const text = await res.text();
@@ -63,22 +43,13 @@ async function buildHookCall(body: Record<string, unknown>): Promise<HookCall> {
 }
 
 beforeAll(async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', SANDBOX: 'on', HL7_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const port = await waitForListening(child, 60_000);
-  origin = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', SANDBOX: 'on', HL7_PORT: '0' });
+  ({ child, output } = server);
+  origin = `http://127.0.0.1:${server.ports.http}`;
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    // Wait for the process to be gone before deleting its DATA_DIR: until then it (and its explanation and
-    // HL7 queue threads) may still create files there, and the recursive delete fails with ENOTEMPTY.
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
+  await stopServerProcess(child);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -178,9 +149,9 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('"msg":"request"');
+    expect(output.all).toContain('"msg":"request"');
     // Structured logs only: every line on stdout is one pino JSON object (no library's console output).
-    const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+    const lines = output.stdout.split('\n').filter((line) => line.trim() !== '');
     expect(lines.length).toBeGreaterThan(5);
     const notJson = lines.filter((line) => {
       try {
@@ -192,8 +163,8 @@ describe('npm start: the service with its embedded sandbox EHR', () => {
     });
     expect(notJson).toEqual([]);
     for (const patient of patients) {
-      expect(output).not.toContain(patient.id);
-      for (const part of patient.name.split(/\s+/).filter((p) => p.length > 2)) expect(output).not.toContain(part);
+      expect(output.all).not.toContain(patient.id);
+      for (const part of patient.name.split(/\s+/).filter((p) => p.length > 2)) expect(output.all).not.toContain(part);
     }
   }, 20_000);
 });

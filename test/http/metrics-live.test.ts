@@ -6,11 +6,12 @@
  * only a running server shows it), and the back end in use. No patient data may appear in any series.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MllpTestClient, ackParts, oruMessage } from '../hl7/helpers.js';
+import { startServerProcess, stopServerProcess } from '../e2e/server-process.js';
 
 /** Sandbox patient with an ICU window and a cardiology work-up (data/sandbox/index.json). */
 const PATIENT = '0283b437-ef20-41bb-a026-b60a742d536a';
@@ -24,36 +25,7 @@ interface HookCall {
 let child: ChildProcess;
 let origin = '';
 let hl7Port = 0;
-let output = '';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-metrics-live-'));
-
-/** Resolves once both the HTTP and the MLLP listener have logged their ports. */
-function waitForPorts(proc: ChildProcess, timeoutMs: number): Promise<{ http: number; hl7: number }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), timeoutMs);
-    const ports: { http?: number; hl7?: number } = {};
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        let entry: { msg?: string; port?: number };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          continue;
-        }
-        if (entry.msg?.startsWith('Vigil listening')) ports.http = entry.port;
-        if (entry.msg === 'hl7: MLLP listener started') ports.hl7 = entry.port;
-      }
-      if (ports.http && ports.hl7) {
-        clearTimeout(timer);
-        resolve({ http: ports.http, hl7: ports.hl7 });
-      }
-    });
-    proc.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
 
 async function scrape(): Promise<string> {
   const res = await fetch(`${origin}/metrics`);
@@ -96,30 +68,26 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Pr
 }
 
 beforeAll(async () => {
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const server = await startServerProcess(
     // PRECOMPUTE off: every explanation below is computed by the hook itself, on the main thread's metrics.
     // The HL7 interface writes to a FHIR store that refuses every connection (TCP port 0), so an accepted
     // message stays queued: its depth can be seen on a scrape. (With PRECOMPUTE off nothing else uses it.)
-    env: {
+    {
       ...process.env,
       PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', SANDBOX: 'on', PRECOMPUTE: 'off', RATE_LIMIT_RPS: '0',
       HL7_PORT: '0', FHIR_STORE_URL: 'http://127.0.0.1:0/fhir',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ports = await waitForPorts(child, 60_000);
-  origin = `http://127.0.0.1:${ports.http}`;
-  hl7Port = ports.hl7;
+    { waitForHl7: true },
+  );
+  child = server.child;
+  origin = `http://127.0.0.1:${server.ports.http}`;
+  hl7Port = server.ports.hl7!;
   // Models load in the background; the ML services need them.
   await eventually(async () => (await fetch(`${origin}/readyz`)).status === 200, 60_000);
 }, 90_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
+  await stopServerProcess(child);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
