@@ -14,10 +14,12 @@
  * one record per exact data across restarts and replicas. A record past retention (EXPLANATION_RETENTION_DAYS)
  * is never reused, from memory or from the store: the next identical call issues a new one.
  */
+import type { Logger } from '../logger.js';
 import type { Prediction } from '../models/index.js';
 import { DAY_MS } from '../storage/periodic-purge.js';
 import { cardFactors } from './from-explain.js';
 import type { ExplanationFactor, ExplanationMethod, ExplanationRecord } from './record.js';
+import { saveIssuedRecord, type ExplanationStore } from './store.js';
 
 /** What a card needs from an issued record (the record itself stays in the ExplanationStore). */
 export interface IssuedExplanation {
@@ -53,6 +55,49 @@ export function issuedFromRecord(record: ExplanationRecord, expected: IssuedFor)
     ...(record.method ? { method: record.method } : {}),
     created: record.created,
   };
+}
+
+/**
+ * The record already issued for `key`: from memory, else the store's (after a restart, or another
+ * replica's) — asked once per key and remembered. A store failure counts as none (logged by error name
+ * only): the caller then issues as usual.
+ */
+export function recallIssued(
+  issued: IssuedExplanations,
+  store: Pick<ExplanationStore, 'findIssued'>,
+  key: string,
+  expected: IssuedFor,
+  logger: Pick<Logger, 'warn'>,
+): Promise<IssuedExplanation | undefined> {
+  return issued.recall(key, async (notBefore) => {
+    try {
+      const record = await store.findIssued(key, notBefore);
+      return record && issuedFromRecord(record, expected);
+    } catch (err) {
+      logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'issued explanation lookup failed');
+      return undefined;
+    }
+  });
+}
+
+/**
+ * Stores `record` as the one issued for `key` — once however many identical calls ask meanwhile — and
+ * resolves to what the card links: this record, or the one another replica stored under the key first;
+ * undefined when the store failed (the card then goes out without an explanation link).
+ */
+export async function issueRecord(
+  issued: IssuedExplanations,
+  store: Pick<ExplanationStore, 'saveIssued'>,
+  record: ExplanationRecord,
+  key: string,
+  expected: IssuedFor,
+  logger: Pick<Logger, 'error'>,
+): Promise<IssuedExplanation | undefined> {
+  const result = await issued.getOrIssue(key, async () => {
+    const kept = await saveIssuedRecord(store, record, key, issued.notBefore(), logger);
+    return kept && issuedFromRecord(kept, expected);
+  });
+  return result.issued;
 }
 
 export interface IssuedExplanationsOptions {

@@ -18,8 +18,8 @@ import { MEASUREMENTS } from '../../../models/data/physionet.js';
 import { provenanceOfWindow } from '../../../explain/index.js';
 import { ExplanationEngine, type ExplainResult } from '../../../explanations/engine.js';
 import { cardFactors, methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
-import { saveExplanationRecord, saveIssuedRecord } from '../../../explanations/store.js';
-import { issuedFromRecord, type IssuedExplanation, type IssuedFor } from '../../../explanations/issued.js';
+import { saveExplanationRecord } from '../../../explanations/store.js';
+import { issueRecord, recallIssued, type IssuedExplanation, type IssuedFor } from '../../../explanations/issued.js';
 import { windowFromInput } from '../../../explanations/trend.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelSource, modelUnavailableCard, modelCardLink } from '../../../explanations/risk-card.js';
@@ -81,17 +81,6 @@ function explainedFrom(result: ExplainResult, window: DeteriorationWindow, model
   };
 }
 
-/** The record stored under `key` (another replica's, or this one's before a restart); a store failure counts as none. */
-async function findIssued(store: ModelServiceDeps['explanations'], key: string, notBefore: Date | undefined, expected: IssuedFor, logger: Pick<HookInvocation['logger'], 'warn'>): Promise<IssuedExplanation | undefined> {
-  try {
-    const record = await store.findIssued(key, notBefore);
-    return record && issuedFromRecord(record, expected);
-  } catch (err) {
-    logger.warn({ errName: err instanceof Error ? err.name : typeof err }, 'issued explanation lookup failed');
-    return undefined;
-  }
-}
-
 export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
   const engine = deps.engine ?? new ExplanationEngine();
   return {
@@ -148,7 +137,7 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       // The same data as an earlier call: its stored record (score, factors, link) is this call's answer.
       // Memory first; on a miss (restart, another replica's record) the store, by key.
       const issuedFor: IssuedFor = { patientId, serviceId: DETERIORATION_SERVICE_ID, model: { id: manifest.id, version: manifest.version } };
-      const reused = engine.issued.get(issueKey) ?? (await engine.issued.recall(issueKey, (notBefore) => findIssued(deps.explanations, issueKey, notBefore, issuedFor, invocation.logger)));
+      const reused = await recallIssued(engine.issued, deps.explanations, issueKey, issuedFor, invocation.logger);
       if (reused) return issuedCard(reused);
       try {
         const { explainable, prepared } = prepareForExplanation(model, window);
@@ -200,15 +189,11 @@ export function createDeteriorationService(deps: ModelServiceDeps): CdsService {
       };
       // Only a complete explanation is reused; a concurrent identical call shares this write (one row). The
       // store keeps the key; if another replica stored a record for these data meanwhile, that one is linked.
-      const saveIssued = async (): Promise<IssuedExplanation | undefined> => {
-        const kept = await saveIssuedRecord(deps.explanations, record, issueKey, engine.issued.notBefore(), invocation.logger);
-        return kept && issuedFromRecord(kept, issuedFor);
-      };
       if (explained.problem) {
         const id = await saveExplanationRecord(deps.explanations, record, invocation.logger);
         if (id) return issuedCard({ id, prediction, factors: cardFactors(explained.factors), ...(explained.method ? { method: explained.method } : {}), created: record.created }, cardUuid);
       } else {
-        const { issued } = await engine.issued.getOrIssue(issueKey, saveIssued);
+        const issued = await issueRecord(engine.issued, deps.explanations, record, issueKey, issuedFor, invocation.logger);
         if (issued) return issuedCard(issued, issued.id === record.id ? cardUuid : undefined);
       }
       return cardOf({ cardUuid, prediction, factors: explained.factors, method: explained.method, ...(explained.problem ? { problem: explained.problem } : {}) });

@@ -2,18 +2,25 @@
  * vigil-heart-disease (patient-view) and vigil-heart-disease-order (order-select): probability of coronary
  * artery disease from the cardiology work-up (model: models/heart-disease, docs/models/heart-disease.md).
  * Steps: work-up Observations → 13 inputs with their evidence → can they be scored? → score and explain
- * (src/explain, through the explanation engine and its cache) → store the explanation record → card. The
- * order-select service answers no cards unless a cardiology test is among the selections.
+ * (src/explain, through the explanation engine and its cache) → store the explanation record, once per
+ * exact data (an identical later call — after a restart or on another replica too — links its card to the
+ * stored record instead of writing another: ./issued-key.ts) → card. The order-select service answers no
+ * cards unless a cardiology test is among the selections.
+ *
+ * The two services keep separate records for the same data: the explanation view files a clinician's
+ * feedback under the record's serviceId and cardUuid (src/smart/app-launch/feedback.ts), so a shared record
+ * would send feedback given on an order-select card to vigil-heart-disease, about a card it never issued.
  */
 import { randomUUID } from 'node:crypto';
-import type { Encounter, FhirResource, Observation, Patient } from 'fhir/r4';
+import type { Encounter, Observation, Patient } from 'fhir/r4';
 import { UnprocessableEntityError } from '../../../errors.js';
 import { prefetchResources } from '../../../fhir/prefetch-resources.js';
 import { HEART_INPUTS } from '../../../models/data/uci-heart.js';
 import type { HeartDiseaseInput, Prediction, RegisteredModel } from '../../../models/index.js';
-import { explainableFromRegistered, heartProvenance } from '../../../explain/index.js';
+import { explainableFromRegistered, heartProvenance, type Provenance } from '../../../explain/index.js';
 import { ExplanationEngine } from '../../../explanations/engine.js';
 import { methodOf, modelFailureReason, predictionOf, recordedPrediction, serviceFactors } from '../../../explanations/from-explain.js';
+import { issueRecord, recallIssued, type IssuedExplanation, type IssuedFor } from '../../../explanations/issued.js';
 import { saveExplanationRecord } from '../../../explanations/store.js';
 import { dataHash, type ExplanationFactor, type ExplanationMethod, type ExplanationRecord } from '../../../explanations/record.js';
 import { cannotScoreCard, modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
@@ -21,6 +28,7 @@ import type { ModelServiceDeps } from '../../../explanations/service-deps.js';
 import type { CdsResponse, CdsService, HookInvocation } from '../../types.js';
 import { buildHeartCard } from './card.js';
 import { HEART_MODEL_ID, HEART_ORDER_SERVICE_ID, HEART_SERVICE_ID, PREFETCH_KEYS, heartDefinition, heartOrderDefinition } from './definition.js';
+import { heartIssuedKeyOf } from './issued-key.js';
 import { CARDIOLOGY_ORDER_CODES, selectedCardiologyOrders, type OrderCode } from './orders.js';
 import { heartInputs } from './workup.js';
 
@@ -46,12 +54,13 @@ async function explain(
   engine: ExplanationEngine,
   model: RegisteredModel<HeartDiseaseInput>,
   scored: ReturnType<typeof heartInputs>,
+  provenance: Provenance,
   patientId: string,
   observationsById: ReadonlyMap<string, Observation>,
   invocation: HookInvocation,
 ): Promise<Explained> {
   const explainable = explainableFromRegistered(model);
-  const prepared = explainable.prepare(scored.input, heartProvenance(scored.workupObservations, invocation.now));
+  const prepared = explainable.prepare(scored.input, provenance);
   try {
     const result = await engine.explain({ model: explainable, prepared, patient: `Patient/${patientId}`, ...(invocation.signal ? { signal: invocation.signal } : {}) });
     return {
@@ -99,9 +108,49 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     return { cards: [cannotScoreCard({ summary, reasons: [reason], notUsed: scored.notUsed, source, links })] };
   };
   const observationsById = new Map(observations.filter((o) => o.id).map((o) => [o.id!, o]));
+  const provenance = heartProvenance(scored.workupObservations, now);
+  const cardOf = (shown: { cardUuid?: string; prediction: Prediction; factors: readonly ExplanationFactor[]; method?: ExplanationMethod; problem?: string; explanationId?: string }): CdsResponse => ({
+    cards: [
+      buildHeartCard({
+        cardUuid: shown.cardUuid ?? randomUUID(),
+        prediction: shown.prediction,
+        manifest,
+        factors: shown.factors,
+        ...(shown.method ? { method: shown.method } : {}),
+        ...(shown.problem ? { explanationProblem: shown.problem } : {}),
+        ...(shown.explanationId ? { explanationId: shown.explanationId } : {}),
+        missing: HEART_INPUTS.filter((n) => Number.isNaN(scored.input[n])),
+        notUsed: scored.notUsed,
+        ...(orders ? { orders } : {}),
+        baseUrl,
+        ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
+      }),
+    ],
+  });
+  const issuedCard = (issued: IssuedExplanation, cardUuid?: string): CdsResponse =>
+    cardOf({ prediction: issued.prediction, factors: issued.factors, ...(issued.method ? { method: issued.method } : {}), explanationId: issued.id, ...(cardUuid ? { cardUuid } : {}) });
+
+  // The same data as an earlier call of this service: its stored record (score, factors, link) is this
+  // call's answer. Memory first; on a miss (a restart, another replica's record) the store, by key.
+  const issuedFor: IssuedFor = { patientId, serviceId, model: { id: manifest.id, version: manifest.version } };
+  const issueKey = heartIssuedKeyOf({
+    serviceId,
+    patient: `Patient/${patientId}`,
+    model: issuedFor.model,
+    explainer: deps.engine.settingsHash,
+    input: scored.input,
+    evidence: scored.evidence,
+    provenance,
+    notUsed: scored.notUsed,
+    observationsById,
+    asOf: now,
+  });
+  const reused = await recallIssued(deps.engine.issued, deps.explanations, issueKey, issuedFor, invocation.logger);
+  if (reused) return issuedCard(reused);
+
   let explained: Explained;
   try {
-    explained = await explain(deps.engine, model, scored, patientId, observationsById, invocation);
+    explained = await explain(deps.engine, model, scored, provenance, patientId, observationsById, invocation);
   } catch (err) {
     if (err instanceof UnprocessableEntityError) return cannotScore(err);
     throw err;
@@ -131,25 +180,17 @@ async function scoreHeart(deps: ModelServiceDeps & { engine: ExplanationEngine }
     inputs: HEART_INPUTS.map((feature) => ({ feature, value: Number.isNaN(scored.input[feature]) ? null : scored.input[feature], evidence: scored.evidence[feature] })),
     notUsed: scored.notUsed,
   };
-  const explanationId = await saveExplanationRecord(deps.explanations, record, invocation.logger);
-  return {
-    cards: [
-      buildHeartCard({
-        cardUuid,
-        prediction,
-        manifest,
-        factors: explained.factors,
-        ...(explained.method ? { method: explained.method } : {}),
-        ...(explained.problem ? { explanationProblem: explained.problem } : {}),
-        ...(explanationId ? { explanationId } : {}),
-        missing: HEART_INPUTS.filter((n) => Number.isNaN(scored.input[n])),
-        notUsed: scored.notUsed,
-        ...(orders ? { orders } : {}),
-        baseUrl,
-        ...(invocation.request.fhirServer ? { fhirServer: invocation.request.fhirServer } : {}),
-      }),
-    ],
-  };
+  const { method, problem } = explained;
+  if (problem) {
+    // Without factors the record is not reused: the next identical call tries the explainer again.
+    const explanationId = await saveExplanationRecord(deps.explanations, record, invocation.logger);
+    return cardOf({ cardUuid, prediction, factors: explained.factors, ...(method ? { method } : {}), problem, ...(explanationId ? { explanationId } : {}) });
+  }
+  // A concurrent identical call shares this write (one row); if another replica stored a record for these
+  // data meanwhile, that one is linked.
+  const issued = await issueRecord(deps.engine.issued, deps.explanations, record, issueKey, issuedFor, invocation.logger);
+  if (issued) return issuedCard(issued, issued.id === record.id ? cardUuid : undefined);
+  return cardOf({ cardUuid, prediction, factors: explained.factors, ...(method ? { method } : {}) });
 }
 
 export interface HeartServiceOptions {
