@@ -1,0 +1,125 @@
+/**
+ * One heart-disease explanation record per exact data through whole Vigil apps over real HTTP (signed ES256
+ * client JWTs), as test/explanations/issued-replicas.test.ts shows for vigil-deterioration: an app
+ * restarted on the same DATA_DIR (SQLite) links the same vigil-heart-disease call's card to the record the
+ * first run stored, and two replicas on one PostgreSQL database link the same record whichever answers —
+ * one row either way, and the app that did not store it explains nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { FhirResource } from 'fhir/r4';
+import { HEART_SERVICE_ID, heartDefinition } from '../../src/cds-hooks/services/heart-disease/definition.js';
+import { fillPrefetchTemplate } from '../../src/cds-hooks/prefetch-template.js';
+import type { Card } from '../../src/cds-hooks/types.js';
+import { fillPrefetch } from '../../src/sandbox/ehr/hook-request.js';
+import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
+import { explanationIdOf, loadSandboxFixture } from '../cds-hooks/services/deterioration-fixtures.js';
+import { makeKey, mintClientJwt, type TestKey } from '../smart/helpers.js';
+import { createTestSchema, pgAvailable, type TestSchema } from '../storage/pg-test-db.js';
+import { ISSUER, PUBLIC_BASE_URL, postJson, startReplica, type Replica } from '../storage/vigil-instance.js';
+
+const SERVICE_PATH = `/cds-services/${HEART_SERVICE_ID}`;
+/** The shipped models (startReplica's default has none). */
+const WITH_MODELS = { MODELS_DIR: path.resolve('models') };
+
+const pgUp = await pgAvailable();
+
+let key: TestKey;
+let patientId: string;
+let prefetch: Record<string, FhirResource | null>;
+
+beforeAll(async () => {
+  key = await makeKey('ES256', 'issued-heart-replicas');
+  const fixture = loadSandboxFixture(new Date());
+  patientId = fixture.index.find((p) => p.provenance.uci !== null)!.id;
+  const context = { userId: 'Practitioner/u1', patientId };
+  prefetch = await fillPrefetch(heartDefinition().prefetch ?? {}, context, { fill: fillPrefetchTemplate, source: fixture.store, fhirServer: 'http://ehr.test/fhir' });
+}, 120_000);
+
+/** Waits until the replica's models are loaded (until then the model services answer "model unavailable"). */
+async function ready(replica: Replica): Promise<Replica> {
+  for (let i = 0; i < 300; i++) {
+    const body = (await (await fetch(`${replica.origin}/readyz`)).json()) as { checks: Array<{ name: string; ok: boolean }> };
+    if (body.checks.find((c) => c.name === 'models')?.ok) return replica;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('models not loaded in 30 s');
+}
+
+async function callHook(replica: Replica): Promise<Card> {
+  const token = await mintClientJwt({ key, iss: ISSUER, aud: `${PUBLIC_BASE_URL}${SERVICE_PATH}` });
+  const body = { hook: 'patient-view', hookInstance: randomUUID(), context: { userId: 'Practitioner/u1', patientId }, prefetch };
+  const res = await postJson(`${replica.origin}${SERVICE_PATH}`, body, token);
+  expect(res.status).toBe(200);
+  const card = ((await res.json()) as { cards: Card[] }).cards[0]!;
+  expect(card.summary).toMatch(/^Coronary disease probability \d/);
+  return card;
+}
+
+describe('a restart on the same DATA_DIR (SQLite)', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vigil-issued-heart-restart-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('links the same hook call to the record the first run stored: same explanation id, same card, one row', async () => {
+    const first = await ready(await startReplica({ key, dataDir, env: WITH_MODELS }));
+    let before: Card;
+    try {
+      before = await callHook(first);
+    } finally {
+      await first.stop();
+    }
+    const second = await ready(await startReplica({ key, dataDir, env: WITH_MODELS }));
+    let after: Card;
+    try {
+      after = await callHook(second);
+      // Found by key before explaining: nothing recomputed, nothing written.
+      expect(second.vigil.explanationEngine.stats).toMatchObject({ computed: 0, issued: { issued: 0, recalled: 1, reused: 1 } });
+    } finally {
+      await second.stop();
+    }
+    expect(explanationIdOf(before)).toBeDefined();
+    expect(explanationIdOf(after)).toBe(explanationIdOf(before));
+    expect(after.uuid).not.toBe(before.uuid);
+    expect({ ...after, uuid: before.uuid }).toEqual(before);
+    const store = openSqliteExplanationStore(dataDir);
+    try {
+      expect((await store.latestByModel(patientId)).map((r) => r.id)).toEqual([explanationIdOf(before)]);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+});
+
+(pgUp ? describe : describe.skip)('two replicas on one PostgreSQL database', () => {
+  let schema: TestSchema;
+  let a: Replica;
+  let b: Replica;
+
+  beforeAll(async () => {
+    schema = await createTestSchema();
+    [a, b] = await Promise.all([startReplica({ key, pool: schema.pool(), env: WITH_MODELS }), startReplica({ key, pool: schema.pool(), env: WITH_MODELS })]);
+    await Promise.all([ready(a), ready(b)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await schema?.drop();
+  });
+
+  it('B links the record A stored for the same hook call, and A links it again: one row', async () => {
+    const fromA = await callHook(a);
+    const fromB = await callHook(b);
+    const againA = await callHook(a);
+    expect(b.vigil.explanationEngine.stats).toMatchObject({ computed: 0, issued: { issued: 0, recalled: 1 } });
+    expect(a.vigil.explanationEngine.stats.issued).toMatchObject({ issued: 1, recalled: 0, reused: 1 });
+    expect(explanationIdOf(fromA)).toBeDefined();
+    expect(explanationIdOf(fromB)).toBe(explanationIdOf(fromA));
+    expect(explanationIdOf(againA)).toBe(explanationIdOf(fromA));
+    expect(fromB.detail).toBe(fromA.detail);
+    const { rows } = await schema.pool({ max: 1 }).query<{ n: string }>('SELECT count(*) AS n FROM explanation WHERE patient_id = $1', [patientId]);
+    expect(Number(rows[0]!.n)).toBe(1);
+  }, 60_000);
+});
