@@ -38,17 +38,22 @@ afterAll(async () => {
   await registry.close();
 });
 
-/** A SQLite store of its own (no test sees another's records), counting the rows written. */
-function countingStore(): ExplanationStore & { saves: number } {
+/** A SQLite store of its own (no test sees another's records), counting the rows written; `failNext` makes the next writes throw. */
+function countingStore(): ExplanationStore & { saves: number; failNext: number } {
   const inner = openSqliteExplanationStore(':memory:');
   opened.push(inner);
   const store = {
     saves: 0,
+    failNext: 0,
     async save(record: ExplanationRecord) {
       store.saves++;
       await inner.save(record);
     },
     async saveIssued(record: ExplanationRecord, key: string, notBefore?: Date) {
+      if (store.failNext > 0) {
+        store.failNext--;
+        throw new Error('disk full');
+      }
       const kept = await inner.saveIssued(record, key, notBefore);
       if (kept.id === record.id) store.saves++;
       return kept;
@@ -204,6 +209,20 @@ describe('one heart-disease explanation record per exact data', () => {
     expect(explanationIdOf(day2)).not.toBe(explanationIdOf(day1));
     expect(explanationIdOf(day2Later)).toBe(explanationIdOf(day2));
     expect(store.saves).toBe(2);
+  });
+
+  it('a failed write is not remembered: that card has no explanation link, the next identical call writes and links', async () => {
+    const { patientView, store } = setup(countingStore());
+    const id = workedUp(2);
+    store.failNext = 1;
+    const failed = (await callService(patientView, fixture.store, id)).cards[0]!;
+    expect(explanationIdOf(failed)).toBeUndefined();
+    expect(failed.summary).toMatch(/^Coronary disease probability \d/);
+    const next = (await callService(patientView, fixture.store, id)).cards[0]!;
+    expect(explanationIdOf(next)).toBeDefined();
+    expect(await store.get(explanationIdOf(next)!)).toBeDefined();
+    expect(store.saves).toBe(1);
+    expect(next.summary).toBe(failed.summary);
   });
 
   it('concurrent identical calls share one write', async () => {
