@@ -19,6 +19,7 @@ import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-sto
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import type { ModelRegistry } from '../../../src/models/index.js';
 import { storageBackends } from '../../storage/backends.js';
+import { countingStore, type CountingStore } from '../../explanations/counting-store.js';
 import { NOW, callService, explanationIdOf, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 let registry: ModelRegistry;
@@ -35,40 +36,11 @@ afterAll(async () => {
   await registry.close();
 });
 
-/** The SQLite store, counting saves; `failNext` makes the next saves throw. */
-function countingStore(): ExplanationStore & { saves: number; failNext: number } {
-  const store = {
-    saves: 0,
-    failNext: 0,
-    async save(record: ExplanationRecord) {
-      if (store.failNext > 0) {
-        store.failNext--;
-        throw new Error('disk full');
-      }
-      store.saves++;
-      await inner.save(record);
-    },
-    async saveIssued(record: ExplanationRecord, key: string, notBefore?: Date) {
-      if (store.failNext > 0) {
-        store.failNext--;
-        throw new Error('disk full');
-      }
-      const kept = await inner.saveIssued(record, key, notBefore);
-      if (kept.id === record.id) store.saves++;
-      return kept;
-    },
-    findIssued: (key: string, notBefore?: Date) => inner.findIssued(key, notBefore),
-    get: (id: string) => inner.get(id),
-    latestByModel: (patientId: string) => inner.latestByModel(patientId),
-    purgeOlderThan: (before: Date) => inner.purgeOlderThan(before),
-    close: async () => undefined,
-  };
-  return store;
-}
 
-function setup(): { service: CdsService; engine: ExplanationEngine; store: ReturnType<typeof countingStore> } {
+function setup(): { service: CdsService; engine: ExplanationEngine; store: CountingStore } {
   const engine = new ExplanationEngine({ maxWaitMs: 0 });
-  const store = countingStore();
+  // The shared SQLite store, counting saves; `failNext` makes the next saves throw.
+  const store = countingStore(inner);
   return { service: createDeteriorationService({ models: modelProviderOf(registry), explanations: store, engine }), engine, store };
 }
 

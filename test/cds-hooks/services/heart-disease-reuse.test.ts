@@ -21,6 +21,7 @@ import type { ExplanationStore } from '../../../src/explanations/store.js';
 import type { ModelRegistry } from '../../../src/models/index.js';
 import { buildDraftOrders } from '../../../src/sandbox/ehr/draft-orders.js';
 import { storageBackends } from '../../storage/backends.js';
+import { countingStore, type CountingStore } from '../../explanations/counting-store.js';
 import { NOW, callService, explanationIdOf, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 const HOUR = 3_600_000;
@@ -39,32 +40,10 @@ afterAll(async () => {
 });
 
 /** A SQLite store of its own (no test sees another's records), counting the rows written; `failNext` makes the next writes throw. */
-function countingStore(): ExplanationStore & { saves: number; failNext: number } {
+function ownCountingStore(): CountingStore {
   const inner = openSqliteExplanationStore(':memory:');
   opened.push(inner);
-  const store = {
-    saves: 0,
-    failNext: 0,
-    async save(record: ExplanationRecord) {
-      store.saves++;
-      await inner.save(record);
-    },
-    async saveIssued(record: ExplanationRecord, key: string, notBefore?: Date) {
-      if (store.failNext > 0) {
-        store.failNext--;
-        throw new Error('disk full');
-      }
-      const kept = await inner.saveIssued(record, key, notBefore);
-      if (kept.id === record.id) store.saves++;
-      return kept;
-    },
-    findIssued: (key: string, notBefore?: Date) => inner.findIssued(key, notBefore),
-    get: (id: string) => inner.get(id),
-    latestByModel: (patientId: string) => inner.latestByModel(patientId),
-    purgeOlderThan: (before: Date) => inner.purgeOlderThan(before),
-    close: async () => undefined,
-  };
-  return store;
+  return countingStore(inner);
 }
 
 function setup<S extends ExplanationStore>(store: S, engine = new ExplanationEngine({ maxWaitMs: 0 })) {
@@ -94,7 +73,7 @@ function shown(card: Card): Omit<Card, 'uuid'> {
 
 describe('one heart-disease explanation record per exact data', () => {
   it('identical data: the same record id on both cards, one row, nothing explained again, the same card but for its uuid', async () => {
-    const { patientView, engine, store } = setup(countingStore());
+    const { patientView, engine, store } = setup(ownCountingStore());
     const id = workedUp(0);
     const first = (await callService(patientView, fixture.store, id)).cards[0]!;
     const second = (await callService(patientView, fixture.store, id)).cards[0]!;
@@ -113,7 +92,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('one changed input value: a new record with the new value, the earlier one kept; the earlier data link the earlier record again', async () => {
-    const { patientView, engine, store } = setup(countingStore());
+    const { patientView, engine, store } = setup(ownCountingStore());
     const id = workedUp(1);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const chol = (o: Observation) => o.id?.endsWith('-uci-chol') === true;
@@ -137,7 +116,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('an amended reading (new version, same value): a new record', async () => {
-    const { patientView, store } = setup(countingStore());
+    const { patientView, store } = setup(ownCountingStore());
     const id = workedUp(2);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const version = (v: string) =>
@@ -151,7 +130,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('another patient with identical values and the same Observations: a different record, each naming its patient', async () => {
-    const { patientView, store } = setup(countingStore());
+    const { patientView, store } = setup(ownCountingStore());
     const id = workedUp(3);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const twinId = `${id}-twin`;
@@ -174,7 +153,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('patient-view and order-select on the same data keep a record each (feedback is filed under the record’s service), each reused by its own service', async () => {
-    const { patientView, orderSelect, store } = setup(countingStore());
+    const { patientView, orderSelect, store } = setup(ownCountingStore());
     const id = workedUp(4);
     const view = (await callService(patientView, fixture.store, id)).cards[0]!;
     const order = (await callService(orderSelect, fixture.store, id, { context: orderContext(id) })).cards[0]!;
@@ -191,7 +170,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('a cited reading becoming more than 24 h old (its sentence then prints the date): a new record; within either side, reused', async () => {
-    const { patientView, store } = setup(countingStore());
+    const { patientView, store } = setup(ownCountingStore());
     const id = workedUp(0);
     const measured = new Date(NOW.getTime() - 23 * HOUR);
     const prefetch = editObservations(await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id }), (o) =>
@@ -212,7 +191,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('a failed write is not remembered: that card has no explanation link, the next identical call writes and links', async () => {
-    const { patientView, store } = setup(countingStore());
+    const { patientView, store } = setup(ownCountingStore());
     const id = workedUp(2);
     store.failNext = 1;
     const failed = (await callService(patientView, fixture.store, id)).cards[0]!;
@@ -226,7 +205,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('concurrent identical calls share one write', async () => {
-    const { patientView, store } = setup(countingStore());
+    const { patientView, store } = setup(ownCountingStore());
     const id = workedUp(1);
     const cards = (await Promise.all([0, 1, 2].map(() => callService(patientView, fixture.store, id)))).map((r) => r.cards[0]!);
     expect(new Set(cards.map(explanationIdOf)).size).toBe(1);
