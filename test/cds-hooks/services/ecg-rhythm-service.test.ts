@@ -46,7 +46,7 @@ function memoryStore(): ExplanationStore & { records: Map<string, ExplanationRec
       for (const r of old) records.delete(r.id);
       return old.length;
     },
-    // vigil-ecg-rhythm does not reuse records by key (src/explanations/issued.ts); only the interface needs these.
+    // Keyed reuse is tested in ecg-reuse.test.ts; here every key is new (each test its own tracing).
     async findIssued() { return undefined; },
     async saveIssued(r) { records.set(r.id, r); return r; },
     async close() {},

@@ -10,6 +10,7 @@ import type { Observation } from 'fhir/r4';
 import { GatewayTimeoutError, isVigilError, UnprocessableEntityError } from '../../../errors.js';
 import { dataHash } from '../../../explanations/record.js';
 import type { ExplanationEngine } from '../../../explanations/engine.js';
+import { issueRecord, recallIssued, type IssuedFor } from '../../../explanations/issued.js';
 import { saveExplanationRecord, type ExplanationStore } from '../../../explanations/store.js';
 import { modelCardLink, modelSource, modelUnavailableCard } from '../../../explanations/risk-card.js';
 import type { ModelProvider } from '../../../explanations/model-provider.js';
@@ -23,6 +24,7 @@ import { explainTracing, type EcgExplanation } from '../../../models/ecg/explain
 import type { Card } from '../../types.js';
 import { buildRhythmCard, cannotClassifyCard, SERVICE_LABEL } from './card.js';
 import { ECG_MODEL_ID } from './definition.js';
+import { ecgIssuedKeyOf } from './issued-key.js';
 import { pickLead, timeOf, type EcgLead } from './observation.js';
 import { buildEcgRecord, buildUnclassifiedEcgRecord, type EcgRecordBase } from './record.js';
 
@@ -206,12 +208,21 @@ export interface EcgCardInput {
   baseUrl: string;
   now: Date;
   explanations: ExplanationStore;
-  logger: Pick<Logger, 'error'>;
+  logger: Pick<Logger, 'error' | 'warn'>;
+  /**
+   * Link the record already issued for exactly this tracing instead of storing another (vigil-ecg-rhythm:
+   * ./issued-key.ts); `saliency` is whether it was asked for. Without it every call stores its own record.
+   */
+  reuse?: { engine: Pick<ExplanationEngine, 'issued' | 'settingsHash'>; saliency: boolean };
 }
 
 /**
  * The card for one analysed tracing, with its explanation record stored (a failed store only drops the
- * explanation link): the rhythm card, or "cannot classify" with the reasons.
+ * explanation link): the rhythm card, or "cannot classify" with the reasons. With `reuse`, a classified
+ * tracing whose record was already issued (this process, an earlier run, another replica) links that record:
+ * the card is the same but for its uuid. Not reused: a record whose explanation is missing (explainer failure
+ * or the cpu back end: the next call tries again), and "cannot classify" records (no prediction, which the
+ * shared reuse path requires of a record it trusts; see docs/services/ecg-rhythm.md).
  */
 export async function ecgCard(input: EcgCardInput): Promise<Card> {
   const { model, target, analysed } = input;
@@ -254,6 +265,49 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
     });
   }
   const c = analysis.classification;
+  const rhythmCard = (uuid: string, explanationId: string | undefined): Card =>
+    buildRhythmCard({
+      cardUuid: uuid,
+      rhythm: c.rhythm,
+      probabilities: c.probabilities,
+      modelVersion: manifest.version,
+      source,
+      links,
+      baseUrl: input.baseUrl,
+      ...(target.recordedAt ? { recordedAt: target.recordedAt } : {}),
+      durationSeconds: analysis.durationSeconds,
+      ...(target.observationRef ? { observationRef: target.observationRef } : {}),
+      leadPath: target.lead.path,
+      resampledFrom: analysis.sourceRateHz,
+      modelRate: analysis.modelRateHz,
+      ...(analysis.explanation ? { segments: analysis.explanation.segments } : {}),
+      ...(analysis.explanation?.rhythm ? { rhythmFactor: analysis.explanation.rhythm } : {}),
+      ...(explanationId ? { explanationId } : {}),
+      ...(analysis.explanationProblem ? { explanationProblem: analysis.explanationProblem } : {}),
+    });
+  const issuedFor: IssuedFor = { patientId: input.patientId, serviceId: input.serviceId, model: { id: manifest.id, version: manifest.version } };
+  const reuse =
+    input.reuse && !analysis.explanationProblem
+      ? {
+          engine: input.reuse.engine,
+          issuedFor,
+          key: ecgIssuedKeyOf({
+            serviceId: input.serviceId,
+            patient: `Patient/${input.patientId}`,
+            model: issuedFor.model,
+            explainer: input.reuse.engine.settingsHash,
+            backend: backendName() ?? 'none',
+            saliency: input.reuse.saliency,
+            observation: target.observation,
+            lead: target.lead,
+          }),
+        }
+      : undefined;
+  if (reuse) {
+    // Memory first; on a miss (a restart, another replica's record) the store, by key.
+    const reused = await recallIssued(reuse.engine.issued, input.explanations, reuse.key, reuse.issuedFor, input.logger);
+    if (reused) return rhythmCard(randomUUID(), reused.id);
+  }
   const record = buildEcgRecord({
     ...base(c.signal, c.rateHz),
     rhythm: c.rhythm,
@@ -262,24 +316,10 @@ export async function ecgCard(input: EcgCardInput): Promise<Card> {
     ...(analysis.explanation ? { explanation: analysis.explanation } : {}),
   });
   if (record.method) record.method = { ...record.method, explainedAt: analysis.analysedAt, computed: analysed.source === 'cache' ? 'cache' : 'inline' };
-  const explanationId = await saveExplanationRecord(input.explanations, record, input.logger);
-  return buildRhythmCard({
-    cardUuid,
-    rhythm: c.rhythm,
-    probabilities: c.probabilities,
-    modelVersion: manifest.version,
-    source,
-    links,
-    baseUrl: input.baseUrl,
-    ...(target.recordedAt ? { recordedAt: target.recordedAt } : {}),
-    durationSeconds: analysis.durationSeconds,
-    ...(target.observationRef ? { observationRef: target.observationRef } : {}),
-    leadPath: target.lead.path,
-    resampledFrom: analysis.sourceRateHz,
-    modelRate: analysis.modelRateHz,
-    ...(analysis.explanation ? { segments: analysis.explanation.segments } : {}),
-    ...(analysis.explanation?.rhythm ? { rhythmFactor: analysis.explanation.rhythm } : {}),
-    ...(explanationId ? { explanationId } : {}),
-    ...(analysis.explanationProblem ? { explanationProblem: analysis.explanationProblem } : {}),
-  });
+  if (reuse) {
+    // A concurrent identical call shares this write; another replica's record under the key is linked instead.
+    const issued = await issueRecord(reuse.engine.issued, input.explanations, record, reuse.key, reuse.issuedFor, input.logger);
+    return rhythmCard(issued && issued.id !== record.id ? randomUUID() : cardUuid, issued?.id);
+  }
+  return rhythmCard(cardUuid, await saveExplanationRecord(input.explanations, record, input.logger));
 }

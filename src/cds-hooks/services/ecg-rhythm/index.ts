@@ -2,7 +2,9 @@
  * vigil-ecg-rhythm (issue 10): the rhythm of the patient's newest single-lead ECG on patient-view
  * (CDS Hooks 2.0.1 §Calling a CDS Service; model: models/ecg-rhythm, docs/services/ecg-rhythm.md). The
  * handler wires pure steps: newest ECG Observation → lead → SampledData in mV → quality checks → windows →
- * class probabilities → saliency over the signal → explanation record → card. No ECG gives no card; an
+ * class probabilities → saliency over the signal → explanation record, once per exact tracing (an identical
+ * later call, after a restart or on another replica too, links the stored record: ./issued-key.ts) → card.
+ * No ECG gives no card; an
  * unusable tracing gives a "cannot classify" card; an explainer or store failure only drops the segments
  * or the explanation link.
  */
@@ -49,6 +51,8 @@ export function createEcgRhythmService(deps: Pick<ModelServiceDeps, 'models' | '
         now: invocation.now,
         explanations: deps.explanations,
         logger,
+        // One record per exact tracing: a chart opened again links the stored one (./issued-key.ts).
+        reuse: { engine, saliency: options.explain !== false },
       });
       return { cards: [card] };
     },
