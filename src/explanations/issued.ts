@@ -3,8 +3,8 @@
  * one stored record instead of writing a new ~10 KB row per call (issue 7 §Speed; docs/performance.md).
  * The key is the service's: it must cover everything the record and the card are built from (for
  * vigil-deterioration see services/deterioration/issued-key.ts, for the heart-disease services
- * services/heart-disease/issued-key.ts), so a record is reused only for exactly
- * the data it was made from — never for older or merely similar data.
+ * services/heart-disease/issued-key.ts, for vigil-ecg-rhythm services/ecg-rhythm/issued-key.ts), so a
+ * record is reused only for exactly the data it was made from — never for older or merely similar data.
  *
  * A record is remembered only once the store accepted it (its id can be fetched); a failed write is
  * forgotten, so the next call writes again. Concurrent calls with one key share one write. In memory,
