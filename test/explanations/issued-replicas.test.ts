@@ -1,9 +1,10 @@
 /**
  * One explanation record per exact data through whole Vigil apps over real HTTP (signed ES256 client JWTs),
- * for each service that reuses records (vigil-deterioration, vigil-heart-disease): an app restarted on the
- * same DATA_DIR (SQLite) links the same hook call's card to the record the first run stored, and two replicas
- * on one PostgreSQL database link the same record whichever answers — one row either way, and the app that
- * did not store it explains nothing (src/explanations/issued.ts).
+ * for each service that reuses records (vigil-deterioration, vigil-heart-disease, vigil-ecg-rhythm): an app
+ * restarted on the same DATA_DIR (SQLite) links the same hook call's card to the record the first run stored,
+ * and two replicas on one PostgreSQL database link the same record whichever answers — one row either way, and
+ * the app that did not store it explains nothing (src/explanations/issued.ts). vigil-ecg-rhythm builds its card
+ * from the analysis, which is kept in memory only: there that app classifies the tracing once, writing nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FhirResource } from 'fhir/r4';
 import { deteriorationDefinition, DETERIORATION_SERVICE_ID } from '../../src/cds-hooks/services/deterioration/definition.js';
+import { ECG_SERVICE_ID, ecgDefinition } from '../../src/cds-hooks/services/ecg-rhythm/definition.js';
 import { HEART_SERVICE_ID, heartDefinition } from '../../src/cds-hooks/services/heart-disease/definition.js';
 import { fillPrefetchTemplate } from '../../src/cds-hooks/prefetch-template.js';
 import type { Card, CdsServiceDefinition } from '../../src/cds-hooks/types.js';
@@ -35,6 +37,8 @@ interface ServiceCase {
   summary: RegExp;
   /** What must be equal between the first card and the card linked to its record (uuids always differ). */
   sameCard: (before: Card, after: Card) => void;
+  /** Inputs the app that did not store the record still computes (0: the record alone makes the card). */
+  computedOnRelink: number;
 }
 
 const CASES: ServiceCase[] = [
@@ -44,6 +48,7 @@ const CASES: ServiceCase[] = [
     patientOf: (fixture) => fixture.index.find((p) => p.provenance.physionet.septic)!.id,
     summary: /Sepsis risk/,
     sameCard: (before, after) => expect(after.detail).toBe(before.detail),
+    computedOnRelink: 0,
   },
   {
     serviceId: HEART_SERVICE_ID,
@@ -51,6 +56,19 @@ const CASES: ServiceCase[] = [
     patientOf: (fixture) => fixture.index.find((p) => p.provenance.uci !== null)!.id,
     summary: /^Coronary disease probability \d/,
     sameCard: (before, after) => expect({ ...after, uuid: before.uuid }).toEqual(before),
+    computedOnRelink: 0,
+  },
+  {
+    serviceId: ECG_SERVICE_ID,
+    definition: ecgDefinition,
+    // A sandbox patient with a shipped ECG (data/sandbox-ecg): the one whose tracing the model calls AF.
+    patientOf: (fixture) => {
+      const resources = fixture.bundles.map((b) => (b.entry ?? []).map((e) => e.resource)).find((rs) => rs.some((r) => r?.resourceType === 'Observation' && r.device?.display?.includes('A00027')))!;
+      return resources.find((r) => r?.resourceType === 'Patient')!.id!;
+    },
+    summary: /^ECG rhythm: atrial fibrillation/,
+    sameCard: (before, after) => expect({ ...after, uuid: before.uuid }).toEqual(before),
+    computedOnRelink: 1,
   },
 ];
 
@@ -112,8 +130,8 @@ describe.each(CASES)('$serviceId', (c) => {
       let after: Card;
       try {
         after = await callHook(second);
-        // Found by key before explaining: nothing recomputed, nothing written.
-        expect(second.vigil.explanationEngine.stats).toMatchObject({ computed: 0, issued: { issued: 0, recalled: 1, reused: 1 } });
+        // Found by key: nothing written, and nothing recomputed but the ECG analysis (computedOnRelink).
+        expect(second.vigil.explanationEngine.stats).toMatchObject({ computed: c.computedOnRelink, issued: { issued: 0, recalled: 1, reused: 1 } });
       } finally {
         await second.stop();
       }
@@ -150,7 +168,7 @@ describe.each(CASES)('$serviceId', (c) => {
       const fromA = await callHook(a);
       const fromB = await callHook(b);
       const againA = await callHook(a);
-      expect(b.vigil.explanationEngine.stats).toMatchObject({ computed: 0, issued: { issued: 0, recalled: 1 } });
+      expect(b.vigil.explanationEngine.stats).toMatchObject({ computed: c.computedOnRelink, issued: { issued: 0, recalled: 1 } });
       expect(a.vigil.explanationEngine.stats.issued).toMatchObject({ issued: 1, recalled: 0, reused: 1 });
       expect(explanationIdOf(fromA)).toBeDefined();
       expect(explanationIdOf(fromB)).toBe(explanationIdOf(fromA));
