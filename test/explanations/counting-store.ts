@@ -3,6 +3,7 @@
  * links another record counts as none), and makes the next `failNext` writes throw as a full disk would.
  */
 import type { ExplanationRecord } from '../../src/explanations/record.js';
+import { openSqliteExplanationStore } from '../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../src/explanations/store.js';
 
 export type CountingStore = ExplanationStore & { saves: number; failNext: number };
@@ -34,4 +35,19 @@ export function countingStore(inner: ExplanationStore): CountingStore {
     close: async () => undefined,
   };
   return store;
+}
+
+/** Counting stores each over a fresh in-memory SQLite store (no test sees another's records); closeAll() in afterAll. */
+export function inMemoryCountingStores(): { open(): CountingStore; closeAll(): Promise<void> } {
+  const opened: ExplanationStore[] = [];
+  return {
+    open() {
+      const inner = openSqliteExplanationStore(':memory:');
+      opened.push(inner);
+      return countingStore(inner);
+    },
+    async closeAll() {
+      for (const store of opened.splice(0)) await store.close();
+    },
+  };
 }

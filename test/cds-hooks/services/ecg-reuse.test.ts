@@ -14,7 +14,6 @@ import type { EcgExplanationRecord } from '../../../src/cds-hooks/services/ecg-r
 import type { Card, CdsService, HookInvocation } from '../../../src/cds-hooks/types.js';
 import { ExplanationEngine } from '../../../src/explanations/engine.js';
 import { modelProviderOf } from '../../../src/explanations/model-provider.js';
-import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import { encodeSampledData } from '../../../src/fhir/sampled-data.js';
 import { createLogger } from '../../../src/logger.js';
@@ -22,7 +21,7 @@ import { initBackend } from '../../../src/models/backend/index.js';
 import { readEcgRecords, type EcgRecord } from '../../../src/models/ecg/data.js';
 import { ecgObservation } from '../../../src/models/ecg/sandbox-observations.js';
 import { ModelRegistry } from '../../../src/models/registry.js';
-import { countingStore, type CountingStore } from '../../explanations/counting-store.js';
+import { inMemoryCountingStores } from '../../explanations/counting-store.js';
 import { storageBackends } from '../../storage/backends.js';
 
 const logger = createLogger('silent');
@@ -31,7 +30,7 @@ const PATIENT = 'p1';
 
 let registry: ModelRegistry;
 let tracing: EcgRecord;
-const opened: ExplanationStore[] = [];
+const stores = inMemoryCountingStores();
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });
@@ -41,15 +40,9 @@ beforeAll(async () => {
   tracing = { ...record, samples: record.samples.slice(0, 3600) };
 });
 afterAll(async () => {
-  for (const store of opened) await store.close();
+  await stores.closeAll();
   await registry.close();
 });
-
-function ownCountingStore(): CountingStore {
-  const inner = openSqliteExplanationStore(':memory:');
-  opened.push(inner);
-  return countingStore(inner);
-}
 
 function setup<S extends ExplanationStore>(store: S, options: { explain?: boolean; engine?: ExplanationEngine } = {}) {
   const engine = options.engine ?? new ExplanationEngine({ maxWaitMs: 0 });
@@ -91,7 +84,7 @@ function shown(card: Card): Omit<Card, 'uuid'> {
 
 describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   it('the same tracing: the same record id, one row, analysed once, the whole card the same but its uuid (the next day too)', async () => {
-    const { service, engine, store } = setup(ownCountingStore());
+    const { service, engine, store } = setup(stores.open());
     const first = await call(service, ecg());
     const second = await call(service, ecg(), PATIENT, new Date(NOW.getTime() + 30 * 3_600_000));
     expect(first.summary).toMatch(/^ECG rhythm: /);
@@ -109,7 +102,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('one changed sample: a new record of the new tracing; the earlier tracing links the earlier record again', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     const changed = ecg(PATIENT, (o) => {
       const samples = tracing.samples.slice();
       samples[1800] = samples[1800]! + 0.05;
@@ -129,7 +122,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('a new version of the Observation (same waveform, or only lastUpdated changed): a new record', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     const v1 = await call(service, ecg());
     const v2 = await call(service, ecg(PATIENT, (o) => (o.meta = { ...o.meta, versionId: '2', lastUpdated: '2026-01-01T11:00:00Z' })));
     const touched = await call(service, ecg(PATIENT, (o) => (o.meta = { ...o.meta, lastUpdated: '2026-01-01T11:30:00Z' })));
@@ -141,7 +134,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('another patient with the same tracing: a different record, each naming its patient', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     const own = await call(service, ecg());
     const other = await call(service, ecg('p2'), 'p2');
     expect(explanationIdOf(other)).toBeDefined();
@@ -152,7 +145,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('the saliency switched off: a record of its own (the card has no stretches), itself reused', async () => {
-    const store = ownCountingStore();
+    const store = stores.open();
     const engine = new ExplanationEngine({ maxWaitMs: 0 });
     const full = setup(store, { engine }).service;
     const quiet = setup(store, { engine, explain: false }).service;
@@ -166,7 +159,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('a refused tracing (flat line) is not reused: each call stores its record (it has no prediction to reuse by)', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     const flat = ecg(PATIENT, (o) => (o.valueSampledData = encodeSampledData(new Float32Array(3600), 300)));
     const first = await call(service, flat);
     const second = await call(service, flat);
@@ -177,7 +170,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   });
 
   it('a failed write is not remembered: that card has no link, the next identical call writes and links', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     store.failNext = 1;
     const failed = await call(service, ecg());
     const next = await call(service, ecg());
@@ -189,7 +182,7 @@ describe('one vigil-ecg-rhythm explanation record per exact tracing', () => {
   }, 60_000);
 
   it('concurrent identical calls share one write', async () => {
-    const { service, store } = setup(ownCountingStore());
+    const { service, store } = setup(stores.open());
     const cards = await Promise.all([0, 1, 2].map(() => call(service, ecg())));
     expect(new Set(cards.map(explanationIdOf)).size).toBe(1);
     expect(explanationIdOf(cards[0]!)).toBeDefined();

@@ -16,35 +16,27 @@ import type { Card, CdsService } from '../../../src/cds-hooks/types.js';
 import { ExplanationEngine } from '../../../src/explanations/engine.js';
 import { modelProviderOf } from '../../../src/explanations/model-provider.js';
 import type { ExplanationRecord } from '../../../src/explanations/record.js';
-import { openSqliteExplanationStore } from '../../../src/explanations/sqlite-store.js';
 import type { ExplanationStore } from '../../../src/explanations/store.js';
 import type { ModelRegistry } from '../../../src/models/index.js';
 import { buildDraftOrders } from '../../../src/sandbox/ehr/draft-orders.js';
 import { storageBackends } from '../../storage/backends.js';
-import { countingStore, type CountingStore } from '../../explanations/counting-store.js';
+import { inMemoryCountingStores } from '../../explanations/counting-store.js';
 import { NOW, callService, explanationIdOf, loadSandboxFixture, openShippedRegistry, sandboxPrefetch, type SandboxFixture } from './deterioration-fixtures.js';
 
 const HOUR = 3_600_000;
 
 let registry: ModelRegistry;
 let fixture: SandboxFixture;
-const opened: ExplanationStore[] = [];
+const stores = inMemoryCountingStores();
 
 beforeAll(async () => {
   registry = await openShippedRegistry();
   fixture = loadSandboxFixture();
 });
 afterAll(async () => {
-  for (const store of opened) await store.close();
+  await stores.closeAll();
   await registry.close();
 });
-
-/** A SQLite store of its own (no test sees another's records), counting the rows written; `failNext` makes the next writes throw. */
-function ownCountingStore(): CountingStore {
-  const inner = openSqliteExplanationStore(':memory:');
-  opened.push(inner);
-  return countingStore(inner);
-}
 
 function setup<S extends ExplanationStore>(store: S, engine = new ExplanationEngine({ maxWaitMs: 0 })) {
   const [patientView, orderSelect] = createHeartDiseaseServices({ models: modelProviderOf(registry), explanations: store, engine }) as [CdsService, CdsService];
@@ -73,7 +65,7 @@ function shown(card: Card): Omit<Card, 'uuid'> {
 
 describe('one heart-disease explanation record per exact data', () => {
   it('identical data: the same record id on both cards, one row, nothing explained again, the same card but for its uuid', async () => {
-    const { patientView, engine, store } = setup(ownCountingStore());
+    const { patientView, engine, store } = setup(stores.open());
     const id = workedUp(0);
     const first = (await callService(patientView, fixture.store, id)).cards[0]!;
     const second = (await callService(patientView, fixture.store, id)).cards[0]!;
@@ -92,7 +84,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('one changed input value: a new record with the new value, the earlier one kept; the earlier data link the earlier record again', async () => {
-    const { patientView, engine, store } = setup(ownCountingStore());
+    const { patientView, engine, store } = setup(stores.open());
     const id = workedUp(1);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const chol = (o: Observation) => o.id?.endsWith('-uci-chol') === true;
@@ -116,7 +108,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('an amended reading (new version, same value): a new record', async () => {
-    const { patientView, store } = setup(ownCountingStore());
+    const { patientView, store } = setup(stores.open());
     const id = workedUp(2);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const version = (v: string) =>
@@ -130,7 +122,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('another patient with identical values and the same Observations: a different record, each naming its patient', async () => {
-    const { patientView, store } = setup(ownCountingStore());
+    const { patientView, store } = setup(stores.open());
     const id = workedUp(3);
     const prefetch = await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id });
     const twinId = `${id}-twin`;
@@ -153,7 +145,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('patient-view and order-select on the same data keep a record each (feedback is filed under the record’s service), each reused by its own service', async () => {
-    const { patientView, orderSelect, store } = setup(ownCountingStore());
+    const { patientView, orderSelect, store } = setup(stores.open());
     const id = workedUp(4);
     const view = (await callService(patientView, fixture.store, id)).cards[0]!;
     const order = (await callService(orderSelect, fixture.store, id, { context: orderContext(id) })).cards[0]!;
@@ -170,7 +162,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('a cited reading becoming more than 24 h old (its sentence then prints the date): a new record; within either side, reused', async () => {
-    const { patientView, store } = setup(ownCountingStore());
+    const { patientView, store } = setup(stores.open());
     const id = workedUp(0);
     const measured = new Date(NOW.getTime() - 23 * HOUR);
     const prefetch = editObservations(await sandboxPrefetch(patientView, fixture.store, { userId: 'Practitioner/x', patientId: id }), (o) =>
@@ -191,7 +183,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('a failed write is not remembered: that card has no explanation link, the next identical call writes and links', async () => {
-    const { patientView, store } = setup(ownCountingStore());
+    const { patientView, store } = setup(stores.open());
     const id = workedUp(2);
     store.failNext = 1;
     const failed = (await callService(patientView, fixture.store, id)).cards[0]!;
@@ -205,7 +197,7 @@ describe('one heart-disease explanation record per exact data', () => {
   });
 
   it('concurrent identical calls share one write', async () => {
-    const { patientView, store } = setup(ownCountingStore());
+    const { patientView, store } = setup(stores.open());
     const id = workedUp(1);
     const cards = (await Promise.all([0, 1, 2].map(() => callService(patientView, fixture.store, id)))).map((r) => r.cards[0]!);
     expect(new Set(cards.map(explanationIdOf)).size).toBe(1);
