@@ -50,11 +50,16 @@ function formattersFor(zone: string): { time: Intl.DateTimeFormat; date: Intl.Da
   return pair;
 }
 
+/** Whether a factor sentence prints the date of a measurement at `at` (ms): more than 24 h before `asOf` (ms). */
+export function printsDate(at: number, asOf: number): boolean {
+  return asOf - at > 24 * 3_600_000;
+}
+
 function formatTime(iso: string, options: FactorTextOptions): string {
   const at = new Date(iso);
   const { time, date } = formattersFor(options.timeZone ?? 'UTC');
   const clock = time.format(at);
-  if (options.asOf && Date.parse(options.asOf) - at.getTime() > 24 * 3_600_000) return `${date.format(at)} ${clock}`;
+  if (options.asOf && printsDate(at.getTime(), Date.parse(options.asOf))) return `${date.format(at)} ${clock}`;
   return clock;
 }
 

@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { Observation } from 'fhir/r4';
 import type { Provenance } from '../../../explain/index.js';
+import { printsDate } from '../../../explain/factors.js';
 import { HEART_INPUTS, type HeartInput } from '../../../models/data/uci-heart.js';
 import type { HeartDiseaseInput } from '../../../models/index.js';
 
@@ -46,15 +47,14 @@ export interface HeartIssuedKeyParts {
  */
 export const HEART_ISSUED_KEY_SCHEME = 1;
 
-const DAY_MS = 24 * 3_600_000;
-
 function timesOf(o: Observation): Array<string | undefined> {
   return [o.effectiveDateTime, o.effectivePeriod?.start, o.effectivePeriod?.end, o.effectiveInstant, o.issued];
 }
 
+/** Whether the factor sentence dates this time (src/explain/factors.ts printsDate): the card text depends on it. */
 function olderThanADay(time: string | undefined, asOf: number): boolean | null {
   const t = time === undefined ? Number.NaN : Date.parse(time);
-  return Number.isNaN(t) ? null : asOf - t > DAY_MS;
+  return Number.isNaN(t) ? null : printsDate(t, asOf);
 }
 
 export function heartIssuedKeyOf(parts: HeartIssuedKeyParts): string {
